@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Regenerate the golden vectors in manifests/vectors/ from a fixed seed and clock.
+
+    python manifests/make_vectors.py            # rewrite the vectors
+    python manifests/make_vectors.py --check    # exit 1 if they differ (the test does this)
+
+Ed25519 signatures are deterministic, so the same inputs give the same bytes on any
+machine; an accidental change of the manifest or envelope format shows up as a diff.
+The seed is public and for vectors only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from mirror import bundle, envelope  # noqa: E402
+from mirror.ipld import car  # noqa: E402
+from mirror.keys import SigningKey  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SEED = bytes(range(32))  # fixed, public: vectors only
+CLOCK = "2026-01-02T03:04:05Z"
+CONTENT = {
+    "index.html": (
+        "<!doctype html><html lang=ru><meta charset=utf-8><title>Тест</title>"
+        "<p>Проверка подписи.</p></html>\n"
+    ).encode(),
+    "article.md": "# Тест\n\nПроверка подписи.\n".encode(),
+    "assets/1x1.gif": bytes.fromhex("47494638396101000100800000000000ffffff2c00000000010001000002024401003b"),
+}
+
+
+def build(out: Path) -> dict[str, str]:
+    key = SigningKey("vectors", Ed25519PrivateKey.from_private_bytes(SEED))
+    result = bundle.write_bundle(
+        out / "bundle",
+        CONTENT,
+        article={"title": "Тест", "byline": "Редакция", "authors": ["Редакция"], "language": "ru",
+                 "canonical_url": "https://example.org/test"},
+        capture={"requested_url": "https://example.org/test", "final_url": "https://example.org/test",
+                 "fetched_at": CLOCK, "tool": "mirror vectors"},
+        key=key,
+        created_at=CLOCK,
+    )
+    car_root = car.write_car(out / "bundle", out / "bundle.car").root
+    assert car_root == result.root
+    feed_payload = json.dumps({"format": "not-a-manifest"}).encode()
+    (out / "feed-as-manifest.envelope.json").write_bytes(
+        envelope.sign(envelope.FEED_TYPE, feed_payload, [key]).to_bytes()
+    )
+    facts = {"root_cid": result.root.encode(), "public_key": key.public.to_text(),
+             "key_id": key.public.key_id, "seed_hex": SEED.hex(), "clock": CLOCK}
+    (out / "vectors.json").write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
+    return facts
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    target = HERE / "vectors"
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "vectors"
+        build(fresh)
+        if args.check:
+            same = tree(fresh) == tree(target)
+            print("golden vectors match" if same else "golden vectors DIFFER", file=sys.stderr)
+            return 0 if same else 1
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(fresh, target)
+    print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Write a signed bundle folder: content files + manifest.json (a signed envelope).
+
+The folder is staged in a hidden sibling and swapped into place whole, so an
+interrupted run leaves the old bundle or the new one, never a mix. Files are
+hashed once, from the staged copy (what we hash is what we ship).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__, envelope, store
+from .errors import StorageError, UsageError
+from .ipld.cid import CID
+from .ipld.unixfs import add_path
+from .keys import SigningKey
+from .manifest import MANIFEST_NAME, FileRecord, Manifest, check_relative_path
+
+
+@dataclass(frozen=True, slots=True)
+class BundleResult:
+    path: Path
+    root: CID
+    manifest: Manifest
+    manifest_bytes: bytes  # the envelope as written to manifest.json
+    skipped_hidden: tuple[str, ...]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_bundle(
+    out: Path,
+    content: Mapping[str, bytes | Path],
+    *,
+    article: dict[str, Any],
+    capture: dict[str, Any],
+    key: SigningKey,
+    created_at: str | None = None,
+    publisher: dict[str, Any] | None = None,
+) -> BundleResult:
+    """Stage `content` (bundle path -> bytes or a file to copy), sign, swap into `out`."""
+    for path in content:
+        check_relative_path(path)
+        if path == MANIFEST_NAME:
+            raise UsageError("a bundle's content cannot include manifest.json")
+    with store.staged_directory(Path(out), label="bundle") as stage:
+        for rel, data in sorted(content.items()):
+            target = stage / rel
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(data, Path):
+                    if data.is_symlink() or not data.is_file():
+                        raise UsageError(f"not a regular file: {data}")
+                    shutil.copyfile(data, target, follow_symlinks=False)
+                else:
+                    target.write_bytes(data)
+            except OSError as exc:
+                raise store.storage_error(exc, target) from exc
+        hashed = add_path(stage)
+        records = tuple(
+            FileRecord(rel, entry.size, f"sha256:{entry.sha256}", entry.cid.encode())
+            for rel, entry in sorted(hashed.files.items())
+        )
+        manifest = Manifest(
+            created_at=created_at or utc_now(),
+            publisher={"key_id": key.public.key_id, **(publisher or {})},
+            article=article,
+            capture={"tool": f"mirror {__version__}", **capture},
+            files=records,
+        )
+        signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), [key]).to_bytes()
+        try:
+            (stage / MANIFEST_NAME).write_bytes(signed)
+        except OSError as exc:
+            raise store.storage_error(exc, stage) from exc
+        root = add_path(stage).root
+    return BundleResult(Path(out), root, manifest, signed, hashed.skipped_hidden)
+
+
+def collect_folder(src: Path) -> dict[str, Path]:
+    """Every regular file under `src` by bundle path; hidden names are left out.
+
+    Symlinks, FIFOs and devices are refused (exit 2) before anything is written.
+    """
+    files: dict[str, Path] = {}
+    folded: dict[str, str] = {}
+    stack = [src]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError as exc:
+            raise StorageError(f"cannot read {directory}: {exc.strerror or exc}") from exc
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = entry.relative_to(src).as_posix()
+            if entry.is_symlink():
+                raise UsageError(f"symlinks are not allowed in a bundle: {entry}")
+            if entry.is_dir():
+                stack.append(entry)
+            elif entry.is_file():
+                check_relative_path(rel)
+                if rel.casefold() in folded:
+                    raise UsageError(f"names differ only by case: {folded[rel.casefold()]!r}, {rel!r}")
+                folded[rel.casefold()] = rel
+                files[rel] = entry
+            else:
+                raise UsageError(f"not a regular file (FIFO or device?): {entry}")
+    return files
+
+
+def bundle_local(
+    src: Path, out: Path, *, url: str | None, title: str | None, key: SigningKey
+) -> BundleResult:
+    """A bundle from the publisher's own files: an HTML file (with the local images it
+    references) or a folder holding index.html (every regular file goes in)."""
+    from .capture.local import local_content
+
+    content, article, capture = local_content(src, url=url, title=title)
+    return write_bundle(out, content, article=article, capture=capture, key=key)

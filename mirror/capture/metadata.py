@@ -1,0 +1,524 @@
+"""Article metadata from the page's own markup: JSON-LD, OpenGraph, <meta>, bylines.
+
+Sources are read in the order readers of news pages have settled on (the same order
+Mozilla Readability uses, which is also our reference for scoring): structured data
+first (JSON-LD of an article type), then Dublin Core / OpenGraph / Twitter / Parse.ly
+``<meta>`` tags, then the document itself (``<title>``, ``<h1>``, byline markup such as
+``rel=author``, ``itemprop=author`` or a class/id naming a byline).
+
+Every value is cleaned (whitespace collapsed, a leading "By" dropped from bylines, a
+trailing " | Site" removed from titles when it names the site) but never invented: a
+field the page does not state stays None.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+__all__ = ["PageMetadata", "clean_text", "read_metadata"]
+
+# schema.org types whose JSON-LD describes the article itself (schema.org type list)
+ARTICLE_TYPES = frozenset(
+    {
+        "article", "advertisercontentarticle", "newsarticle", "analysisnewsarticle",
+        "askpublicnewsarticle", "backgroundnewsarticle", "opinionnewsarticle",
+        "reportagenewsarticle", "reviewnewsarticle", "report", "satiricalarticle",
+        "scholarlyarticle", "medicalscholarlyarticle", "socialmediaposting", "blogposting",
+        "liveblogposting", "discussionforumposting", "techarticle", "apireference",
+    }
+)  # fmt: skip
+# languages written right to left (ISO 639-1/-3 primary subtags)
+RTL_LANGUAGES = frozenset(
+    {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"}
+)
+# <meta property=...>: "og:title", "article:author", also "og:article:author"
+_PROPERTY = re.compile(
+    r"\s*(article|dc|dcterm|og|twitter)\s*:\s*"
+    r"(author|creator|description|published_time|title|site_name|locale)\s*",
+    re.I,
+)
+# <meta name=...>: "author", "dc.creator", "parsely-author", "sailthru.author", ...
+_NAME = re.compile(
+    r"^\s*(?:(dc|dcterm|og|twitter|parsely|sailthru|weibo:(?:article|webpage))\s*[-.:]\s*)?"
+    r"(author|creator|byl|pub-date|date|description|title|site_name)\s*$",
+    re.I,
+)
+# "author" but not "authority"/"authorization"
+_BYLINE_HINT = re.compile(r"byline|author(?!i[tz])|dateline|writtenby|p-author", re.I)
+_NOT_NAMES = frozenset(
+    {
+        "about", "all", "author", "authors", "by", "contact", "edited", "email", "follow",
+        "last", "more", "posted", "profile", "published", "share", "staff", "subscribe",
+        "the", "updated", "view", "written",
+    }
+)  # fmt: skip
+_COMMENT_HINT = re.compile(r"comment|reply|respond", re.I)
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_TRAILING_DATE = re.compile(
+    rf"(?:\s+|(?=\d))(?:(?:updated|published|posted|on)\b\s*:?\s*)?"
+    rf"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
+    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d\d-\d\d).*$",
+    re.I,
+)
+_BY_PREFIX = re.compile(r"^(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+", re.I)
+_SEPARATORS = re.compile(r"\s+[|\-–—\\/>»·:]\s+")
+_HIERARCHY = re.compile(r"\s[\\/>»]\s")
+# <title> separators (no colon: a colon splits a kicker from a headline)
+_TITLE_SEP = re.compile(r"\s[|\-–—\\/>»]\s")
+_TITLE_LAST = re.compile(r"^(.*)\s[|\-–—\\/>»]\s.*$", re.S)
+_TITLE_FIRST = re.compile(r"^[^|\-–—\\/>»]*[|\-–—\\/>»]\s*")
+_WS = re.compile(r"\s+")
+_URL = re.compile(r"^(?:https?:)?//", re.I)
+_INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "meta"})
+_MAX_JSON_LD = 1_000_000  # bytes of one script block we are willing to parse
+_MAX_BYLINE = 100  # longer "bylines" are author bios or whole sections
+
+
+@dataclass(frozen=True, slots=True)
+class PageMetadata:
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None
+    site_name: str | None
+    language: str | None
+    direction: str | None
+    description: str | None
+    canonical_url: str | None
+
+
+def clean_text(value: Any) -> str:
+    """Whitespace collapsed and stripped; non-strings become ""."""
+    return _WS.sub(" ", value).strip() if isinstance(value, str) else ""
+
+
+def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
+    """Metadata stated by the page. ``tree`` is only read, never changed."""
+    ld = _json_ld(tree)
+    meta = _meta_values(tree)
+    doc_title = _document_title(tree)
+    site = clean_text(ld.get("site_name")) or meta.get("og:site_name") or None
+    title = (
+        _ld_title(ld, doc_title)
+        or meta.get("dc:title")
+        or meta.get("dcterm:title")
+        or meta.get("og:title")
+        or meta.get("weibo:article:title")
+        or meta.get("weibo:webpage:title")
+        or meta.get("title")
+        or meta.get("twitter:title")
+        or meta.get("parsely-title")
+        or _heuristic_title(tree, doc_title)
+    )
+    title = strip_site_suffix(title, site, url) if title else ""
+    authors = _choose_authors(_ld_authors(ld), _meta_authors(meta), tree)
+    language = _language(tree, meta, ld)
+    return PageMetadata(
+        title=title or None,
+        authors=authors,
+        published=normalise_date(
+            clean_text(ld.get("datePublished"))
+            or meta.get("article:published_time")
+            or meta.get("parsely-pub-date")
+            or meta.get("dc:date")
+            or _markup_date(tree)
+        ),
+        site_name=site,
+        language=language,
+        direction=_direction(tree, language),
+        description=clean_text(ld.get("description"))
+        or meta.get("dc:description")
+        or meta.get("og:description")
+        or meta.get("description")
+        or meta.get("twitter:description")
+        or None,
+        canonical_url=_canonical(tree, meta, url),
+    )
+
+
+def _choose_authors(
+    ld: tuple[str, ...], meta: tuple[str, ...], tree: HtmlElement
+) -> tuple[str, ...]:
+    """Structured data first; a bare user handle only when the markup names nobody."""
+    for found in (ld, meta):
+        if found and not all(_weak_name(a) for a in found):
+            return found
+    return _markup_byline(tree) or ld or meta
+
+
+# ---------------------------------------------------------------- JSON-LD
+
+
+def _json_ld(tree: HtmlElement) -> dict[str, Any]:
+    """The first JSON-LD object of an article type, searched through lists and @graph."""
+    for script in tree.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        text = (script.text or "").strip()
+        if not text or len(text) > _MAX_JSON_LD:
+            continue
+        # some CMSs wrap the JSON in a CDATA section or an HTML comment
+        text = re.sub(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$", "", text)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        for obj in _ld_objects(data, depth=0):
+            if _is_article(obj):
+                return _ld_fields(obj)
+    return {}
+
+
+def _ld_objects(data: Any, depth: int) -> Iterator[dict[str, Any]]:
+    if depth > 4:
+        return
+    if isinstance(data, list):
+        for item in data[:100]:
+            yield from _ld_objects(item, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        graph = data.get("@graph")
+        if graph is not None:
+            yield from _ld_objects(graph, depth + 1)
+
+
+def _is_article(obj: dict[str, Any]) -> bool:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return any(isinstance(k, str) and k.lower() in ARTICLE_TYPES for k in kinds)
+
+
+def _ld_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    publisher = obj.get("publisher")
+    if isinstance(publisher, list) and publisher:
+        publisher = publisher[0]
+    return {
+        "name": obj.get("name"),
+        "headline": obj.get("headline"),
+        "author": obj.get("author") or obj.get("creator"),
+        "site_name": publisher.get("name") if isinstance(publisher, dict) else None,
+        "datePublished": obj.get("datePublished") or obj.get("dateCreated"),
+        "description": obj.get("description"),
+        "inLanguage": obj.get("inLanguage"),
+    }
+
+
+def _ld_title(ld: dict[str, Any], doc_title: str) -> str:
+    name, headline = clean_text(ld.get("name")), clean_text(ld.get("headline"))
+    if name and headline and name != headline:
+        # name is sometimes the site's name: prefer the one that resembles <title>
+        if _similar(headline, doc_title) and not _similar(name, doc_title):
+            return headline
+        return name
+    return name or headline
+
+
+def _ld_authors(ld: dict[str, Any]) -> tuple[str, ...]:
+    author = ld.get("author")
+    items = author if isinstance(author, list) else [author]
+    names = []
+    for item in items[:50]:
+        value = item.get("name") if isinstance(item, dict) else item
+        if isinstance(value, list):  # {"name": ["A", "B"]}
+            value = ", ".join(v for v in value if isinstance(v, str))
+        name = _clean_byline(value)
+        if name and not _URL.match(name) and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+# ---------------------------------------------------------------- <meta>
+
+
+def _meta_values(tree: HtmlElement) -> dict[str, str]:
+    """Normalised meta keys ("og:title", "author", "dc:creator") to their content."""
+    values: dict[str, str] = {}
+    for el in tree.iter("meta"):
+        content = clean_text(el.get("content"))
+        if not content:
+            continue
+        prop = el.get("property")
+        if prop:
+            for m in _PROPERTY.finditer(prop):
+                values[f"{m.group(1)}:{m.group(2)}".lower()] = content
+        name = el.get("name") or el.get("itemprop")
+        if name and _NAME.match(name):
+            values[_WS.sub("", name).lower().replace(".", ":")] = content
+        equiv = (el.get("http-equiv") or "").lower()
+        if equiv == "content-language":
+            values["content-language"] = content
+    return values
+
+
+def _meta_authors(meta: dict[str, str]) -> tuple[str, ...]:
+    for key in (
+        "dc:creator", "dcterm:creator", "author", "parsely-author", "sailthru:author", "byl",
+        "article:author",
+    ):  # fmt: skip
+        name = _clean_byline(meta.get(key))
+        if name and not _URL.match(name):
+            return (name,)
+    return ()
+
+
+# ---------------------------------------------------------------- document markup
+
+
+def _document_title(tree: HtmlElement) -> str:
+    el = tree.find(".//title")
+    return clean_text(el.text_content()) if el is not None else ""
+
+
+def _heuristic_title(tree: HtmlElement, doc_title: str) -> str:
+    """<title> without its site part, or the single <h1> when <title> is unusable.
+
+    The trailing part after the last separator is taken to name the site (or the leading
+    one, when the rest would be under three words); a colon splits a kicker from the
+    headline unless a heading repeats the whole title. Cuts leaving four words or fewer
+    are undone: they say too little.
+    """
+    title = orig = doc_title
+    hierarchical = False
+    if _TITLE_SEP.search(title):
+        hierarchical = bool(_HIERARCHY.search(title))
+        title = _TITLE_LAST.sub(r"\1", orig)
+        if len(title.split()) < 3:
+            title = _TITLE_FIRST.sub("", orig, count=1)
+    elif ": " in title:
+        headings = {clean_text(h.text_content()) for h in tree.iter("h1", "h2")}
+        if title not in headings:
+            title = orig[orig.rindex(":") + 1 :].strip()
+            if len(title.split()) < 3:
+                title = orig[orig.index(":") + 1 :].strip()
+            elif len(orig[: orig.index(":")].split()) > 5:
+                title = orig
+    h1s = [clean_text(h.text_content()) for h in tree.iter("h1")]
+    if (len(title) > 150 or len(title) < 15) and len(h1s) == 1 and h1s[0]:
+        title = h1s[0]
+    words = len(title.split())
+    stripped = len(re.sub(r"[|\-–—\\/>»]+", "", orig).split())
+    if words <= 4 and (not hierarchical or words != stripped - 1):
+        title = orig
+    return clean_text(title)
+
+
+def _similar(a: str, b: str) -> bool:
+    """True when most words of ``a`` also occur in ``b`` (order ignored)."""
+    wa, wb = re.findall(r"\w+", a.lower()), set(re.findall(r"\w+", b.lower()))
+    if not wa or not wb:
+        return False
+    missing = sum(len(w) + 1 for w in wa if w not in wb)
+    return 1 - missing / max(1, sum(len(w) + 1 for w in wa)) > 0.75
+
+
+def strip_site_suffix(title: str, site: str | None, url: str) -> str:
+    """Drop a leading or trailing part of ``title`` that names the site.
+
+    The part must match the site name (or the host name); the rest is kept only when it
+    is at least half the title, so a short title is not cut to a stub.
+    """
+    title = clean_text(title)
+    names = {_key(site or "")}
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    if host:
+        names.add(_key(host.split(".")[0]))
+        names.add(_key(host))
+    names.discard("")
+    parts = _SEPARATORS.split(title)
+    if len(parts) < 2 or not names:
+        return title
+    seps = _SEPARATORS.findall(title)
+    # trailing site parts: "Headline | Section | Site"
+    end = len(parts)
+    while end > 1 and _key(parts[end - 1]) in names:
+        end -= 1
+    start = 0
+    while start < end - 1 and _key(parts[start]) in names:
+        start += 1
+    if (start, end) == (0, len(parts)):
+        return title
+    kept = parts[start]
+    for i in range(start + 1, end):
+        kept += seps[i - 1] + parts[i]
+    return kept if len(kept) >= 0.5 * len(title) else title
+
+
+def _key(s: str) -> str:
+    return re.sub(r"\W+", "", s.lower())
+
+
+def _visible(el: HtmlElement) -> bool:
+    return not (
+        el.get("hidden") is not None
+        or _INVISIBLE.search(el.get("style") or "")
+        or (el.get("aria-hidden") == "true")
+    )
+
+
+def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
+    """The byline the markup marks most clearly, first in document order.
+
+    ``rel=author`` and ``itemprop=author`` name the author alone; a class or id naming a
+    byline comes next, then any other author-like class. Hidden elements, long texts
+    (author bios) and comment sections are skipped.
+    """
+    body = tree.find(".//body")
+    root = body if body is not None else tree
+    best: tuple[int, str] = (0, "")
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
+            continue
+        itemprop = (el.get("itemprop") or "").lower()
+        hint = f"{el.get('class') or ''} {el.get('id') or ''}"
+        if "author" in (el.get("rel") or "").lower().split() or "author" in itemprop:
+            rank = 3
+        elif "byline" in hint.lower():
+            rank = 2
+        elif _BYLINE_HINT.search(hint):
+            rank = 1
+        else:
+            continue
+        if rank <= best[0] or _COMMENT_HINT.search(hint):
+            continue
+        if not _visible(el) or any(
+            not _visible(a) or _COMMENT_HINT.search(f"{a.get('class') or ''} {a.get('id') or ''}")
+            for a in el.iterancestors()
+        ):
+            continue
+        # itemprop=author wrapping itemprop=name: the name alone
+        named = [c for c in el.iter() if c.get("itemprop") == "name"] if itemprop else []
+        text = clean_text((named[0] if named else el).text_content())
+        name = _clean_byline(text) if 0 < len(text) < _MAX_BYLINE else ""
+        if name:
+            best = (rank, name)
+            if rank == 3:
+                break
+    return (best[1],) if best[1] else ()
+
+
+def _clean_byline(value: Any) -> str:
+    text = clean_text(value)
+    text = _BY_PREFIX.sub("", text)
+    # "Jane Doe • 8h", "Jane Doe | Staff": the name comes first
+    text = re.split(r"\s+[•|·]\s*", text)[0]
+    text = _TRAILING_DATE.sub("", text).strip(" ,;:|-–—")
+    # labels and datelines ("Follow Author", "Last updated") name nobody
+    if not re.search(r"\w", text) or all(w in _NOT_NAMES for w in re.findall(r"\w+", text.lower())):
+        return ""
+    return text
+
+
+def _weak_name(name: str) -> bool:
+    """A user handle ("CC7567", "@jdoe"), not a person's or organisation's name."""
+    return name.startswith("@") or (" " not in name and bool(re.search(r"\d|_", name)))
+
+
+def _markup_date(tree: HtmlElement) -> str:
+    for el in tree.iter("time", "meta"):
+        if el.get("itemprop") == "datePublished" or el.get("pubdate") is not None:
+            value = el.get("datetime") or el.get("content")
+            if isinstance(value, str) and value:
+                return value
+    return ""
+
+
+def normalise_date(value: str | None) -> str | None:
+    """ISO 8601 (date, or datetime with its offset when given); None when unparsable."""
+    value = clean_text(value)
+    if not value:
+        return None
+    iso = value.replace(" ", "T", 1) if re.match(r"\d{4}-\d\d-\d\d \d", value) else value
+    try:
+        if re.fullmatch(r"\d{4}-\d\d-\d\d", iso):
+            return date.fromisoformat(iso).isoformat()
+        return datetime.fromisoformat(iso).isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).isoformat()
+    except (TypeError, ValueError, IndexError):
+        pass
+    m = re.match(r"(\d{4}-\d\d-\d\d)", value)
+    return m.group(1) if m else None
+
+
+# ---------------------------------------------------------------- language, links
+
+
+def normalise_language(value: str | None) -> str | None:
+    """BCP 47 casing: "en_us" -> "en-US", "zh-hant-tw" -> "zh-Hant-TW"."""
+    value = clean_text(value).split(",")[0].strip().replace("_", "-")
+    if not re.fullmatch(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*", value):
+        return None
+    parts = value.split("-")
+    out = [parts[0].lower()]
+    for p in parts[1:]:
+        if len(p) == 2 and p.isalpha():
+            out.append(p.upper())
+        elif len(p) == 4 and p.isalpha():
+            out.append(p.title())
+        else:
+            out.append(p.lower())
+    return "-".join(out)
+
+
+def _language(tree: HtmlElement, meta: dict[str, str], ld: dict[str, Any]) -> str | None:
+    root = tree.getroottree().getroot()
+    body = tree.find(".//body")
+    candidates = [
+        root.get("lang"),
+        root.get("xml:lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang"),
+        body.get("lang") if body is not None else None,
+        meta.get("content-language"),
+        meta.get("dc:language"),
+        meta.get("og:locale"),
+        ld.get("inLanguage") if isinstance(ld.get("inLanguage"), str) else None,
+    ]
+    for c in candidates:
+        lang = normalise_language(c)
+        if lang:
+            return lang
+    return None
+
+
+def _direction(tree: HtmlElement, language: str | None) -> str | None:
+    root = tree.getroottree().getroot()
+    body = tree.find(".//body")
+    for el in (root, body):
+        d = (el.get("dir") or "").strip().lower() if el is not None else ""
+        if d in ("rtl", "ltr"):
+            return d
+    if language:
+        return "rtl" if language.split("-")[0] in RTL_LANGUAGES else "ltr"
+    return None
+
+
+def _canonical(tree: HtmlElement, meta: dict[str, str], url: str) -> str | None:
+    href = ""
+    for el in tree.iter("link"):
+        if "canonical" in (el.get("rel") or "").lower().split() and el.get("href"):
+            href = el.get("href") or ""
+            break
+    if not href:
+        og = tree.xpath('//meta[@property="og:url"]/@content')
+        href = str(og[0]) if og else ""
+    href = href.strip()
+    if not href:
+        return None
+    try:
+        absolute = urljoin(url, href)
+    except ValueError:
+        return None
+    return absolute if urlsplit(absolute).scheme in ("http", "https") else None

@@ -1,0 +1,576 @@
+"""Capture article URLs into signed bundles: one URL end to end, or a batch.
+
+One capture: fetch (safe Fetcher) -> decode -> extract -> sanitize -> fetch images
+(same Fetcher, image limits, within what is left of the page's time budget) ->
+render the reader page -> write the signed bundle -> write the CAR beside it
+(``<bundle>.car``, never inside). The whole capture of one page stays inside
+``CaptureSettings.page_budget`` seconds of network waiting even when no image host
+answers.
+
+A batch runs captures on a thread pool. One URL failing never stops the others; each
+outcome carries its error and exit code. What was captured is remembered in the data
+directory (``captures.json``: URL -> sha256 of the fetched body, root CID, bundle
+path), so a re-run fetches each page again but skips building a bundle whose source
+bytes are unchanged and whose bundle and CAR are still where they were written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from mirror import store
+from mirror.bundle import write_bundle
+from mirror.capture.assets import ImageResult, fetch_images
+from mirror.capture.charset import decode_html
+from mirror.capture.extract import Article, extract_article
+from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
+from mirror.capture.page import render_reader_page
+from mirror.capture.sanitize import Sanitized, sanitize_article
+from mirror.errors import MirrorError, UsageError
+from mirror.ipld.car import write_car
+from mirror.keys import SigningKey
+
+__all__ = [
+    "BatchReport",
+    "CachingResolver",
+    "CaptureSettings",
+    "CaptureState",
+    "Captured",
+    "Outcome",
+    "article_fields",
+    "batch_fetcher",
+    "bundle_name",
+    "capture_url",
+    "car_path",
+    "document_fetch",
+    "plan_targets",
+    "read_urls_file",
+    "reader_content",
+    "run_batch",
+]
+
+MiB = 1024 * 1024
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif;q=0.9,*/*;q=0.1"
+MAX_LISTED_FAILURES = 200  # missing images named in one manifest; the rest are counted
+MAX_BATCH = 10_000
+# Time kept back from the page budget for extraction, signing and writing files.
+_WRITE_MARGIN = 5.0
+_MIN_IMAGE_WAIT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSettings:
+    """How one page is captured. Times in seconds, sizes in bytes."""
+
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
+    keep_source: bool = True  # source/page.raw: the bytes as fetched
+    page_budget: float = 55.0  # network waiting for one page and its images
+    max_images: int = 40
+    image_max_bytes: int = 5 * MiB
+    image_total_bytes: int = 25 * MiB
+    image_max_pixels: int = 40_000_000
+    image_workers: int = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Captured:
+    url: str  # as requested
+    path: Path  # the bundle folder
+    car: Path
+    root: str  # root CID, base32
+    body_sha256: str  # "sha256:<hex>" of the fetched body
+    title: str
+    missing_images: int
+
+
+def car_path(bundle: Path) -> Path:
+    """The CAR of a bundle: beside the folder, named after it."""
+    return bundle.with_name(bundle.name + ".car")
+
+
+def _plain(value: str) -> str:
+    # No lone surrogates in signed JSON (the strict parser refuses them).
+    return value.encode("utf-8", "replace").decode("utf-8").strip()
+
+
+def article_fields(article: Article, *, title: str | None = None) -> dict[str, Any]:
+    """The manifest's article object: only fields with a value."""
+    fields: dict[str, Any] = {
+        "title": title or article.title,
+        "byline": article.byline,
+        "authors": [_plain(a) for a in article.authors if a.strip()],
+        "published": article.published,
+        "site_name": article.site_name,
+        "language": article.language,
+        "direction": article.direction,
+        "description": article.description,
+        "canonical_url": article.canonical_url,
+    }
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if isinstance(value, str):
+            value = _plain(value)
+        if value:
+            out[key] = value
+    return out
+
+
+def reader_content(
+    article: Article,
+    sanitized: Sanitized,
+    images: ImageResult,
+    *,
+    source_url: str,
+    captured_at: str,
+    key_id: str,
+    title: str | None = None,
+) -> dict[str, bytes | Path]:
+    """index.html, article.md and assets/ of a bundle (shared by capture and local)."""
+    page = render_reader_page(
+        body_html=sanitized.html,
+        title=title or article.title,
+        byline=article.byline,
+        published=article.published,
+        site_name=article.site_name,
+        lang=article.language,
+        direction=article.direction,
+        source_url=source_url,
+        captured_at=captured_at,
+        key_id=key_id,
+        assets={url: asset.path for url, asset in images.assets.items()},
+    )
+    content: dict[str, bytes | Path] = {
+        "index.html": page,
+        "article.md": article.markdown.encode("utf-8", "replace"),
+    }
+    for asset in images.assets.values():
+        content[asset.path] = asset.data
+    return content
+
+
+def image_record(images: ImageResult) -> dict[str, Any]:
+    failed = images.failed
+    record: dict[str, Any] = {
+        "stored": len({a.path for a in images.assets.values()}),
+        "missing": [f.to_dict() for f in failed[:MAX_LISTED_FAILURES]],
+    }
+    if len(failed) > MAX_LISTED_FAILURES:
+        record["missing_not_listed"] = len(failed) - MAX_LISTED_FAILURES
+    return record
+
+
+def _extractor_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"trafilatura {version('trafilatura')}"
+    except Exception:  # metadata missing in an odd install: not worth failing for
+        return "trafilatura"
+
+
+def _check_html(fetched: FetchResult) -> None:
+    mime = fetched.content_type
+    if mime is not None and mime not in HTML_TYPES:
+        raise UsageError(f"{fetched.final_url} is not a web page (content type {mime})")
+
+
+def capture_url(
+    url: str,
+    out: Path,
+    *,
+    key: SigningKey,
+    fetcher: Fetcher,
+    settings: CaptureSettings | None = None,
+    fetched: FetchResult | None = None,
+) -> Captured:
+    """Capture ``url`` into the bundle folder ``out`` and its CAR; see the module doc.
+
+    ``fetched`` lets a caller that already fetched the page (the batch runner, to
+    compare bytes with the last capture) skip the second request.
+    """
+    settings = settings or CaptureSettings()
+    started = time.monotonic()
+    if fetched is None:
+        fetched = fetcher.fetch(url)
+    _check_html(fetched)
+    text, encoding = decode_html(fetched.body, fetched.headers.get("content-type"))
+    article = extract_article(text, fetched.final_url)
+    sanitized = sanitize_article(article.content_html, fetched.final_url)
+
+    def fetch_image(image_url: str) -> tuple[bytes, str | None]:
+        got = fetcher.fetch(image_url, accept=IMAGE_ACCEPT, max_bytes=settings.image_max_bytes)
+        return got.body, got.content_type
+
+    left = settings.page_budget - (time.monotonic() - started) - _WRITE_MARGIN
+    images = fetch_images(
+        sanitized.images,
+        fetch_image,
+        max_images=settings.max_images,
+        max_bytes_each=settings.image_max_bytes,
+        max_total=settings.image_total_bytes,
+        max_pixels=settings.image_max_pixels,
+        deadline_s=max(_MIN_IMAGE_WAIT, left),
+        workers=settings.image_workers,
+    )
+    content = reader_content(
+        article,
+        sanitized,
+        images,
+        source_url=fetched.final_url,
+        captured_at=fetched.fetched_at,
+        key_id=key.public.key_id,
+    )
+    if settings.keep_source:
+        content["source/page.raw"] = fetched.body
+    body_sha = "sha256:" + hashlib.sha256(fetched.body).hexdigest()
+    provenance: dict[str, Any] = {
+        "origin": "http",
+        "requested_url": fetched.requested_url,
+        "final_url": fetched.final_url,
+        "redirects": list(fetched.redirects),
+        "fetched_at": fetched.fetched_at,
+        "http_status": fetched.status,
+        "headers": dict(sorted(fetched.headers.items())),
+        "tls_cert_sha256": fetched.tls_cert_sha256,
+        "content_type": fetched.content_type,
+        "charset_declared": fetched.charset,
+        "charset": encoding,
+        "body_size": len(fetched.body),
+        "body_sha256": body_sha,
+        "source_included": settings.keep_source,
+        "extractor": _extractor_version(),
+        "sanitizer_removed": dict(sanitized.removed),
+        "images": image_record(images),
+    }
+    provenance = {k: v for k, v in provenance.items() if v is not None}
+    result = write_bundle(
+        out, content, article=article_fields(article), capture=provenance, key=key
+    )
+    car_file = car_path(Path(out))
+    added = write_car(result.path, car_file)
+    if added.root.encode() != result.root.encode():  # both computed here: a bug if not
+        raise MirrorError(f"CAR root {added.root.encode()} differs from bundle root")
+    return Captured(
+        url=url,
+        path=result.path,
+        car=car_file,
+        root=result.root.encode(),
+        body_sha256=body_sha,
+        title=str(result.manifest.title),
+        missing_images=len(images.failed),
+    )
+
+
+class CachingResolver:
+    """Name -> addresses, looked up once per host and remembered for ``ttl`` seconds
+    (answers and failures alike), shared by every fetch of a batch.
+
+    Pages and images of one site name the same few hosts; one lookup per host
+    instead of one per image spares the resolver a burst of identical queries.
+    The Fetcher checks and pins exactly the addresses returned here, so caching
+    does not weaken the address guard.
+    """
+
+    def __init__(
+        self,
+        resolve: Callable[[str, int], list[str]] | None = None,
+        *,
+        ttl: float = 120.0,
+        max_entries: int = 4096,
+    ) -> None:
+        self._resolve = resolve or _system_resolve
+        self._ttl = ttl
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._host_locks: dict[tuple[str, int], threading.Lock] = {}
+        self._cache: dict[tuple[str, int], tuple[float, list[str] | OSError]] = {}
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        key = (host.lower(), port)
+        with self._lock:
+            host_lock = self._host_locks.setdefault(key, threading.Lock())
+        with host_lock:  # one query per host at a time; the others wait for its answer
+            now = time.monotonic()
+            with self._lock:
+                hit = self._cache.get(key)
+            if hit is None or hit[0] < now:
+                answer: list[str] | OSError
+                try:
+                    answer = list(self._resolve(host, port))
+                except OSError as e:
+                    answer = e
+                with self._lock:
+                    if len(self._cache) >= self._max:
+                        self._cache.clear()
+                        self._host_locks = {key: host_lock}
+                    self._cache[key] = (now + self._ttl, answer)
+                hit = (now + self._ttl, answer)
+        if isinstance(hit[1], OSError):
+            raise hit[1]
+        return list(hit[1])
+
+
+def _system_resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def batch_fetcher(policy: FetchPolicy) -> Fetcher:
+    """The Fetcher a batch shares: the policy's guard and limits, one DNS cache."""
+    return Fetcher(policy, resolver=CachingResolver())
+
+
+# -- naming ------------------------------------------------------------------------
+
+_SLUG_DROP = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def bundle_name(url: str) -> str:
+    """A folder name for a URL: a slug of its path plus a short hash of the whole URL,
+    stable across runs (same URL, same name) and distinct for distinct URLs."""
+    parts = urlsplit(url)
+    path = unquote(parts.path).strip("/")
+    path = re.sub(r"\.(s?html?|php|aspx?|jsp)$", "", path, flags=re.I)
+    slug = _SLUG_DROP.sub("-", path.lower()).strip("-_")
+    if not slug:
+        slug = _SLUG_DROP.sub("-", (parts.hostname or "page").lower()).strip("-_") or "page"
+    slug = slug[-60:].strip("-_") or "page"  # the end of a path names the article best
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}"
+
+
+# -- remembered captures -------------------------------------------------------------
+
+
+class CaptureState:
+    """URL -> last capture, kept in ``captures.json`` of the data directory.
+
+    Loaded once, updated under a lock after each capture and written atomically, so
+    an interrupted batch keeps what finished. A damaged file is ignored (everything is
+    captured again) rather than blocking captures.
+    """
+
+    MAX_BYTES = 64 * MiB
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self.entries: dict[str, dict[str, Any]] = {}
+        try:
+            raw = store.read_bytes(path, limit=self.MAX_BYTES, what="capture state")
+            data = json.loads(raw)
+            if isinstance(data, dict) and isinstance(data.get("captures"), dict):
+                self.entries = {
+                    str(k): v for k, v in data["captures"].items() if isinstance(v, dict)
+                }
+        except (MirrorError, ValueError):
+            self.entries = {}
+
+    def unchanged(self, url: str, body_sha256: str, out: Path, keep_source: bool) -> str | None:
+        """Root CID of the last capture when it can be reused as is, else None."""
+        with self._lock:
+            entry = self.entries.get(url)
+        if not entry or entry.get("body_sha256") != body_sha256:
+            return None
+        if entry.get("path") != str(out.resolve()) or entry.get("source") != keep_source:
+            return None
+        if not (out / "manifest.json").is_file() or not car_path(out).is_file():
+            return None
+        root = entry.get("root")
+        return root if isinstance(root, str) else None
+
+    def record(self, captured: Captured, keep_source: bool) -> None:
+        with self._lock:
+            self.entries[captured.url] = {
+                "body_sha256": captured.body_sha256,
+                "root": captured.root,
+                "path": str(captured.path.resolve()),
+                "source": keep_source,
+                "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            data = json.dumps({"captures": self.entries}, indent=1, sort_keys=True)
+            store.atomic_write(self.path, data.encode("utf-8"), label="captures")
+
+
+# -- batch ---------------------------------------------------------------------------
+
+Status = Literal["captured", "unchanged", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    url: str
+    status: Status
+    path: Path | None = None
+    root: str | None = None
+    error: str | None = None
+    exit_code: int = 0
+    seconds: float = 0.0
+    missing_images: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "status": self.status,
+            "root_cid": self.root,
+            "path": str(self.path) if self.path else None,
+            "car": str(car_path(self.path)) if self.path and self.root else None,
+            "error": self.error,
+            "exit_code": self.exit_code,
+            "missing_images": self.missing_images,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    outcomes: tuple[Outcome, ...]  # in input order
+    seconds: float
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.status == "failed")
+
+
+def _capture_one(
+    url: str,
+    out: Path,
+    *,
+    key: SigningKey,
+    fetcher: Fetcher,
+    settings: CaptureSettings,
+    state: CaptureState | None,
+) -> Outcome:
+    started = time.monotonic()
+    try:
+        fetched = fetcher.fetch(url)
+        body_sha = "sha256:" + hashlib.sha256(fetched.body).hexdigest()
+        if state is not None:
+            root = state.unchanged(url, body_sha, out, settings.keep_source)
+            if root is not None:
+                return Outcome(url, "unchanged", out, root, seconds=time.monotonic() - started)
+        captured = capture_url(
+            url, out, key=key, fetcher=fetcher, settings=settings, fetched=fetched
+        )
+        if state is not None:
+            state.record(captured, settings.keep_source)
+        return Outcome(
+            url,
+            "captured",
+            captured.path,
+            captured.root,
+            seconds=time.monotonic() - started,
+            missing_images=captured.missing_images,
+        )
+    except MirrorError as e:
+        return Outcome(
+            url,
+            "failed",
+            out,
+            error=e.message,
+            exit_code=e.exit_code,
+            seconds=time.monotonic() - started,
+        )
+    except Exception as e:  # a bug in one page's handling must not end the batch
+        first = (str(e).splitlines() or [""])[0][:200]
+        return Outcome(
+            url,
+            "failed",
+            out,
+            error=f"internal error ({type(e).__name__}: {first})",
+            exit_code=1,
+            seconds=time.monotonic() - started,
+        )
+
+
+def run_batch(
+    targets: Sequence[tuple[str, Path]],
+    *,
+    key: SigningKey,
+    fetcher: Fetcher,
+    settings: CaptureSettings | None = None,
+    state: CaptureState | None = None,
+    jobs: int = 4,
+    on_start: Callable[[str], None] | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> BatchReport:
+    """Capture each (url, bundle folder) pair on ``jobs`` threads.
+
+    Callbacks run on the worker threads (the caller's progress display must be
+    thread-safe; rich's is). Outcomes come back in input order.
+    """
+    settings = settings or CaptureSettings()
+    if len(targets) > MAX_BATCH:
+        raise UsageError(f"{len(targets)} URLs in one batch; at most {MAX_BATCH}")
+    if not 1 <= jobs <= 64:
+        raise UsageError("jobs must be between 1 and 64")
+    folders = [Path(out).resolve() for _u, out in targets]
+    if len(set(folders)) != len(folders):
+        raise UsageError("two URLs of the batch would be written to the same folder")
+    started = time.monotonic()
+
+    def work(target: tuple[str, Path]) -> Outcome:
+        url, out = target
+        if on_start:
+            on_start(url)
+        outcome = _capture_one(
+            url, Path(out), key=key, fetcher=fetcher, settings=settings, state=state
+        )
+        if on_done:
+            on_done(outcome)
+        return outcome
+
+    if jobs == 1 or len(targets) <= 1:
+        outcomes = [work(t) for t in targets]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mirror-capture") as pool:
+            outcomes = list(pool.map(work, targets))
+    return BatchReport(tuple(outcomes), time.monotonic() - started)
+
+
+def read_urls_file(path: Path, *, limit: int = MAX_BATCH) -> tuple[str, ...]:
+    """URLs of a text file: one per line; blank lines and '#' comments skipped."""
+    data = store.read_bytes(path, limit=16 * MiB, what="URL list")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text") from e
+    urls = [line.strip() for line in text.splitlines()]
+    urls = [u for u in urls if u and not u.startswith("#")]
+    if len(urls) > limit:
+        raise UsageError(f"{path} lists {len(urls)} URLs; at most {limit} per batch")
+    return tuple(dict.fromkeys(urls))
+
+
+def plan_targets(urls: Iterable[str], output: Path, *, single: bool) -> list[tuple[str, Path]]:
+    """Where each URL's bundle goes: ``output`` itself for a single URL, else
+    ``output/<bundle_name(url)>``."""
+    listed = list(dict.fromkeys(urls))
+    if single and len(listed) == 1:
+        return [(listed[0], output)]
+    return [(u, output / bundle_name(u)) for u in listed]
+
+
+def document_fetch(fetcher: Fetcher) -> Callable[[str, str, int], Any]:
+    """The fetch function feeds.py expects, over the safe Fetcher."""
+    from mirror.capture.feeds import Document
+
+    def fetch(url: str, accept: str, max_bytes: int) -> Document:
+        got = fetcher.fetch(url, accept=accept, max_bytes=max_bytes)
+        return Document(got.final_url, got.body)
+
+    return fetch

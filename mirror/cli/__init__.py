@@ -1,0 +1,8 @@
+"""Command-line interface. Commands live in one module per user role."""
+
+from __future__ import annotations
+
+from . import content, keys, network, reader  # noqa: F401  (importing registers the commands)
+from .app import main
+
+__all__ = ["main"]

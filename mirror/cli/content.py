@@ -1,0 +1,106 @@
+"""Content commands: cid, car, bundle, verify, unpack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import bundle as bundle_mod
+from .. import keys, verify as verify_mod
+from ..ipld import car as car_mod
+from ..ipld import unixfs
+from .app import Context, emit_json, json_option, main, note, pass_ctx
+from .keys import passphrase
+
+
+def trust_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--key", "key_text", metavar="KEY", help="Trust this key ('ed25519:...' or a file).")(f)
+    return click.option("--trust", "trust_name", metavar="NAME", help="Trusted publisher name.")(f)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@pass_ctx
+def cid(ctx: Context, path: Path) -> None:
+    """Print the CID of a file or folder (unixfs-v1-2025, as Kubo computes it)."""
+    result = unixfs.add_path(path)
+    for name in result.skipped_hidden:
+        note(f"left out hidden file: {name}")
+    click.echo(result.root.encode())
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="CAR file to write.")
+@pass_ctx
+def car(ctx: Context, path: Path, output: Path) -> None:
+    """Write PATH (a bundle folder or any file/folder) as a CARv1 file; print the root CID."""
+    result = car_mod.write_car(path, output)
+    for name in result.skipped_hidden:
+        note(f"left out hidden file: {name}")
+    note(f"wrote {output}")
+    click.echo(result.root.encode())
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Bundle folder to write (created with its parents).")
+@click.option("--url", default=None, help="Original URL of the article.")
+@click.option("--title", default=None, help="Article title (default: the page's <title>).")
+@click.option("--key-name", default=None, help="Signing key (default: the default key).")
+@pass_ctx
+def bundle(ctx: Context, src: Path, output: Path, url: str | None, title: str | None,
+           key_name: str | None) -> None:
+    """Build a signed bundle from a local HTML file or a folder with index.html.
+
+    Prints the bundle's root CID on stdout.
+    """
+    signing_key = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
+    result = bundle_mod.bundle_local(src, output, url=url, title=title, key=signing_key)
+    for name in result.skipped_hidden:
+        note(f"left out hidden file: {name}")
+    note(f"wrote bundle {output} ({len(result.manifest.files)} files), signed by {signing_key.public.key_id}")
+    click.echo(result.root.encode())
+
+
+@main.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@trust_options
+@json_option
+@pass_ctx
+def verify(ctx: Context, target: Path, trust_name: str | None, key_text: str | None,
+           as_json: bool) -> None:
+    """Verify a bundle folder or CAR file against a trusted publisher key.
+
+    Exit 0 when every byte is what the publisher signed, 3 when anything is not.
+    """
+    trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
+    verdict = verify_mod.verify_target(target, trusted)
+    if as_json:
+        emit_json(verdict.to_dict())
+        return
+    d = verdict.to_dict()
+    click.echo(f"verified: signed by {d['publisher']} ({d['key_id']})")
+    click.echo(f"title:    {d['title']}")
+    click.echo(f"url:      {d['url']}")
+    click.echo(f"captured: {d['captured_at']}")
+    click.echo(f"root:     {d['root_cid']}")
+    click.echo(f"files:    {d['files_checked']} checked")
+
+
+@main.command()
+@click.argument("car_file", metavar="FILE.car", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("dest", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@trust_options
+@pass_ctx
+def unpack(ctx: Context, car_file: Path, dest: Path, trust_name: str | None, key_text: str | None) -> None:
+    """Verify FILE.car, then extract the bundle into DIR (never outside it)."""
+    trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
+    verdict = verify_mod.unpack_car(car_file, dest, trusted)
+    note(f"verified and unpacked {verdict.files_checked} files into {dest}")
+    click.echo(verdict.root_cid)
+
+

@@ -1,0 +1,468 @@
+"""The publisher's signed feed, its signed head, and remembered versions.
+
+A feed document (payload type envelope.FEED_TYPE) lists every bundle a publisher
+has published, newest first, with a strictly increasing `version`, an `expires`
+time and the CID of the previous feed file. It is stored on IPFS as one UnixFS
+file holding the signed envelope bytes, so bundle CIDs inside it are plain strings
+and pins of bundles stay recursive. A feed head (envelope.HEAD_TYPE) names the
+current feed CID and version; it travels over IPNS, pubsub or a file.
+
+Readers and followers remember, per publisher key id, the highest version seen and
+the hash of its payload, and refuse rollback, a changed document under the same
+version, and expired (frozen) feeds. Decision: docs/decisions/0004-feed.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import canonjson, envelope, store
+from .config import Home
+from .errors import LimitExceeded, UsageError, VerificationError
+from .ipld.cid import CID
+from .keys import SigningKey, TrustedKey
+
+FEED_FORMAT = "mirror-feed/1"
+HEAD_FORMAT = "mirror-feed-head/1"
+STATE_FORMAT = "mirror-feed-state/1"
+MAX_ENTRIES = 100_000
+MAX_FEED_PAYLOAD = 32 << 20
+# The stored feed file is the envelope: base64 of the payload plus a little framing.
+MAX_FEED_FILE = MAX_FEED_PAYLOAD * 4 // 3 + (64 << 10)
+MAX_HEAD = 64 << 10
+MAX_GATEWAYS = 32
+DEFAULT_TTL = timedelta(days=7)
+FEED_NAME = "feed.json"
+HEAD_NAME = "head.json"
+_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: Any, what: str) -> datetime:
+    if not isinstance(text, str) or not _TIME.match(text):
+        raise UsageError(f"{what} must be a UTC time like 2025-01-31T12:00:00Z")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise UsageError(f"{what} is not a valid time: {text!r}") from exc
+
+
+def sha256_tag(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def check_cid(text: Any, what: str) -> str:
+    if not isinstance(text, str):
+        raise UsageError(f"{what} must be a CID string")
+    CID.decode(text)  # raises UsageError on anything that is not a CID
+    return text
+
+
+def topic_for(key_id: str) -> str:
+    """The pubsub topic on which a publisher's feed heads are announced."""
+    return f"mirror/feed/{key_id}"
+
+
+def ipns_key_name(key_id: str) -> str:
+    """The node key under which a publisher's feed is named by IPNS."""
+    return f"mirror-{key_id}"
+
+
+# -- values ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    root_cid: str
+    url: str
+    title: str
+    published: str | None
+    captured_at: str
+    manifest_sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root_cid": self.root_cid,
+            "url": self.url,
+            "title": self.title,
+            "published": self.published,
+            "captured_at": self.captured_at,
+            "manifest_sha256": self.manifest_sha256,
+            "size": self.size,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> FeedEntry:
+        if not isinstance(d, dict):
+            raise UsageError("feed entries must be objects")
+        try:
+            root, url, title = d["root_cid"], d["url"], d["title"]
+            published, captured, digest, size = (
+                d.get("published"),
+                d["captured_at"],
+                d["manifest_sha256"],
+                d["size"],
+            )
+        except KeyError as exc:
+            raise UsageError(f"feed entry without {exc.args[0]}") from exc
+        for name, value in (("url", url), ("title", title), ("captured_at", captured)):
+            if not isinstance(value, str) or len(value) > 8192:
+                raise UsageError(f"feed entry {name} must be a string")
+        if published is not None and not isinstance(published, str):
+            raise UsageError("feed entry published must be a string or null")
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise UsageError("feed entry manifest_sha256 must be 'sha256:<64 hex>'")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise UsageError("feed entry size must be a non-negative integer")
+        return cls(
+            check_cid(root, "feed entry root_cid"), url, title, published, captured, digest, size
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    key_id: str
+    public_key: str
+    version: int
+    created_at: str
+    expires: str
+    previous: str | None
+    entries: tuple[FeedEntry, ...]
+    gateways: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "format": FEED_FORMAT,
+            "publisher": {"key_id": self.key_id, "public_key": self.public_key},
+            "version": self.version,
+            "created_at": self.created_at,
+            "expires": self.expires,
+            "previous": self.previous,
+            "entries": [e.to_dict() for e in self.entries],
+            "gateways": list(self.gateways),
+        }
+
+    def to_bytes(self) -> bytes:
+        return canonjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> Feed:
+        """Parse a feed payload under the limits (LimitExceeded, exit 5) and the schema."""
+        if len(payload) > MAX_FEED_PAYLOAD:
+            raise LimitExceeded(f"feed document is larger than {MAX_FEED_PAYLOAD} bytes")
+        # Every entry is an object: counting braces bounds the parse before it allocates
+        # millions of objects (a brace inside a title only makes this stricter).
+        if payload.count(b"{") > 2 * MAX_ENTRIES + 64:
+            raise LimitExceeded(f"feed has more than {MAX_ENTRIES} entries")
+        doc = canonjson.loads(payload, max_size=MAX_FEED_PAYLOAD, what="feed")
+        if doc.get("format") != FEED_FORMAT:
+            raise UsageError(f"feed format is {doc.get('format')!r}, expected {FEED_FORMAT!r}")
+        entries = doc.get("entries")
+        if not isinstance(entries, list):
+            raise UsageError("feed entries must be a list")
+        if len(entries) > MAX_ENTRIES:
+            raise LimitExceeded(f"feed has more than {MAX_ENTRIES} entries")
+        publisher = doc.get("publisher")
+        if not isinstance(publisher, dict):
+            raise UsageError("feed publisher must be an object")
+        key_id, public_key = publisher.get("key_id"), publisher.get("public_key")
+        if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+            raise UsageError("feed publisher key_id must be 16 hex digits")
+        if not isinstance(public_key, str):
+            raise UsageError("feed publisher public_key must be a string")
+        version = doc.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise UsageError("feed version must be a positive integer")
+        previous = doc.get("previous")
+        if previous is not None:
+            check_cid(previous, "feed previous")
+        gateways = doc.get("gateways", [])
+        if not isinstance(gateways, list) or len(gateways) > MAX_GATEWAYS:
+            raise UsageError(f"feed gateways must be a list of at most {MAX_GATEWAYS} URLs")
+        if not all(isinstance(g, str) and g.startswith(("https://", "http://")) for g in gateways):
+            raise UsageError("feed gateways must be http(s) URLs")
+        parse_time(doc.get("created_at"), "feed created_at")
+        parse_time(doc.get("expires"), "feed expires")
+        known = {
+            "format",
+            "publisher",
+            "version",
+            "created_at",
+            "expires",
+            "previous",
+            "entries",
+            "gateways",
+        }
+        return cls(
+            key_id=key_id,
+            public_key=public_key,
+            version=version,
+            created_at=doc["created_at"],
+            expires=doc["expires"],
+            previous=previous,
+            entries=tuple(FeedEntry.from_dict(e) for e in entries),
+            gateways=tuple(gateways),
+            extra={k: v for k, v in doc.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    feed_cid: str
+    version: int
+    expires: str
+    key_id: str
+
+    def to_bytes(self) -> bytes:
+        return canonjson.dumps(
+            {
+                "format": HEAD_FORMAT,
+                "feed_cid": self.feed_cid,
+                "version": self.version,
+                "expires": self.expires,
+                "publisher": {"key_id": self.key_id},
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> Head:
+        doc = canonjson.loads(payload, max_size=MAX_HEAD, what="feed head")
+        if doc.get("format") != HEAD_FORMAT:
+            raise UsageError(f"feed head format is {doc.get('format')!r}, expected {HEAD_FORMAT!r}")
+        version, publisher = doc.get("version"), doc.get("publisher")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise UsageError("feed head version must be a positive integer")
+        if not isinstance(publisher, dict) or not isinstance(publisher.get("key_id"), str):
+            raise UsageError("feed head publisher must name a key_id")
+        parse_time(doc.get("expires"), "feed head expires")
+        return cls(
+            check_cid(doc.get("feed_cid"), "feed head feed_cid"),
+            version,
+            doc["expires"],
+            publisher["key_id"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedFeed:
+    feed: Feed
+    payload_sha256: str
+    signer: TrustedKey
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedHead:
+    head: Head
+    signer: TrustedKey
+
+
+# -- signing and verifying -------------------------------------------------------------
+
+
+def build_feed(
+    key: SigningKey,
+    entries: Sequence[FeedEntry],
+    *,
+    previous: Feed | None,
+    previous_cid: str | None,
+    ttl: timedelta = DEFAULT_TTL,
+    gateways: Sequence[str] = (),
+    now: datetime | None = None,
+) -> Feed:
+    """The next feed: version one above the previous, entries newest first."""
+    if len(entries) > MAX_ENTRIES:
+        raise LimitExceeded(f"feed has more than {MAX_ENTRIES} entries")
+    moment = now or utc_now()
+    return Feed(
+        key_id=key.public.key_id,
+        public_key=key.public.to_text(),
+        version=(previous.version + 1) if previous else 1,
+        created_at=format_time(moment),
+        expires=format_time(moment + ttl),
+        previous=previous_cid,
+        entries=tuple(entries),
+        gateways=tuple(gateways),
+    )
+
+
+def sign_feed(feed: Feed, key: SigningKey) -> bytes:
+    """The feed file: the signed envelope bytes, as stored on IPFS."""
+    payload = feed.to_bytes()
+    if len(payload) > MAX_FEED_PAYLOAD:
+        raise LimitExceeded(f"feed document is larger than {MAX_FEED_PAYLOAD} bytes")
+    return envelope.sign(envelope.FEED_TYPE, payload, [key]).to_bytes()
+
+
+def sign_head(head: Head, key: SigningKey) -> bytes:
+    return envelope.sign(envelope.HEAD_TYPE, head.to_bytes(), [key]).to_bytes()
+
+
+def head_for(feed: Feed, feed_cid: str) -> Head:
+    return Head(feed_cid, feed.version, feed.expires, feed.key_id)
+
+
+def verify_feed(data: bytes, trusted: Sequence[TrustedKey]) -> VerifiedFeed:
+    """Signature first (feed payload type only), then parse exactly the verified bytes.
+
+    Size limits come before anything else (exit 5); the envelope must carry a valid
+    signature by a trusted key (exit 3) whose key id the document names.
+    """
+    if len(data) > MAX_FEED_FILE:
+        raise LimitExceeded(f"feed file is larger than {MAX_FEED_FILE} bytes")
+    env = envelope.Envelope.from_bytes(data, max_size=MAX_FEED_FILE, what="feed")
+    verified = envelope.verify(env, envelope.FEED_TYPE, trusted, what="feed")
+    feed = Feed.from_bytes(verified.payload)
+    signer = verified.signers[0]
+    if feed.key_id != signer.key.key_id or feed.public_key != signer.key.to_text():
+        raise VerificationError("feed names a publisher key other than the one that signed it")
+    return VerifiedFeed(feed, sha256_tag(verified.payload), signer)
+
+
+def verify_head(data: bytes, trusted: Sequence[TrustedKey]) -> VerifiedHead:
+    env = envelope.Envelope.from_bytes(data, max_size=MAX_HEAD, what="feed head")
+    verified = envelope.verify(env, envelope.HEAD_TYPE, trusted, what="feed head")
+    head = Head.from_bytes(verified.payload)
+    signer = verified.signers[0]
+    if head.key_id != signer.key.key_id:
+        raise VerificationError("feed head names a publisher key other than the one that signed it")
+    return VerifiedHead(head, signer)
+
+
+def check_not_expired(expires: str, what: str = "feed", now: datetime | None = None) -> None:
+    if parse_time(expires, f"{what} expires") <= (now or utc_now()):
+        raise VerificationError(
+            f"{what} expired at {expires}: the publisher stopped renewing it (frozen feed?)"
+        )
+
+
+def check_head_matches(head: Head, verified: VerifiedFeed, feed_cid: str) -> None:
+    if CID.decode(head.feed_cid) != CID.decode(feed_cid):
+        raise VerificationError("feed CID differs from the one the head names")
+    if head.version != verified.feed.version or head.key_id != verified.feed.key_id:
+        raise VerificationError("feed head and feed disagree on version or publisher")
+
+
+# -- remembered versions ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    key_id: str
+    version: int
+    payload_sha256: str
+    feed_cid: str | None
+
+
+def _state_path(home: Home, key_id: str) -> Path:
+    if not _KEY_ID.match(key_id):
+        raise UsageError(f"bad publisher key id {key_id!r}")
+    return home.state_dir / "feeds" / f"{key_id}.json"
+
+
+def load_remembered(home: Home, key_id: str) -> Remembered | None:
+    path = _state_path(home, key_id)
+    if not path.exists():
+        return None
+    doc = canonjson.loads(
+        store.read_bytes(path, limit=64 << 10, what="feed state"),
+        max_size=64 << 10,
+        what=f"feed state {path.name}",
+    )
+    try:
+        version, digest = doc["version"], doc["payload_sha256"]
+        if doc.get("format") != STATE_FORMAT or not isinstance(version, int):
+            raise TypeError
+        return Remembered(key_id, version, str(digest), doc.get("feed_cid"))
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"feed state {path} is corrupt") from exc
+
+
+def check_against_remembered(
+    home: Home, verified: VerifiedFeed, *, now: datetime | None = None
+) -> Remembered | None:
+    """Refuse rollback, the same version with other content, and expired feeds (exit 3).
+
+    Returns what was remembered; nothing is written here (see remember()).
+    """
+    feed = verified.feed
+    known = load_remembered(home, feed.key_id)
+    if known is not None:
+        if feed.version < known.version:
+            raise VerificationError(
+                f"feed rollback refused: version {feed.version} is older than the "
+                f"version {known.version} already seen for publisher {feed.key_id}"
+            )
+        if feed.version == known.version and verified.payload_sha256 != known.payload_sha256:
+            raise VerificationError(
+                f"feed version {feed.version} of publisher {feed.key_id} differs from the "
+                "document already seen under that version"
+            )
+    check_not_expired(feed.expires, now=now)
+    return known
+
+
+def check_head_against_remembered(home: Home, head: Head, *, now: datetime | None = None) -> None:
+    known = load_remembered(home, head.key_id)
+    if known is not None and head.version < known.version:
+        raise VerificationError(
+            f"feed head rollback refused: version {head.version} is older than the "
+            f"version {known.version} already seen for publisher {head.key_id}"
+        )
+    check_not_expired(head.expires, "feed head", now=now)
+
+
+def remember(home: Home, verified: VerifiedFeed, feed_cid: str | None) -> None:
+    """Move the remembered version forward (never backward), atomically."""
+    feed = verified.feed
+    known = load_remembered(home, feed.key_id)
+    if known is not None and known.version >= feed.version:
+        return
+    doc = {
+        "format": STATE_FORMAT,
+        "key_id": feed.key_id,
+        "version": feed.version,
+        "payload_sha256": verified.payload_sha256,
+        "feed_cid": feed_cid,
+        "remembered_at": format_time(utc_now()),
+    }
+    store.atomic_write(
+        _state_path(home, feed.key_id), canonjson.dumps(doc) + b"\n", label="feed-state"
+    )
+
+
+# -- the publisher's own feed files ---------------------------------------------------
+
+
+def feed_file(home: Home) -> Path:
+    return home.feed_dir / FEED_NAME
+
+
+def head_file(home: Home) -> Path:
+    return home.feed_dir / HEAD_NAME
+
+
+def load_own_feed(home: Home, trusted: Sequence[TrustedKey]) -> tuple[VerifiedFeed, bytes] | None:
+    """This data directory's current feed (verified with its own keys), if any."""
+    path = feed_file(home)
+    if not path.exists():
+        return None
+    data = store.read_bytes(path, limit=MAX_FEED_FILE, what="feed")
+    return verify_feed(data, trusted), data

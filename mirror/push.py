@@ -1,0 +1,318 @@
+"""Push bundles and the publisher's feed to an IPFS node, and remember what was published.
+
+A bundle goes to the node as a CAR (`dag/import` with root pinning), so the node
+never re-chunks; the root the node reports is compared, decoded, with the root we
+computed, and a mismatch is a VerificationError with nothing recorded. Bundles
+signed by this data directory's keys are recorded in published.json, which is what
+`feed publish` lists. The feed is one UnixFS file (the signed envelope) pushed the
+same way, then announced by a signed head over IPNS, pubsub and a head file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from . import canonjson, feed, keys, store
+from .config import Home
+from .errors import MirrorError, NetworkError, UsageError, VerificationError
+from .ipfs import IpfsNode
+from .ipld import car, dagpb, unixfs
+from .ipld.cid import CID
+from .keys import SigningKey, TrustedKey
+from .manifest import MANIFEST_NAME, MAX_MANIFEST
+from .verify import Verdict, verify_car
+
+PUBLISHED_FORMAT = "mirror-published/1"
+MAX_PUBLISHED_FILE = 128 << 20
+
+
+# -- published.json ---------------------------------------------------------------
+
+
+def load_published(home: Home) -> list[feed.FeedEntry]:
+    """Bundles this data directory has published, oldest first."""
+    path = home.published_file
+    if not path.exists():
+        return []
+    doc = canonjson.loads(
+        store.read_bytes(path, limit=MAX_PUBLISHED_FILE, what="published.json"),
+        max_size=MAX_PUBLISHED_FILE,
+        what="published.json",
+    )
+    if doc.get("format") != PUBLISHED_FORMAT or not isinstance(doc.get("bundles"), list):
+        raise UsageError(f"{path} is not a published-bundles file")
+    return [feed.FeedEntry.from_dict(item) for item in doc["bundles"]]
+
+
+def record_published(home: Home, entry: feed.FeedEntry) -> bool:
+    """Add `entry` (a root not yet listed); returns False when it was already there."""
+    entries = load_published(home)
+    wanted = CID.decode(entry.root_cid)
+    if any(CID.decode(e.root_cid) == wanted for e in entries):
+        return False
+    entries.append(entry)
+    if len(entries) > feed.MAX_ENTRIES:
+        from .errors import LimitExceeded
+
+        raise LimitExceeded(f"more than {feed.MAX_ENTRIES} published bundles")
+    doc = {"format": PUBLISHED_FORMAT, "bundles": [e.to_dict() for e in entries]}
+    store.atomic_write(home.published_file, canonjson.dumps(doc) + b"\n", label="published")
+    return True
+
+
+# -- facts about a bundle CAR -------------------------------------------------------
+
+
+def manifest_sha256(car_path: Path, root: CID) -> str:
+    """'sha256:<hex>' of the manifest.json envelope bytes inside a bundle CAR."""
+    with car.open_car(car_path, root=root) as blocks:
+        for entry in unixfs.walk(blocks, root):
+            if entry.kind == "file" and entry.path == MANIFEST_NAME:
+                if entry.size > MAX_MANIFEST:
+                    raise VerificationError("manifest.json is too large")
+                return feed.sha256_tag(b"".join(entry.chunks()))
+    raise VerificationError(f"{root} has no manifest.json: not a signed bundle")
+
+
+def dag_size(car_path: Path, root: CID) -> int:
+    """Cumulative DAG size of a UnixFS root (its block plus every link's Tsize)."""
+    with car.open_car(car_path, root=root) as blocks:
+        block = blocks.get(root)
+    if root.codec != 0x70:
+        return len(block)
+    return len(block) + sum(link.tsize or 0 for link in dagpb.decode(block).links)
+
+
+def own_keys(home: Home) -> list[TrustedKey]:
+    """This data directory's own public keys, as the keys its bundles must be signed by."""
+    return [TrustedKey(name, keys.load_public(home, name), "") for name in keys.list_keys(home)]
+
+
+@contextlib.contextmanager
+def scratch_dir(home: Home) -> Iterator[Path]:
+    """A temporary folder inside the data directory (same file system, cleaned up)."""
+    base = home.root / "tmp"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise store.storage_error(exc, base) from exc
+    with tempfile.TemporaryDirectory(prefix="work-", dir=base) as name:
+        yield Path(name)
+
+
+# -- push ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    root_cid: str
+    size: int
+    already_pinned: bool
+    recorded: bool  # newly added to published.json
+    title: str
+    url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root_cid": self.root_cid,
+            "size": self.size,
+            "already_pinned": self.already_pinned,
+            "recorded": self.recorded,
+            "title": self.title,
+            "url": self.url,
+        }
+
+
+def import_checked(node: IpfsNode, car_path: Path, root: CID) -> None:
+    """dag/import with pinning; the node must report exactly our root (else exit 3)."""
+    roots = node.dag_import(car_path, pin=True)
+    if roots != [root]:
+        said = ", ".join(r.encode() for r in roots) or "no root"
+        raise VerificationError(
+            f"IPFS node at {node.api} reported root {said}, but the root computed locally is "
+            f"{root.encode()}: nothing recorded"
+        )
+
+
+def _entry(verdict: Verdict, digest: str, size: int) -> feed.FeedEntry:
+    published = verdict.manifest.article.get("published")
+    return feed.FeedEntry(
+        root_cid=verdict.root_cid,
+        url=verdict.manifest.url,
+        title=verdict.manifest.title,
+        published=published if isinstance(published, str) else None,
+        captured_at=verdict.manifest.captured_at,
+        manifest_sha256=digest,
+        size=size,
+    )
+
+
+def push(node: IpfsNode, home: Home, target: Path, *, record: bool = True) -> PushResult:
+    """Push a bundle folder or CAR; record it in published.json (when signed by our keys).
+
+    The bundle is verified first against this data directory's keys (with
+    record=False any valid CAR/folder is pushed and nothing is recorded).
+    """
+    target = Path(target)
+    if not target.exists():
+        raise UsageError(f"no such bundle folder or CAR file: {target}")
+    with scratch_dir(home) as work:
+        if target.is_dir():
+            car_path = work / "bundle.car"
+            root = car.write_car(target, car_path).root
+        else:
+            car_path = target
+            with car.open_car(car_path) as blocks:
+                root = blocks.root
+        signers = own_keys(home) if record else []
+        if signers:
+            verdict = verify_car(car_path, signers, root=root)
+            entry: feed.FeedEntry | None = _entry(
+                verdict, manifest_sha256(car_path, root), dag_size(car_path, root)
+            )
+        elif record:
+            raise UsageError(
+                "this data directory has no key: run `mirror keygen` or use --no-record"
+            )
+        else:
+            entry = None
+        already = node.is_pinned(root)
+        if not already:
+            import_checked(node, car_path, root)
+        recorded = record_published(home, entry) if entry is not None else False
+        size = entry.size if entry else dag_size(car_path, root)
+    return PushResult(
+        root.encode(),
+        size,
+        already,
+        recorded,
+        entry.title if entry else "",
+        entry.url if entry else "",
+    )
+
+
+# -- the feed ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPublishResult:
+    feed_cid: str
+    version: int
+    entries: int
+    expires: str
+    ipns_name: str | None
+    pubsub_topic: str | None
+    head_file: Path
+    warnings: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feed_cid": self.feed_cid,
+            "version": self.version,
+            "entries": self.entries,
+            "expires": self.expires,
+            "ipns_name": self.ipns_name,
+            "pubsub_topic": self.pubsub_topic,
+            "head_file": str(self.head_file),
+            "warnings": list(self.warnings),
+        }
+
+
+def file_cid(data: bytes) -> CID:
+    """The CID of bytes stored as one UnixFS file (unixfs-v1-2025)."""
+    return unixfs.add_stream(io.BytesIO(data))[0].cid
+
+
+def push_feed(
+    node: IpfsNode,
+    home: Home,
+    key: SigningKey,
+    *,
+    ttl: timedelta = feed.DEFAULT_TTL,
+    gateways: Sequence[str] = (),
+    announce: bool = True,
+) -> FeedPublishResult:
+    """Sign the next feed (every published bundle, newest first), push it, announce it.
+
+    The feed and head files are written only after the node holds the feed, so the
+    head on disk never names a feed the node does not have. IPNS and pubsub are
+    best effort: what fails there becomes a warning, not an error.
+    """
+    mine = [TrustedKey(key.name, key.public, "")]
+    current = feed.load_own_feed(home, mine)
+    previous = current[0].feed if current else None
+    previous_cid = file_cid(current[1]).encode() if current else None
+    entries = list(reversed(load_published(home)))
+    new = feed.build_feed(
+        key, entries, previous=previous, previous_cid=previous_cid, ttl=ttl, gateways=gateways
+    )
+    data = feed.sign_feed(new, key)
+    with scratch_dir(home) as work:
+        (work / "feed.json").write_bytes(data)
+        root = car.write_car(work / "feed.json", work / "feed.car").root
+        import_checked(node, work / "feed.car", root)
+    feed_cid = root.encode()
+    head_bytes = feed.sign_head(feed.head_for(new, feed_cid), key)
+    history = home.feed_dir / "history"
+    store.atomic_write(history / f"{new.version}.json", data, label="feed-history")
+    store.atomic_write(history / f"{new.version}.head.json", head_bytes, label="feed-history")
+    store.atomic_write(feed.feed_file(home), data, label="feed")
+    store.atomic_write(feed.head_file(home), head_bytes, label="feed-head")
+    warnings: list[str] = []
+    ipns_name = topic = None
+    if announce:
+        ipns_name, topic = _announce(node, new, root, head_bytes, ttl, warnings)
+    return FeedPublishResult(
+        feed_cid,
+        new.version,
+        len(entries),
+        new.expires,
+        ipns_name,
+        topic,
+        feed.head_file(home),
+        tuple(warnings),
+    )
+
+
+def _announce(
+    node: IpfsNode,
+    new: feed.Feed,
+    root: CID,
+    head_bytes: bytes,
+    ttl: timedelta,
+    warnings: list[str],
+) -> tuple[str | None, str | None]:
+    info = node.info()
+    ipns_name = topic = None
+    if info.supports_ipns:
+        name = feed.ipns_key_name(new.key_id)
+        try:
+            if name not in node.key_list():
+                node.key_gen(name)
+            hours = max(1, int(ttl.total_seconds() // 3600))
+            ipns_name = node.name_publish(root, key=name, lifetime=f"{hours}h")
+        except MirrorError as exc:
+            warnings.append(f"IPNS publish failed: {exc.message}")
+    else:
+        warnings.append(f"{info.label} has no IPNS key store: feed not named by IPNS")
+    if info.supports_pubsub:
+        topic = feed.topic_for(new.key_id)
+        try:
+            node.pubsub_publish(topic, head_bytes)
+        except NetworkError as exc:
+            warnings.append(f"pubsub announce not delivered: {exc.message}")
+    else:
+        warnings.append(f"{info.label} has pubsub disabled: head not announced on pubsub")
+    return ipns_name, topic
+
+
+def announce_head(node: IpfsNode, head_bytes: bytes, key_id: str) -> None:
+    """Send a head envelope on the publisher's pubsub topic (errors are the caller's)."""
+    node.pubsub_publish(feed.topic_for(key_id), head_bytes)

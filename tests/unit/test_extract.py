@@ -1,0 +1,147 @@
+"""extract_article on small synthetic pages, and the corpus figures via the dev scorer."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from mirror.capture.extract import Article, extract_article
+from mirror.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT.parent / "shared" / "corpus" / "readability"
+SCORER = ROOT.parent / "shared" / "tools" / "score_capture.py"
+URL = "https://news.example.org/world/2024/story.html"
+
+PARAS = [
+    "The river rose overnight and by morning the lower town was under water, residents said.",
+    "Emergency crews moved families to the school on the hill, where volunteers served soup.",
+    "Officials said the levee had been inspected last spring and no weakness had been found.",
+    "Farmers upstream reported the heaviest rain in forty years across the whole valley.",
+]
+
+
+def article_page(head: str = "", extra: str = "") -> str:
+    paras = "".join(f"<p>{p}</p>" for p in PARAS)
+    return f"""<!DOCTYPE html><html lang="en"><head>
+<title>Floods reach the lower town | Valley Times</title>
+<meta property="og:site_name" content="Valley Times">{head}</head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Floods reach the lower town</h1>
+<div class="byline">By Mara Quist</div>
+{paras}
+<h2>What comes next</h2>
+<ul><li>Schools stay closed on Monday.</li><li>Roads reopen when the water drops.</li></ul>
+<p>Read the <a href="../guide.html">flood guide</a> or call <a href="tel:112">112</a>.</p>
+<figure><img src="/img/flood.jpg" alt="Flooded main street">
+<figcaption>Main street at dawn.</figcaption></figure>
+<img src="data:image/png;base64,iVBORw0KGgo=" alt="">
+{extra}
+</article><footer>Copyright Valley Times</footer></body></html>"""
+
+
+def test_article_fields_and_byline() -> None:
+    a = extract_article(article_page(), URL)
+    assert isinstance(a, Article)
+    assert a.title == "Floods reach the lower town"
+    assert a.authors == ("Mara Quist",)
+    assert a.byline == "Mara Quist"
+    assert a.site_name == "Valley Times"
+    assert (a.language, a.direction) == ("en", "ltr")
+
+
+def test_markdown_holds_the_text_and_no_urls() -> None:
+    md = extract_article(article_page(), URL).markdown
+    for p in PARAS:
+        assert p in md
+    assert "## What comes next" in md
+    assert "- Schools stay closed on Monday." in md
+    # links as their text, images as their alt text: no addresses in article.md
+    assert "flood guide" in md and "guide.html" not in md
+    assert "*Flooded main street*" in md
+    assert "http" not in md and "data:" not in md and "](" not in md
+
+
+def test_content_html_keeps_structure_with_absolute_urls() -> None:
+    html = extract_article(article_page(), URL).content_html
+    assert "<h2>What comes next</h2>" in html
+    assert "<li>Schools stay closed on Monday.</li>" in html
+    assert '<img src="https://news.example.org/img/flood.jpg" alt="Flooded main street">' in html
+    assert 'href="https://news.example.org/world/guide.html"' in html
+    assert "tel:112" not in html  # non-http links keep their text only
+    assert "<nav" not in html and "Copyright" not in html
+
+
+def test_base_href_is_honoured_for_relative_urls() -> None:
+    a = extract_article(article_page(head='<base href="https://cdn.example.net/a/">'), URL)
+    assert 'src="https://cdn.example.net/img/flood.jpg"' in a.content_html
+    assert 'href="https://cdn.example.net/guide.html"' in a.content_html
+
+
+def test_little_text_still_found_by_second_pass() -> None:
+    # a short text in a layout without article markup
+    page = (
+        "<html><head><title>Short note from the editor</title></head><body>"
+        '<div class="x"><div>The print edition is delayed by one day because of the storm.</div>'
+        "<div>Subscribers will get two issues on Thursday.</div></div></body></html>"
+    )
+    a = extract_article(page, URL)
+    assert "print edition is delayed" in a.markdown
+    assert a.title == "Short note from the editor"
+
+
+def test_title_falls_back_to_url_and_never_empty() -> None:
+    page = "<html><body>" + "".join(f"<p>{p}</p>" for p in PARAS) + "</body></html>"
+    assert extract_article(page, URL).title == URL
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["", "   ", "<html><head><title>Empty</title></head><body></body></html>", "\x00\x01"],
+)
+def test_no_text_is_a_usage_error(page: str) -> None:
+    with pytest.raises(UsageError, match=r"^no article text found at https://news\.example"):
+        extract_article(page, URL)
+
+
+def test_rtl_page() -> None:
+    page = (
+        '<html lang="ar" dir="rtl"><head><title>عنوان المقال الطويل هنا اليوم</title></head>'
+        "<body><article>"
+        + "<p>هذا نص عربي طويل بما يكفي ليعتبر مقالا كاملا في هذه الصفحة التجريبية.</p>" * 8
+        + "</article></body></html>"
+    )
+    a = extract_article(page, URL)
+    assert (a.language, a.direction) == ("ar", "rtl")
+    assert "هذا نص عربي" in a.markdown
+
+
+def _dev_scorer():  # type: ignore[no-untyped-def]
+    path = ROOT / "bench" / "score_extract.py"
+    spec = importlib.util.spec_from_file_location("score_extract", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("score_extract", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.corpus
+def test_corpus_figures_hold() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus/readability is absent")
+    if not SCORER.is_file():
+        pytest.skip("../shared/tools/score_capture.py is absent")
+    se = _dev_scorer()
+    sc = se.load_scorer(SCORER)
+    docs = se.fetch_pages(CORPUS)
+    fig = se.score(sc, CORPUS, docs, se.ours)
+    assert fig.pages == 64
+    assert fig.titles >= 61, fig.problems
+    assert fig.bylines >= 40, fig.problems
+    assert fig.value("recall_median") >= 0.97
+    assert fig.value("recall_p10") >= 0.90
+    assert fig.value("precision_median") >= 0.85

@@ -1,0 +1,234 @@
+"""Page metadata from each source: JSON-LD, OpenGraph, <meta>, byline markup, <title>."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from lxml import html as lxml_html
+
+from mirror.capture.metadata import (
+    normalise_date,
+    normalise_language,
+    read_metadata,
+    strip_site_suffix,
+)
+
+URL = "https://news.example.org/2024/05/story.html"
+BODY = "<p>" + "Some article text that goes on for a while. " * 20 + "</p>"
+
+
+def page(head: str = "", body: str = BODY, html_attrs: str = "") -> lxml_html.HtmlElement:
+    return lxml_html.fromstring(f"<html {html_attrs}><head>{head}</head><body>{body}</body></html>")
+
+
+def ld(obj: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(obj)}</script>'
+
+
+def test_json_ld_author_list_of_objects_and_strings() -> None:
+    m = read_metadata(
+        page(
+            ld(
+                {
+                    "@context": "https://schema.org",
+                    "@type": "NewsArticle",
+                    "headline": "Rivers rise in the north",
+                    "author": [{"@type": "Person", "name": "Ana Lima"}, "Bo Chen"],
+                    "datePublished": "2024-05-01T08:30:00Z",
+                    "publisher": {"@type": "Organization", "name": "The Example"},
+                }
+            )
+        ),
+        URL,
+    )
+    assert m.authors == ("Ana Lima", "Bo Chen")
+    assert m.title == "Rivers rise in the north"
+    assert m.published == "2024-05-01T08:30:00+00:00"
+    assert m.site_name == "The Example"
+
+
+def test_json_ld_graph_finds_the_article_among_other_nodes() -> None:
+    graph = {
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "Example Site"},
+            {"@type": "BreadcrumbList", "name": "crumbs"},
+            {
+                "@type": ["BlogPosting"],
+                "headline": "A graph-borne headline",
+                "author": {"@type": "Person", "name": "Chidi Okeke"},
+            },
+        ],
+    }
+    m = read_metadata(page(ld(graph)), URL)
+    assert m.authors == ("Chidi Okeke",)
+    assert m.title == "A graph-borne headline"
+
+
+def test_json_ld_of_other_types_is_ignored_and_bad_json_tolerated() -> None:
+    head = (
+        '<script type="application/ld+json">{not json</script>'
+        + ld({"@type": "Organization", "name": "Not The Title", "author": "Nobody Here"})
+        + '<meta name="author" content="Dana Fox">'
+    )
+    m = read_metadata(page(head + "<title>Real page title for this story</title>"), URL)
+    assert m.authors == ("Dana Fox",)
+    assert m.title == "Real page title for this story"
+
+
+def test_opengraph_tags() -> None:
+    head = (
+        '<meta property="og:title" content="Open Graph headline here">'
+        '<meta property="og:site_name" content="Graph Daily">'
+        '<meta property="article:published_time" content="2023-11-02">'
+        '<meta property="og:description" content="What happened.">'
+        '<meta property="og:url" content="/canonical/story">'
+        "<title>Something else entirely | Graph Daily</title>"
+    )
+    m = read_metadata(page(head), URL)
+    assert m.title == "Open Graph headline here"
+    assert m.site_name == "Graph Daily"
+    assert m.published == "2023-11-02"
+    assert m.description == "What happened."
+    assert m.canonical_url == "https://news.example.org/canonical/story"
+
+
+def test_article_author_url_is_not_a_name() -> None:
+    head = '<meta property="article:author" content="https://www.facebook.com/someone">'
+    assert read_metadata(page(head), URL).authors == ()
+
+
+@pytest.mark.parametrize(
+    "name", ["author", "dc.creator", "DC.creator", "parsely-author", "sailthru.author", "byl"]
+)
+def test_meta_author_variants(name: str) -> None:
+    head = f'<meta name="{name}" content="  By  Eva   Marsh ">'
+    assert read_metadata(page(head), URL).authors == ("Eva Marsh",)
+
+
+def test_byline_markup_rel_author_beats_class_byline() -> None:
+    body = (
+        '<div class="byline">By Greta Holm | Staff writer</div>'
+        '<p>Text</p><a rel="author" href="/u/g">Greta Holm</a>' + BODY
+    )
+    assert read_metadata(page(body=body), URL).authors == ("Greta Holm",)
+
+
+def test_byline_markup_class_with_date_and_itemprop_name() -> None:
+    body = '<div class="post-byline">By Ivo Petrov May 20, 2019</div>' + BODY
+    assert read_metadata(page(body=body), URL).authors == ("Ivo Petrov",)
+    body = (
+        '<span itemprop="author" itemscope><span itemprop="name">Jo Park</span>'
+        "<span>Senior editor</span></span>" + BODY
+    )
+    assert read_metadata(page(body=body), URL).authors == ("Jo Park",)
+
+
+def test_byline_markup_skips_hidden_comments_and_lookalikes() -> None:
+    body = (
+        '<div id="authorization">Sign in | Sign up</div>'
+        '<div class="byline" style="display:none">Hidden Person</div>'
+        '<div class="follow-author">Follow Author</div>'
+        '<section class="comments"><span class="comment-author">Troll</span></section>' + BODY
+    )
+    assert read_metadata(page(body=body), URL).authors == ()
+
+
+def test_user_handle_in_json_ld_yields_to_markup_name() -> None:
+    head = ld({"@type": "Article", "headline": "Some headline", "author": "CC7567"})
+    body = '<div class="byline">Kim Navarro • 8h</div>' + BODY
+    assert read_metadata(page(head, body), URL).authors == ("Kim Navarro",)
+    # with nobody else named, the handle is still better than nothing
+    assert read_metadata(page(head), URL).authors == ("CC7567",)
+
+
+FLOODS = "Floods close the coastal road"
+
+
+@pytest.mark.parametrize(
+    ("title", "site", "expected"),
+    [
+        (f"{FLOODS} | Graph Daily", "Graph Daily", FLOODS),
+        (f"Graph Daily - {FLOODS}", "Graph Daily", FLOODS),
+        (f"{FLOODS} – News – Graph Daily", "Graph Daily", f"{FLOODS} – News"),
+        # the host name counts as the site name
+        (f"{FLOODS} · Example", None, FLOODS),
+        # a short title is not cut to a stub
+        ("Mozilla - Wikipedia", "Wikipedia", "Mozilla - Wikipedia"),
+        # a separator inside the headline is not a site suffix
+        ("Left - right politics explained", "Graph Daily", "Left - right politics explained"),
+    ],
+)
+def test_title_suffix_stripping(title: str, site: str | None, expected: str) -> None:
+    assert strip_site_suffix(title, site, "https://example.com/a") == expected
+
+
+def test_title_from_document_title_drops_trailing_site_part() -> None:
+    head = "<title>Quiet streets after the storm in the valley | Valley Times</title>"
+    assert read_metadata(page(head), URL).title == "Quiet streets after the storm in the valley"
+
+
+def test_title_never_cut_to_few_words() -> None:
+    head = "<title>Mozilla - Wikipedia</title>"
+    assert read_metadata(page(head), URL).title == "Mozilla - Wikipedia"
+
+
+def test_rtl_direction_from_markup_and_from_language() -> None:
+    m = read_metadata(page(html_attrs='lang="ar" dir="rtl"'), URL)
+    assert (m.language, m.direction) == ("ar", "rtl")
+    m = read_metadata(page(html_attrs='lang="fa-IR"'), URL)
+    assert (m.language, m.direction) == ("fa-IR", "rtl")
+    m = read_metadata(page(body=f'<div dir="rtl">{BODY}</div>', html_attrs='lang="en"'), URL)
+    assert m.direction == "ltr"  # only <html>/<body> dir speaks for the page
+    assert read_metadata(page(), URL).direction is None
+
+
+def test_language_from_html_lang_wins_over_meta() -> None:
+    head = (
+        '<meta http-equiv="Content-Language" content="de">'
+        '<meta property="og:locale" content="fr_FR">'
+    )
+    assert read_metadata(page(head, html_attrs='lang="pt_br"'), URL).language == "pt-BR"
+    assert read_metadata(page(head), URL).language == "de"
+    head = '<meta property="og:locale" content="fr_FR">'
+    assert read_metadata(page(head), URL).language == "fr-FR"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("en_us", "en-US"),
+        ("zh-hant-tw", "zh-Hant-TW"),
+        ("EN", "en"),
+        ("not a language", None),
+        ("", None),
+    ],
+)
+def test_normalise_language(value: str, expected: str | None) -> None:
+    assert normalise_language(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2018-04-05T06:00", "2018-04-05T06:00:00"),
+        ("2019-01-03T07:00:02.000Z", "2019-01-03T07:00:02+00:00"),
+        ("2020-09-21", "2020-09-21"),
+        ("2017-03-09 23:16:02", "2017-03-09T23:16:02"),
+        ("Fri, 24 Jul 2015 05:36:09 +0100", "2015-07-24T05:36:09+01:00"),
+        ("2015-07-24T05:36:09+0100 trailing junk", "2015-07-24"),
+        ("yesterday", None),
+    ],
+)
+def test_normalise_date(value: str, expected: str | None) -> None:
+    assert normalise_date(value) == expected
+
+
+def test_canonical_link_resolved_and_non_http_dropped() -> None:
+    head = '<link rel="canonical" href="../story.html">'
+    assert (
+        read_metadata(page(head), URL).canonical_url == "https://news.example.org/2024/story.html"
+    )
+    head = '<link rel="canonical" href="javascript:alert(1)">'
+    assert read_metadata(page(head), URL).canonical_url is None
