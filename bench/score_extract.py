@@ -184,9 +184,11 @@ def baseline(html: str, url: str) -> tuple[str, str, str]:
     import trafilatura
 
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True)
-    if doc is None:
-        return "", "", ""
-    return doc.title or "", doc.author or "", doc.text or ""
+
+    def field(name: str) -> str:
+        return str(getattr(doc, name, None) or "")
+
+    return field("title"), field("author"), field("text")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import bundle, envelope  # noqa: E402
-from mirror.ipld import car  # noqa: E402
-from mirror.keys import SigningKey  # noqa: E402
+from mirror import bundle, envelope
+from mirror.ipld import car
+from mirror.keys import SigningKey
 
 HERE = Path(__file__).resolve().parent
 SEED = bytes(range(32))  # fixed, public: vectors only
@@ -35,7 +35,9 @@ CONTENT = {
         "<p>Проверка подписи.</p></html>\n"
     ).encode(),
     "article.md": "# Тест\n\nПроверка подписи.\n".encode(),
-    "assets/1x1.gif": bytes.fromhex("47494638396101000100800000000000ffffff2c00000000010001000002024401003b"),
+    "assets/1x1.gif": bytes.fromhex(
+        "47494638396101000100800000000000ffffff2c00000000010001000002024401003b"
+    ),
 }
 
 
@@ -44,10 +46,19 @@ def build(out: Path) -> dict[str, str]:
     result = bundle.write_bundle(
         out / "bundle",
         CONTENT,
-        article={"title": "Тест", "byline": "Редакция", "authors": ["Редакция"], "language": "ru",
-                 "canonical_url": "https://example.org/test"},
-        capture={"requested_url": "https://example.org/test", "final_url": "https://example.org/test",
-                 "fetched_at": CLOCK, "tool": "mirror vectors"},
+        article={
+            "title": "Тест",
+            "byline": "Редакция",
+            "authors": ["Редакция"],
+            "language": "ru",
+            "canonical_url": "https://example.org/test",
+        },
+        capture={
+            "requested_url": "https://example.org/test",
+            "final_url": "https://example.org/test",
+            "fetched_at": CLOCK,
+            "tool": "mirror vectors",
+        },
         key=key,
         created_at=CLOCK,
     )
@@ -57,14 +68,23 @@ def build(out: Path) -> dict[str, str]:
     (out / "feed-as-manifest.envelope.json").write_bytes(
         envelope.sign(envelope.FEED_TYPE, feed_payload, [key]).to_bytes()
     )
-    facts = {"root_cid": result.root.encode(), "public_key": key.public.to_text(),
-             "key_id": key.public.key_id, "seed_hex": SEED.hex(), "clock": CLOCK}
+    facts = {
+        "root_cid": result.root.encode(),
+        "public_key": key.public.to_text(),
+        "key_id": key.public.key_id,
+        "seed_hex": SEED.hex(),
+        "clock": CLOCK,
+    }
     (out / "vectors.json").write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
     return facts
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def main() -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import __version__, envelope, store
 from .errors import StorageError, UsageError
+from .identity import CHAIN_NAME, Signer
 from .ipld.cid import CID
 from .ipld.unixfs import add_path
 from .keys import SigningKey
@@ -44,8 +45,16 @@ def write_bundle(
     key: SigningKey,
     created_at: str | None = None,
     publisher: dict[str, Any] | None = None,
+    identity: Signer | None = None,
 ) -> BundleResult:
     """Stage `content` (bundle path -> bytes or a file to copy), sign, swap into `out`."""
+    # -- publisher identity (mirror/identity.py): the chain travels as identity.json, the
+    # manifest names the identity version, and a threshold of its keys signs.
+    if identity is not None:
+        content = {**content, CHAIN_NAME: identity.chain}
+        publisher = {**identity.publisher(), **(publisher or {})}
+    signing_keys = list(identity.keys) if identity is not None else [key]
+    # -- end publisher identity
     for path in content:
         check_relative_path(path)
         if path == MANIFEST_NAME:
@@ -75,7 +84,7 @@ def write_bundle(
             capture={"tool": f"mirror {__version__}", **capture},
             files=records,
         )
-        signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), [key]).to_bytes()
+        signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), signing_keys).to_bytes()
         try:
             (stage / MANIFEST_NAME).write_bytes(signed)
         except OSError as exc:
@@ -109,7 +118,9 @@ def collect_folder(src: Path) -> dict[str, Path]:
             elif entry.is_file():
                 check_relative_path(rel)
                 if rel.casefold() in folded:
-                    raise UsageError(f"names differ only by case: {folded[rel.casefold()]!r}, {rel!r}")
+                    raise UsageError(
+                        f"names differ only by case: {folded[rel.casefold()]!r}, {rel!r}"
+                    )
                 folded[rel.casefold()] = rel
                 files[rel] = entry
             else:
@@ -118,11 +129,17 @@ def collect_folder(src: Path) -> dict[str, Path]:
 
 
 def bundle_local(
-    src: Path, out: Path, *, url: str | None, title: str | None, key: SigningKey
+    src: Path,
+    out: Path,
+    *,
+    url: str | None,
+    title: str | None,
+    key: SigningKey,
+    identity: Signer | None = None,
 ) -> BundleResult:
     """A bundle from the publisher's own files: an HTML file (with the local images it
     references) or a folder holding index.html (every regular file goes in)."""
     from .capture.local import local_content
 
     content, article, capture = local_content(src, url=url, title=title)
-    return write_bundle(out, content, article=article, capture=capture, key=key)
+    return write_bundle(out, content, article=article, capture=capture, key=key, identity=identity)

@@ -52,7 +52,9 @@ class Envelope:
         return canonjson.dumps(doc) + b"\n"
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, max_size: int = MAX_ENVELOPE, what: str = "envelope") -> Envelope:
+    def from_bytes(
+        cls, data: bytes, *, max_size: int = MAX_ENVELOPE, what: str = "envelope"
+    ) -> Envelope:
         doc = canonjson.loads(data.rstrip(b"\n"), max_size=max_size, what=what)
         if set(doc) != {"payload", "payloadType", "signatures"}:
             raise UsageError(f"{what} must have exactly payload, payloadType and signatures")

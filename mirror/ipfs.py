@@ -560,7 +560,9 @@ def _is_read_timeout(exc: BaseException) -> bool:
 
 def _status(exc: BaseException) -> int | None:
     original = getattr(exc, "original", None)
-    response = getattr(original, "response", None) or getattr(exc, "response", None)
+    response = getattr(original, "response", None)  # a requests.Response is falsy on 500
+    if response is None:
+        response = getattr(exc, "response", None)
     code = getattr(response, "status_code", None)
     return code if isinstance(code, int) else None
 

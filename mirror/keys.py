@@ -156,7 +156,13 @@ def seal_private_key(seed: bytes, passphrase: str) -> bytes:
     header: dict[str, Any] = {
         "format": KEY_FORMAT,
         "public_key": public.to_text(),
-        "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": b64encode(salt)},
+        "kdf": {
+            "name": "scrypt",
+            "n": SCRYPT_N,
+            "r": SCRYPT_R,
+            "p": SCRYPT_P,
+            "salt": b64encode(salt),
+        },
         "cipher": {"name": "chacha20-poly1305", "nonce": b64encode(nonce)},
     }
     key = _kdf(passphrase, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
@@ -184,7 +190,9 @@ def open_private_key(data: bytes, passphrase: str, name: str) -> SigningKey:
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"key file {name!r} is corrupt") from exc
     try:
-        seed = ChaCha20Poly1305(_kdf(passphrase, salt, n, r, p)).decrypt(nonce, sealed, _aad(header))
+        seed = ChaCha20Poly1305(_kdf(passphrase, salt, n, r, p)).decrypt(
+            nonce, sealed, _aad(header)
+        )
     except (InvalidTag, ValueError) as exc:
         raise UsageError(f"wrong passphrase for key {name!r}, or the key file is corrupt") from exc
     key = SigningKey(name, Ed25519PrivateKey.from_private_bytes(seed))
@@ -221,9 +229,8 @@ def generate_key(home: Home, name: str, passphrase: str, *, force: bool = False)
     store.atomic_write(path, data, mode=0o600, label="key", overwrite=force)
     store.atomic_write(public_path(home, name), public.to_text().encode() + b"\n", label="key-pub")
     settings = load_settings(home)
-    if force or "default_key" not in settings:
-        if "default_key" not in settings:
-            save_settings(home, {**settings, "default_key": name})
+    if "default_key" not in settings:  # the first key made becomes the default
+        save_settings(home, {**settings, "default_key": name})
     return public
 
 
@@ -237,7 +244,9 @@ def load_public(home: Home, name: str) -> PublicKey:
     path = public_path(home, name)
     if not path.exists():
         raise UsageError(f"no key named {name!r} in {home.root} (see `mirror keygen`)")
-    return PublicKey.from_text(store.read_bytes(path, limit=1024, what="public key").decode("ascii"))
+    return PublicKey.from_text(
+        store.read_bytes(path, limit=1024, what="public key").decode("ascii")
+    )
 
 
 def load_signing_key(home: Home, name: str | None, passphrase: str) -> SigningKey:
@@ -247,7 +256,9 @@ def load_signing_key(home: Home, name: str | None, passphrase: str) -> SigningKe
         raise UsageError(f"refusing to read key {name!r} through a symlink")
     if not path.exists():
         raise UsageError(f"no key named {name!r} in {home.root} (see `mirror keygen`)")
-    return open_private_key(store.read_bytes(path, limit=_MAX_KEY_FILE, what="key file"), passphrase, name)
+    return open_private_key(
+        store.read_bytes(path, limit=_MAX_KEY_FILE, what="key file"), passphrase, name
+    )
 
 
 def default_key_name(home: Home) -> str:
@@ -265,7 +276,8 @@ def load_settings(home: Home) -> dict[str, Any]:
     if not home.settings_file.exists():
         return {}
     return canonjson.loads(
-        store.read_bytes(home.settings_file, limit=1 << 20, what="settings"), max_size=1 << 20,
+        store.read_bytes(home.settings_file, limit=1 << 20, what="settings"),
+        max_size=1 << 20,
         what="settings.json",
     )
 
@@ -299,7 +311,8 @@ def load_trust(home: Home) -> dict[str, TrustedKey]:
     if not home.trust_file.exists():
         return {}
     doc = canonjson.loads(
-        store.read_bytes(home.trust_file, limit=4 << 20, what="trust store"), max_size=4 << 20,
+        store.read_bytes(home.trust_file, limit=4 << 20, what="trust store"),
+        max_size=4 << 20,
         what="trust.json",
     )
     try:
@@ -327,7 +340,9 @@ def trust_add(home: Home, name: str, key: PublicKey) -> TrustedKey:
     trusted = load_trust(home)
     if name in trusted and trusted[name].key != key:
         raise UsageError(f"{name!r} is already trusted with another key; remove it first")
-    entry = trusted.get(name) or TrustedKey(name, key, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    entry = trusted.get(name) or TrustedKey(
+        name, key, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     trusted[name] = entry
     _save_trust(home, trusted)
     return entry

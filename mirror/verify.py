@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import envelope
+from . import envelope, identity
 from .canonjson import HostileJSON
+from .config import Home
 from .errors import UsageError, VerificationError
 from .ipld import car, unixfs
 from .ipld.cid import CID
@@ -53,11 +54,19 @@ class Verdict:
         }
 
 
-def check_manifest(data: bytes, trusted: Sequence[TrustedKey], threshold: int = 1) -> tuple[Manifest, TrustedKey]:
+def check_manifest(
+    data: bytes,
+    trusted: Sequence[TrustedKey],
+    threshold: int = 1,
+    *,
+    chain: bytes | None = None,
+    home: Home | None = None,
+) -> tuple[Manifest, TrustedKey]:
     """Signature first, then parse exactly the verified payload bytes.
 
     Hostile JSON is malformed input (exit 2); any other damage to a bundle's signed
-    manifest.json means it is not what the publisher wrote (exit 3).
+    manifest.json means it is not what the publisher wrote (exit 3). `chain` is the
+    bundle's identity.json; `home` holds the identity chains this reader remembers.
     """
     try:
         env = envelope.Envelope.from_bytes(data, max_size=MAX_MANIFEST, what="manifest.json")
@@ -65,7 +74,15 @@ def check_manifest(data: bytes, trusted: Sequence[TrustedKey], threshold: int = 
         raise
     except UsageError as exc:
         raise VerificationError(f"manifest.json is damaged: {exc.message}") from exc
-    verified = envelope.verify(env, envelope.MANIFEST_TYPE, trusted, threshold=threshold, what="manifest")
+    # -- publisher identity (mirror/identity.py): a bundle carrying identity.json, or a
+    # publisher whose identity is remembered, is judged under that identity.
+    judged = identity.check_manifest(env, trusted, chain_data=chain, home=home)
+    if judged is not None:
+        return judged
+    # -- end publisher identity
+    verified = envelope.verify(
+        env, envelope.MANIFEST_TYPE, trusted, threshold=threshold, what="manifest"
+    )
     return Manifest.from_bytes(verified.payload), verified.signers[0]
 
 
@@ -88,12 +105,24 @@ def _compare(manifest: Manifest, found: dict[str, tuple[int, str, str]]) -> int:
     return len(listed)
 
 
-def verify_folder(path: Path, trusted: Sequence[TrustedKey], threshold: int = 1) -> Verdict:
+def verify_folder(
+    path: Path, trusted: Sequence[TrustedKey], threshold: int = 1, *, home: Home | None = None
+) -> Verdict:
     manifest_path = path / MANIFEST_NAME
     if not manifest_path.is_file():
         raise VerificationError(f"{path} has no manifest.json: not a signed bundle")
+    chain_path = path / identity.CHAIN_NAME  # publisher identity chain, when carried
+    chain = (
+        read_bytes(chain_path, limit=identity.MAX_CHAIN, what=identity.CHAIN_NAME)
+        if chain_path.is_file() and not chain_path.is_symlink()
+        else None
+    )
     manifest, signer = check_manifest(
-        read_bytes(manifest_path, limit=MAX_MANIFEST, what="manifest.json"), trusted, threshold
+        read_bytes(manifest_path, limit=MAX_MANIFEST, what="manifest.json"),
+        trusted,
+        threshold,
+        chain=chain,
+        home=home,
     )
     added = unixfs.add_path(path)
     found = {
@@ -110,7 +139,12 @@ def _entries(store: car.CarStore, root: CID) -> Iterator[unixfs.Entry]:
 
 
 def verify_car(
-    path: Path, trusted: Sequence[TrustedKey], root: CID | None = None, threshold: int = 1
+    path: Path,
+    trusted: Sequence[TrustedKey],
+    root: CID | None = None,
+    threshold: int = 1,
+    *,
+    home: Home | None = None,
 ) -> Verdict:
     store = car.open_car(path, root=root)
     if root is None:
@@ -123,7 +157,16 @@ def verify_car(
         raise VerificationError(f"{root.encode()} has no manifest.json: not a signed bundle")
     if manifest_entry.size > MAX_MANIFEST:
         raise VerificationError("manifest.json is too large")
-    manifest, signer = check_manifest(b"".join(manifest_entry.chunks()), trusted, threshold)
+    chain_entry = files.get(identity.CHAIN_NAME)  # publisher identity chain, when carried
+    if chain_entry is not None and chain_entry.size > identity.MAX_CHAIN:
+        raise VerificationError(f"{identity.CHAIN_NAME} is too large")
+    manifest, signer = check_manifest(
+        b"".join(manifest_entry.chunks()),
+        trusted,
+        threshold,
+        chain=b"".join(chain_entry.chunks()) if chain_entry is not None else None,
+        home=home,
+    )
     found: dict[str, tuple[int, str, str]] = {}
     for rel, entry in files.items():
         digest, size = hashlib.sha256(), 0
@@ -135,16 +178,18 @@ def verify_car(
     return Verdict(root.encode(), signer.name, signer.key.key_id, manifest, checked, "car")
 
 
-def verify_target(target: Path, trusted: Sequence[TrustedKey], threshold: int = 1) -> Verdict:
+def verify_target(
+    target: Path, trusted: Sequence[TrustedKey], threshold: int = 1, *, home: Home | None = None
+) -> Verdict:
     """A bundle folder, a CAR file, or a single-file export (.html)."""
     if target.is_dir():
-        return verify_folder(target, trusted, threshold)
+        return verify_folder(target, trusted, threshold, home=home)
     if target.is_file() and target.suffix.lower() in (".html", ".htm"):
         from .export import verify_single_file  # a single-file export, not a CAR
 
         return verify_single_file(target, trusted, threshold)
     if target.is_file():
-        return verify_car(target, trusted, threshold=threshold)
+        return verify_car(target, trusted, threshold=threshold, home=home)
     raise UsageError(f"no such bundle folder or file: {target}")
 
 

@@ -8,10 +8,11 @@ Both outputs are rendered from that single extraction tree:
 
 * ``content_html`` — an HTML fragment with headings, paragraphs, lists, quotes, tables,
   links and images; image ``src`` and link ``href`` are made absolute against the page
-  URL. It is not sanitized here.
+  URL (or its ``<base href>``). It is not sanitized here.
 * ``markdown`` (``article.md``) — the article *text*: headings as ``#``, paragraphs,
   lists, quotes, tables, bold/italic. Links are rendered as their text only and images
-  as their alt text in italics on a line of their own (nothing when there is no alt),
+  as their alt text in italics (a line of its own, or inline inside a paragraph;
+  nothing when there is no alt),
   so the file reads as prose and holds no URLs: addresses are noise for readers and
   for text search, and the reader page (``index.html``) keeps every link and image.
 """

@@ -1,49 +1,202 @@
-"""Content of a bundle made from the publisher's own local files (`mirror bundle`)."""
+"""Content of a bundle made from the publisher's own local files (`mirror bundle`).
+
+A local page gets exactly what a captured one gets: the article is extracted (or, when
+the page is too short for that, its whole body is used), sanitized on the same
+allow-list, its images are taken from the page's folder through the same type, size
+and pixel limits into ``assets/<sha256>.<ext>``, and the reader page carries the same
+CSP and banner. Nothing is fetched from the network: an image that is not a local
+file is left out and listed as missing, with its reason.
+
+What goes into the bundle:
+  index.html, article.md, assets/...   as for a captured page
+  source/page.raw                      the original page, byte for byte
+  source/files/<path>.raw              every other regular file of a source folder,
+                                       each name suffixed ``.raw`` so no gateway or
+                                       browser renders it (an ``.html`` or ``.svg``
+                                       there could otherwise run as a web page);
+                                       images the page shows are not repeated here:
+                                       their bytes are under assets/
+The manifest's capture record maps each original path to its bundle path.
+"""
 
 from __future__ import annotations
 
-import html
+import datetime as dt
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
-from ..bundle import collect_folder
-from ..errors import UsageError
-from ..store import read_bytes
+from mirror.bundle import collect_folder
+from mirror.capture.assets import ImageResult, fetch_images
+from mirror.capture.charset import decode_html
+from mirror.capture.extract import Article, extract_article
+from mirror.capture.sanitize import Sanitized, sanitize_article
+from mirror.errors import UsageError
+from mirror.store import read_bytes
+
+__all__ = ["MAX_PAGE", "local_content"]
 
 MAX_PAGE = 32 << 20
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.S | re.I)
-_SRC = re.compile(rb"""<img\b[^>]*?\bsrc\s*=\s*["']?([^"'\s>]+)""", re.I)
+MAX_IMAGE = 5 << 20
+# Relative references of a local page are resolved against this base when no
+# original URL is given, so local images can be told apart from remote ones.
+LOCAL_BASE = "http://mirror-local.invalid/"
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
+_BODY = re.compile(r"<body\b[^>]*>(.*)</body>", re.S | re.I)
+_LOCAL_HREF = re.compile(r'\shref="' + re.escape(LOCAL_BASE) + r'[^"]*"')
 
 
-def _page_title(page: bytes) -> str | None:
-    match = _TITLE.search(page)
+def _page_title(text: str) -> str | None:
+    import html
+
+    match = _TITLE.search(text)
     if not match:
         return None
-    return html.unescape(match.group(1).decode("utf-8", "replace")).strip() or None
+    return html.unescape(re.sub(r"\s+", " ", match.group(1))).strip() or None
+
+
+def _fallback_article(text: str, title: str | None) -> Article:
+    """The whole page body as the article (a short page the extractor finds too small)."""
+    import html
+
+    match = _BODY.search(text)
+    body = match.group(1) if match else text
+    plain = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
+    return Article(
+        title=title or "",
+        authors=(),
+        published=None,
+        site_name=None,
+        language=None,
+        direction=None,
+        description=None,
+        canonical_url=None,
+        content_html=body,
+        markdown=plain + "\n" if plain else "",
+    )
+
+
+class _LocalImages:
+    """Maps image URLs (resolved against ``base``) back to files under ``root``."""
+
+    def __init__(self, root: Path, base: str) -> None:
+        self.root = root.resolve()
+        self.base = base
+        base_parts = urlsplit(base)
+        self._prefix = (base_parts.scheme, base_parts.netloc)
+        self._dir = base_parts.path.rsplit("/", 1)[0] + "/"
+        self.used: dict[str, str] = {}  # original relative path -> asset path
+
+    def file_for(self, url: str) -> Path | None:
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) != self._prefix or not parts.path.startswith(self._dir):
+            return None
+        rel = unquote(parts.path[len(self._dir) :])
+        if not rel:
+            return None
+        candidate = (self.root / rel).resolve()
+        if not candidate.is_relative_to(self.root) or not candidate.is_file():
+            return None
+        if any(p.startswith(".") for p in candidate.relative_to(self.root).parts):
+            return None
+        return candidate
+
+    def fetch(self, url: str) -> tuple[bytes, str | None]:
+        path = self.file_for(url)
+        if path is None:
+            raise UsageError("not a file of the page's folder (mirror bundle fetches nothing)")
+        return read_bytes(path, limit=MAX_IMAGE, what="image"), None
+
+    def collect(self, sanitized: Sanitized) -> ImageResult:
+        result = fetch_images(sanitized.images, self.fetch, max_bytes_each=MAX_IMAGE)
+        for url, asset in result.assets.items():
+            path = self.file_for(url)
+            if path is not None:
+                self.used[path.relative_to(self.root).as_posix()] = asset.path
+        return result
+
+
+def _strip_local_links(html_text: str) -> str:
+    # Links into a local folder mean nothing to a reader elsewhere: keep their text.
+    return _LOCAL_HREF.sub("", html_text)
 
 
 def local_content(
-    src: Path, *, url: str | None, title: str | None
+    src: Path,
+    *,
+    url: str | None,
+    title: str | None,
+    key_id: str | None = None,
+    captured_at: str | None = None,
 ) -> tuple[dict[str, bytes | Path], dict[str, Any], dict[str, Any]]:
+    """(bundle content, article metadata, capture provenance) for a local page.
+
+    ``src`` is an HTML file (its images are looked up beside it) or a folder holding
+    index.html (every other regular file is carried under source/files/).
+    """
+    from mirror.capture.pipeline import article_fields, image_record, reader_content
+
     if src.is_dir():
-        files: dict[str, bytes | Path] = dict(collect_folder(src))
+        files = collect_folder(src)
         if "index.html" not in files:
             raise UsageError(f"{src} has no index.html")
-        page = read_bytes(src / "index.html", limit=MAX_PAGE, what="page")
+        page_path, root = src / "index.html", src
     elif src.is_file():
-        page = read_bytes(src, limit=MAX_PAGE, what="page")
-        files = {"index.html": page}
-        for match in _SRC.finditer(page):
-            ref = unquote(match.group(1).decode("utf-8", "replace"))
-            if urlsplit(ref).scheme or ref.startswith("/"):
-                continue  # remote or absolute: not a local image
-            image = (src.parent / ref).resolve()
-            if image.is_file() and image.is_relative_to(src.parent.resolve()):
-                files[image.relative_to(src.parent.resolve()).as_posix()] = image
+        files, page_path, root = {}, src, src.parent
     else:
         raise UsageError(f"not a file or folder: {src}")
-    article = {"title": title or _page_title(page) or src.name, "canonical_url": url}
-    capture = {"requested_url": url, "final_url": url, "origin": "local files"}
-    return files, {k: v for k, v in article.items() if v is not None}, capture
+    raw = read_bytes(page_path, limit=MAX_PAGE, what="page")
+    text, encoding = decode_html(raw, None)
+    base = url or LOCAL_BASE
+    if url is not None:
+        # Resolve relative references against the page's own place under the URL.
+        base = urljoin(url, page_path.name) if url.endswith("/") else url
+    try:
+        article = extract_article(text, base)
+    except UsageError:
+        article = _fallback_article(text, _page_title(text))
+    sanitized = sanitize_article(article.content_html, base)
+    if url is None:
+        sanitized = Sanitized(
+            _strip_local_links(sanitized.html), sanitized.images, sanitized.removed
+        )
+    images = _LocalImages(root, base)
+    image_result = images.collect(sanitized)
+    page_title = title or article.title or _page_title(text) or src.name
+    when = captured_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    content = reader_content(
+        article,
+        sanitized,
+        image_result,
+        source_url=url or f"local file {page_path.name}",
+        captured_at=when,
+        key_id=key_id or "(see manifest.json)",
+        title=page_title,
+    )
+    content["source/page.raw"] = raw
+    carried: dict[str, str] = {}
+    for rel, path in sorted(files.items()):
+        if rel == "index.html" or rel in images.used:
+            continue
+        target = f"source/files/{rel}.raw"
+        content[target] = path
+        carried[rel] = target
+    article_meta = article_fields(article, title=page_title)
+    if url:
+        article_meta.setdefault("canonical_url", url)
+    capture: dict[str, Any] = {
+        "origin": "local files",
+        "requested_url": url,
+        "final_url": url,
+        "fetched_at": when,
+        "charset": encoding,
+        "body_size": len(raw),
+        "body_sha256": "sha256:" + hashlib.sha256(raw).hexdigest(),
+        "source_included": True,
+        "sanitizer_removed": dict(sanitized.removed),
+        "images": image_record(image_result),
+        "local_files": {**{rel: path for rel, path in sorted(images.used.items())}, **carried},
+    }
+    return content, article_meta, {k: v for k, v in capture.items() if v is not None}

@@ -173,7 +173,7 @@ def _json_ld(tree: HtmlElement) -> dict[str, Any]:
         text = re.sub(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$", "", text)
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deeply nested arrays exhaust the stack
             continue
         for obj in _ld_objects(data, depth=0):
             if _is_article(obj):

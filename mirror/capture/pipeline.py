@@ -54,6 +54,7 @@ __all__ = [
     "capture_url",
     "car_path",
     "document_fetch",
+    "gather_urls",
     "plan_targets",
     "read_urls_file",
     "reader_content",
@@ -574,3 +575,27 @@ def document_fetch(fetcher: Fetcher) -> Callable[[str, str, int], Any]:
         return Document(got.final_url, got.body)
 
     return fetch
+
+
+def gather_urls(
+    urls: Sequence[str],
+    *,
+    fetcher: Fetcher,
+    feeds: Sequence[str] = (),
+    sitemaps: Sequence[str] = (),
+    urls_file: Path | None = None,
+) -> tuple[str, ...]:
+    """Every article URL of a batch, in order, each once: the URLs given, then those
+    of the URL list file, the feeds and the sitemaps. Discovery failures raise."""
+    from mirror.capture import feeds as feeds_mod
+
+    fetch = document_fetch(fetcher)
+    groups: list[Sequence[str]] = [urls]
+    if urls_file is not None:
+        groups.append(read_urls_file(urls_file))
+    groups.extend(feeds_mod.feed_urls(u, fetch) for u in feeds)
+    groups.extend(feeds_mod.sitemap_urls(u, fetch) for u in sitemaps)
+    found = feeds_mod.merge(groups)
+    if len(found) > MAX_BATCH:
+        raise UsageError(f"{len(found)} URLs in one batch; at most {MAX_BATCH}")
+    return found

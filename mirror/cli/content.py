@@ -7,15 +7,19 @@ from pathlib import Path
 import click
 
 from .. import bundle as bundle_mod
-from .. import keys, verify as verify_mod
+from .. import keys
+from .. import verify as verify_mod
 from ..ipld import car as car_mod
 from ..ipld import unixfs
-from .app import Context, emit_json, json_option, main, note, pass_ctx
+from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
 
 
-def trust_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--key", "key_text", metavar="KEY", help="Trust this key ('ed25519:...' or a file).")(f)
+def trust_options(f: F) -> F:
+    """--trust NAME | --key KEY: whose signature a reader accepts."""
+    f = click.option(
+        "--key", "key_text", metavar="KEY", help="Trust this key ('ed25519:...' or a file)."
+    )(f)
     return click.option("--trust", "trust_name", metavar="NAME", help="Trusted publisher name.")(f)
 
 
@@ -32,8 +36,13 @@ def cid(ctx: Context, path: Path) -> None:
 
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CAR file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="CAR file to write.",
+)
 @pass_ctx
 def car(ctx: Context, path: Path, output: Path) -> None:
     """Write PATH (a bundle folder or any file/folder) as a CARv1 file; print the root CID."""
@@ -41,19 +50,29 @@ def car(ctx: Context, path: Path, output: Path) -> None:
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")
     note(f"wrote {output}")
+    if path.is_dir():  # a bundle signed by a key held here also gets OUTPUT.minisig
+        from .reader import write_minisig_for_bundle
+
+        write_minisig_for_bundle(ctx.home, output, path, result.root.encode())
     click.echo(result.root.encode())
 
 
 @main.command()
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Bundle folder to write (created with its parents).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Bundle folder to write (created with its parents).",
+)
 @click.option("--url", default=None, help="Original URL of the article.")
 @click.option("--title", default=None, help="Article title (default: the page's <title>).")
 @click.option("--key-name", default=None, help="Signing key (default: the default key).")
 @pass_ctx
-def bundle(ctx: Context, src: Path, output: Path, url: str | None, title: str | None,
-           key_name: str | None) -> None:
+def bundle(
+    ctx: Context, src: Path, output: Path, url: str | None, title: str | None, key_name: str | None
+) -> None:
     """Build a signed bundle from a local HTML file or a folder with index.html.
 
     Prints the bundle's root CID on stdout.
@@ -62,7 +81,10 @@ def bundle(ctx: Context, src: Path, output: Path, url: str | None, title: str | 
     result = bundle_mod.bundle_local(src, output, url=url, title=title, key=signing_key)
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")
-    note(f"wrote bundle {output} ({len(result.manifest.files)} files), signed by {signing_key.public.key_id}")
+    note(
+        f"wrote bundle {output} ({len(result.manifest.files)} files), "
+        f"signed by {signing_key.public.key_id}"
+    )
     click.echo(result.root.encode())
 
 
@@ -71,8 +93,9 @@ def bundle(ctx: Context, src: Path, output: Path, url: str | None, title: str | 
 @trust_options
 @json_option
 @pass_ctx
-def verify(ctx: Context, target: Path, trust_name: str | None, key_text: str | None,
-           as_json: bool) -> None:
+def verify(
+    ctx: Context, target: Path, trust_name: str | None, key_text: str | None, as_json: bool
+) -> None:
     """Verify a bundle folder or CAR file against a trusted publisher key.
 
     Exit 0 when every byte is what the publisher signed, 3 when anything is not.
@@ -92,15 +115,17 @@ def verify(ctx: Context, target: Path, trust_name: str | None, key_text: str | N
 
 
 @main.command()
-@click.argument("car_file", metavar="FILE.car", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "car_file", metavar="FILE.car", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.argument("dest", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @trust_options
 @pass_ctx
-def unpack(ctx: Context, car_file: Path, dest: Path, trust_name: str | None, key_text: str | None) -> None:
+def unpack(
+    ctx: Context, car_file: Path, dest: Path, trust_name: str | None, key_text: str | None
+) -> None:
     """Verify FILE.car, then extract the bundle into DIR (never outside it)."""
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
     verdict = verify_mod.unpack_car(car_file, dest, trusted)
     note(f"verified and unpacked {verdict.files_checked} files into {dest}")
     click.echo(verdict.root_cid)
-
-

@@ -44,9 +44,15 @@ def key() -> None:
 
 @key.command("show")
 @click.argument("name", required=False)
+@click.option(
+    "--minisign",
+    "as_minisign",
+    is_flag=True,
+    help="Print the key for the stock `minisign` tool (verify command on stderr).",
+)
 @json_option
 @pass_ctx
-def key_show(ctx: Context, name: str | None, as_json: bool) -> None:
+def key_show(ctx: Context, name: str | None, as_minisign: bool, as_json: bool) -> None:
     """Print the public key of NAME (default key if omitted) as one line.
 
     The line ('ed25519:<base64>') goes to stdout for `mirror trust add`; the key id
@@ -54,10 +60,20 @@ def key_show(ctx: Context, name: str | None, as_json: bool) -> None:
     """
     name = name or keys.default_key_name(ctx.home)
     public = keys.load_public(ctx.home, name)
+    if as_minisign:
+        from .. import minisign
+
+        click.echo(minisign.public_key_text(public))
+        note(minisign.verify_command(public, "FILE"))
+        return
     if as_json:
         emit_json(
-            {"name": name, "public_key": public.to_text(), "key_id": public.key_id,
-             "fingerprint": public.fingerprint}
+            {
+                "name": name,
+                "public_key": public.to_text(),
+                "key_id": public.key_id,
+                "fingerprint": public.fingerprint,
+            }
         )
         return
     click.echo(public.to_text())

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import webbrowser
 from pathlib import Path
 
 import click
 
 from .. import export as export_mod
-from .. import keys, minisign
+from .. import keys, minisign, retrieve, viewer
 from ..config import PASSPHRASE_ENV, Home
-from ..errors import UsageError
+from ..errors import MirrorError, UsageError
+from ..ipld.cid import CID
 from ..keys import TrustedKey
 from ..manifest import MANIFEST_NAME
 from .app import Context, emit_json, json_option, main, note, pass_ctx
@@ -95,3 +98,126 @@ def export_cmd(ctx: Context, bundle: Path, output: Path, trust_name: str | None,
         f"(bundle {result.bundle_size} bytes)"
     )
     click.echo(str(output))
+
+
+def _gateway_option(f):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--gateway", "gateways", multiple=True, metavar="URL",
+        help="Trustless gateway to try (repeatable), e.g. https://gateway.example.",
+    )(f)
+
+
+def _api_option(f):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--api", default=None, metavar="ADDR",
+        help="IPFS node RPC address (default: MIRROR_IPFS_API or /ip4/127.0.0.1/tcp/5001).",
+    )(f)
+
+
+def _fetch(ctx: Context, cid_text: str, trusted: list[TrustedKey], api: str | None,
+           gateways: tuple[str, ...], no_node: bool, timeout: float) -> retrieve.Fetched:
+    from .. import ipfs
+
+    try:
+        cid = CID.decode(cid_text)
+    except MirrorError as exc:
+        raise UsageError(f"not a CID: {cid_text!r} ({exc.message})") from exc
+    node = None if no_node else ipfs.IpfsNode(ipfs.resolve_api(api), timeout=min(30.0, timeout))
+    return retrieve.fetch_verified(
+        ctx.home, cid, trusted, node=node, gateways=gateways, deadline=timeout, progress=note
+    )
+
+
+@main.command("get")
+@click.argument("cid_text", metavar="CID")
+@trust_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Bundle folder to write, or a CAR file when it ends in .car (default: ./CID).")
+@_api_option
+@_gateway_option
+@click.option("--no-node", is_flag=True, help="Do not ask an IPFS node; cache and gateways only.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=retrieve.DEFAULT_DEADLINE,
+              show_default=True, help="Seconds for the whole fetch.")
+@json_option
+@pass_ctx
+def get_cmd(ctx: Context, cid_text: str, trust_name: str | None, key_text: str | None,
+            output: Path | None, api: str | None, gateways: tuple[str, ...], no_node: bool,
+            timeout: float, as_json: bool) -> None:
+    """Fetch bundle CID, verify every block and the signature, write it.
+
+    Tries the local cache, then the IPFS node, then the gateways (raced). A source
+    whose bytes do not verify is skipped with a warning; nothing unverified is
+    written. Exit 3 when no source gave a copy that verifies.
+    """
+    trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
+    fetched = _fetch(ctx, cid_text, trusted, api, gateways, no_node, timeout)
+    out = output or Path(fetched.verdict.root_cid)
+    verdict = retrieve.write_output(fetched, out, trusted)
+    if as_json:
+        emit_json({**verdict.to_dict(), "output": str(out), "source": fetched.source,
+                   "attempts": [{"source": a.source, "ok": a.ok, "detail": a.detail}
+                                for a in fetched.attempts]})
+        return
+    note(f"verified: signed by {verdict.publisher} ({verdict.key_id}); wrote {out}")
+    click.echo(verdict.root_cid)
+
+
+@main.command("read")
+@click.argument("target")
+@trust_options
+@click.option("--no-open", is_flag=True, help="Print the URL; do not open a browser.")
+@click.option("--serve-seconds", type=click.FloatRange(0.1, 86400), default=None,
+              help="Stop serving after this many seconds (default: until Ctrl-C).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Local port (default: any free).")
+@_api_option
+@_gateway_option
+@click.option("--no-node", is_flag=True, help="For a CID: do not ask an IPFS node.")
+@json_option
+@pass_ctx
+def read_cmd(ctx: Context, target: str, trust_name: str | None, key_text: str | None,
+             no_open: bool, serve_seconds: float | None, port: int, api: str | None,
+             gateways: tuple[str, ...], no_node: bool, as_json: bool) -> None:
+    """Verify TARGET and show it in the browser with the verdict above it.
+
+    TARGET is a CID, a CAR file, a bundle folder or a single-file export. A local
+    server on 127.0.0.1 serves only verified bytes; a copy that fails verification
+    is replaced by a red refusal page saying why. Exit code: 0 when verified, else
+    the verification's error code.
+    """
+    trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
+    path = Path(target)
+    if path.exists():
+        outcome = viewer.prepare(path, trusted)
+    else:
+        try:
+            fetched = _fetch(ctx, target, trusted, api, gateways, no_node, retrieve.DEFAULT_DEADLINE)
+            outcome = viewer.prepare(fetched.car, trusted, label=target)
+        except UsageError:
+            raise
+        except MirrorError as exc:
+            outcome = viewer.refusal(exc, target)
+    server = viewer.ReaderServer(outcome.routes, port=port)
+    server.start()
+    try:
+        if as_json:
+            emit_json({**outcome.to_dict(), "url": server.url})
+        else:
+            click.echo(server.url)
+        if outcome.ok:
+            note(f"verified: signed by {outcome.verdict.publisher} "  # type: ignore[union-attr]
+                 f"({outcome.verdict.key_id})")  # type: ignore[union-attr]
+        else:
+            note(f"refused: {outcome.error}")
+        if not no_open:
+            webbrowser.open(server.url)
+        note("serving on " + server.url + (
+            f" for {serve_seconds:g} s" if serve_seconds else "; press Ctrl-C to stop"))
+        stop = threading.Event()
+        try:
+            stop.wait(serve_seconds)
+        except KeyboardInterrupt:
+            note("stopped")
+    finally:
+        server.stop()
+    if not outcome.ok:
+        click.get_current_context().exit(outcome.exit_code)

@@ -225,10 +225,8 @@ def _scan(
         pos = fh.tell()
         if length == 0:
             raise UsageError("CAR section of length zero")
-        if length > max_section:
-            raise LimitExceeded(
-                f"CAR block over {limits.max_block_size} bytes ({length} byte section)"
-            )
+        if length > max_section:  # malformed input (case 23), refused before allocating
+            raise UsageError(f"CAR block over {limits.max_block_size} bytes ({length} B section)")
         if end is not None and pos + length > end:
             raise UsageError("truncated CAR: section runs past the data")
         section = _read_exact(fh, length, "section")
@@ -237,7 +235,7 @@ def _scan(
             raise UsageError(f"unsupported codec in CAR: {cid}")
         block = memoryview(section)[cid_end:]
         if len(block) > limits.max_block_size:
-            raise LimitExceeded(f"CAR block {cid} over {limits.max_block_size} bytes")
+            raise UsageError(f"CAR block {cid} over {limits.max_block_size} bytes")
         if cid.hash_code == SHA2_256:
             if hashlib.sha256(block).digest() != cid.digest:
                 raise VerificationError(f"CAR block does not match its CID {cid}")

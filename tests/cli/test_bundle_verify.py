@@ -42,7 +42,9 @@ def test_verify_with_explicit_key(mirror: Mirror, page_dir: Path, tmp_path: Path
     assert run.exit_code == 3 and "not signed by a trusted key" in run.stderr
 
 
-def test_every_changed_byte_of_a_content_file_fails(mirror: Mirror, page_dir: Path, tmp_path: Path) -> None:
+def test_every_changed_byte_of_a_content_file_fails(
+    mirror: Mirror, page_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "b"
     make_bundle(mirror, page_dir, out)
     for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "manifest.json"):
@@ -101,7 +103,9 @@ def test_unpack_verifies_then_extracts(mirror: Mirror, page_dir: Path, tmp_path:
     assert mirror("verify", dest, "--trust", "pub").exit_code == 0
 
 
-def test_unpack_of_untrusted_car_writes_nothing(mirror: Mirror, page_dir: Path, tmp_path: Path) -> None:
+def test_unpack_of_untrusted_car_writes_nothing(
+    mirror: Mirror, page_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "b"
     mirror("bundle", page_dir, "-o", out, "--key-name", "other")
     car = tmp_path / "b.car"
@@ -113,7 +117,9 @@ def test_unpack_of_untrusted_car_writes_nothing(mirror: Mirror, page_dir: Path, 
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".unpacked")]
 
 
-def test_hidden_files_are_left_out_with_a_note(mirror: Mirror, page_dir: Path, tmp_path: Path) -> None:
+def test_hidden_files_are_left_out_with_a_note(
+    mirror: Mirror, page_dir: Path, tmp_path: Path
+) -> None:
     (page_dir / ".secret").write_text("not for readers")
     run = mirror("bundle", page_dir, "-o", tmp_path / "b")
     assert run.exit_code == 0

@@ -35,17 +35,23 @@ def payload_of(bundle: Path) -> dict:
     return json.loads(base64.b64decode(env["payload"]))
 
 
-def write_envelope(bundle: Path, payload: bytes, key: keys.SigningKey, payload_type: str = envelope.MANIFEST_TYPE) -> None:
+def write_envelope(
+    bundle: Path, payload: bytes, key: keys.SigningKey, payload_type: str = envelope.MANIFEST_TYPE
+) -> None:
     (bundle / "manifest.json").write_bytes(envelope.sign(payload_type, payload, [key]).to_bytes())
 
 
 def raw_envelope(bundle: Path, payload: bytes, sig: bytes, keyid: str) -> None:
-    doc = {"payload": base64.b64encode(payload).decode(), "payloadType": envelope.MANIFEST_TYPE,
-           "signatures": [{"keyid": keyid, "sig": base64.b64encode(sig).decode()}]}
+    doc = {
+        "payload": base64.b64encode(payload).decode(),
+        "payloadType": envelope.MANIFEST_TYPE,
+        "signatures": [{"keyid": keyid, "sig": base64.b64encode(sig).decode()}],
+    }
     (bundle / "manifest.json").write_bytes(json.dumps(doc).encode())
 
 
 # --- case 13 -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "mutate",
@@ -53,7 +59,9 @@ def raw_envelope(bundle: Path, payload: bytes, sig: bytes, keyid: str) -> None:
         lambda text: text.replace('{"article":', '{"format":"x","article":', 1),  # duplicate key
         lambda text: text.replace('"size":', '"size":NaN,"x":', 1),
         lambda text: text.replace('"size":', '"size":1' + "0" * 5000 + ',"x":', 1),
-        lambda text: text.replace('"size":', '"size":' + "[" * 100_000 + "]" * 100_000 + ',"x":', 1),
+        lambda text: text.replace(
+            '"size":', '"size":' + "[" * 100_000 + "]" * 100_000 + ',"x":', 1
+        ),
         lambda text: text.replace('"title":"', '"title":"\\udc00', 1),
     ],
     ids=["duplicate-key", "nan", "5000-digit-int", "deep-nesting", "lone-surrogate"],
@@ -70,7 +78,9 @@ def test_case_13_hostile_signed_json_is_exit_2(mirror: Mirror, signed: Path, mut
 
 def test_case_13_hostile_envelope_is_exit_2(mirror: Mirror, signed: Path) -> None:
     data = (signed / "manifest.json").read_bytes()
-    (signed / "manifest.json").write_bytes(data.replace(b'{"payload"', b'{"payloadType":"x","payload"', 1))
+    (signed / "manifest.json").write_bytes(
+        data.replace(b'{"payload"', b'{"payloadType":"x","payload"', 1)
+    )
     assert mirror("verify", signed, "--trust", "pub").exit_code == 2
 
 
@@ -82,9 +92,14 @@ def test_case_13_trailing_bytes_and_non_utf8_refused_by_parser(data: bytes) -> N
 
 # --- case 14 -------------------------------------------------------------------
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
-def test_case_14_flipped_payload_or_signature_byte_is_exit_3(mirror: Mirror, signed: Path, data) -> None:
+def test_case_14_flipped_payload_or_signature_byte_is_exit_3(
+    mirror: Mirror, signed: Path, data
+) -> None:
     original = (signed / "manifest.json").read_bytes()
     env = envelope.Envelope.from_bytes(original)
     trusted = list(keys.load_trust(Home(mirror.home)).values())
@@ -96,7 +111,9 @@ def test_case_14_flipped_payload_or_signature_byte_is_exit_3(mirror: Mirror, sig
         tampered = envelope.Envelope(env.payload_type, bytes(blob), env.signatures)
     else:
         tampered = envelope.Envelope(
-            env.payload_type, env.payload, (envelope.Signature(env.signatures[0].keyid, bytes(blob)),)
+            env.payload_type,
+            env.payload,
+            (envelope.Signature(env.signatures[0].keyid, bytes(blob)),),
         )
     (signed / "manifest.json").write_bytes(tampered.to_bytes())
     try:
@@ -106,7 +123,9 @@ def test_case_14_flipped_payload_or_signature_byte_is_exit_3(mirror: Mirror, sig
         (signed / "manifest.json").write_bytes(original)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_case_14_flipped_content_byte_is_exit_3(mirror: Mirror, signed: Path, data) -> None:
     files = sorted(p for p in signed.rglob("*") if p.is_file() and p.name != "manifest.json")
@@ -139,6 +158,7 @@ def test_case_14_any_raw_byte_of_manifest_json_never_verifies(mirror: Mirror, si
 
 # --- case 15 -------------------------------------------------------------------
 
+
 def test_case_15_untrusted_signer_is_exit_3(mirror: Mirror, signed: Path) -> None:
     write_envelope(signed, canonjson.dumps(payload_of(signed)), signing_key(mirror, "other"))
     run = mirror("verify", signed, "--trust", "pub")
@@ -157,8 +177,13 @@ def test_case_15_key_id_hint_cannot_lend_trust(mirror: Mirror, signed: Path) -> 
 
 # --- case 16 -------------------------------------------------------------------
 
-def test_case_16_feed_signature_presented_as_manifest_is_exit_3(mirror: Mirror, signed: Path) -> None:
-    write_envelope(signed, canonjson.dumps(payload_of(signed)), signing_key(mirror), envelope.FEED_TYPE)
+
+def test_case_16_feed_signature_presented_as_manifest_is_exit_3(
+    mirror: Mirror, signed: Path
+) -> None:
+    write_envelope(
+        signed, canonjson.dumps(payload_of(signed)), signing_key(mirror), envelope.FEED_TYPE
+    )
     run = mirror("verify", signed, "--trust", "pub")
     assert run.exit_code == 3 and "payload type" in run.stderr
 
@@ -173,16 +198,21 @@ def test_case_16_payload_type_swapped_after_signing_is_exit_3(mirror: Mirror, si
 
 # --- case 17 -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "sig_text",
     [
         lambda good: base64.b64encode(base64.b64decode(good)[:63]).decode(),  # wrong length
         lambda good: good.rstrip("="),  # non-canonical base64 (padding dropped)
-        lambda good: base64.b64encode(base64.b64decode(good)[:32] + (2**253).to_bytes(32, "little")).decode(),  # S >= L
+        lambda good: base64.b64encode(
+            base64.b64decode(good)[:32] + (2**253).to_bytes(32, "little")
+        ).decode(),  # S >= L
     ],
     ids=["wrong-length", "non-canonical-base64", "s-at-least-l"],
 )
-def test_case_17_bad_signature_encodings_never_verify(mirror: Mirror, signed: Path, sig_text) -> None:
+def test_case_17_bad_signature_encodings_never_verify(
+    mirror: Mirror, signed: Path, sig_text
+) -> None:
     doc = json.loads((signed / "manifest.json").read_bytes())
     doc["signatures"][0]["sig"] = sig_text(doc["signatures"][0]["sig"])
     (signed / "manifest.json").write_bytes(json.dumps(doc).encode())
@@ -191,6 +221,7 @@ def test_case_17_bad_signature_encodings_never_verify(mirror: Mirror, signed: Pa
 
 
 # --- case 18 -------------------------------------------------------------------
+
 
 def test_case_18_file_listed_twice_is_exit_2(mirror: Mirror, signed: Path) -> None:
     payload = payload_of(signed)
@@ -209,9 +240,16 @@ def test_case_18_two_signature_blocks_is_exit_2(mirror: Mirror, signed: Path) ->
 
 
 def test_case_18_manifest_listing_itself_is_exit_2() -> None:
-    doc = {"format": "mirror-manifest/1", "created_at": "x", "publisher": {}, "article": {},
-           "capture": {}, "files": [{"path": "manifest.json", "size": 1, "cid": "bafk",
-                                     "sha256": "sha256:" + "0" * 64}]}
+    doc = {
+        "format": "mirror-manifest/1",
+        "created_at": "x",
+        "publisher": {},
+        "article": {},
+        "capture": {},
+        "files": [
+            {"path": "manifest.json", "size": 1, "cid": "bafk", "sha256": "sha256:" + "0" * 64}
+        ],
+    }
     with pytest.raises(UsageError):
         Manifest.from_dict(doc)
 
@@ -224,6 +262,7 @@ def test_case_18_two_manifests_in_a_bundle_is_refused(mirror: Mirror, signed: Pa
 
 
 # --- case 19 -------------------------------------------------------------------
+
 
 def test_case_19_missing_listed_file_is_exit_3(mirror: Mirror, signed: Path) -> None:
     (signed / "data.bin").unlink()
@@ -244,7 +283,9 @@ def test_case_19_wrong_size_in_manifest_is_exit_3(mirror: Mirror, signed: Path) 
     assert mirror("verify", signed, "--trust", "pub").exit_code == 3
 
 
-def test_case_19_unlisted_file_in_car_is_never_extracted(mirror: Mirror, signed: Path, tmp_path: Path) -> None:
+def test_case_19_unlisted_file_in_car_is_never_extracted(
+    mirror: Mirror, signed: Path, tmp_path: Path
+) -> None:
     (signed / "extra.txt").write_text("smuggled")
     car = tmp_path / "x.car"
     assert mirror("car", signed, "-o", car).exit_code == 0

@@ -69,6 +69,7 @@ def test_json_ld_graph_finds_the_article_among_other_nodes() -> None:
 def test_json_ld_of_other_types_is_ignored_and_bad_json_tolerated() -> None:
     head = (
         '<script type="application/ld+json">{not json</script>'
+        f'<script type="application/ld+json">{"[" * 100_000}</script>'
         + ld({"@type": "Organization", "name": "Not The Title", "author": "Nobody Here"})
         + '<meta name="author" content="Dana Fox">'
     )

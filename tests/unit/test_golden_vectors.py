@@ -20,7 +20,9 @@ VECTORS = ROOT / "manifests" / "vectors"
 def test_vectors_regenerate_byte_for_byte() -> None:
     run = subprocess.run(
         [sys.executable, str(ROOT / "manifests" / "make_vectors.py"), "--check"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr
 

@@ -12,7 +12,9 @@ from mirror import keys
 from mirror.config import Home
 from mirror.errors import UsageError
 
-SPECCHECK = Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "ed25519-speccheck-cases.json"
+SPECCHECK = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "ed25519-speccheck-cases.json"
+)
 
 # Our decision per case of ed25519-speccheck (docs/decisions/0003-ed25519-verification-policy.md):
 # only case 3 (valid both cofactored and cofactorless, canonical encodings) is accepted;
