@@ -6,4 +6,4 @@ import sys
 from mirror.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog_name="mirror"))

@@ -7,8 +7,10 @@ Fixtures (load with ``pytest_plugins = ("tests.ipfs_support",)``):
   (SIGTERM, then SIGKILL after a deadline) at the end of the session.
 - ``ipfs_node`` (session): one node. When MIRROR_TEST_IPFS_API names a node (e.g. a
   real Kubo), that node is used instead of starting one.
-- ``ipfs_pair`` (session): two connected js-ipfs nodes; skipped when
-  MIRROR_TEST_IPFS_API is set (an external node cannot be multiplied).
+- ``ipfs_pair`` (session): two connected js-ipfs nodes (the first is also
+  ``ipfs_node``); skipped when MIRROR_TEST_IPFS_API is set (an external node cannot
+  be multiplied). Tests that stop or restart nodes start their own with
+  ``ipfs_factory.start(n)``.
 
 Tests skip with a reason when tests/ipfs_node/node_modules is missing.
 """
@@ -173,6 +175,16 @@ class NodeFactory:
     root: Path
     nodes: list[LocalNode] = field(default_factory=list)
     _names: Iterator[int] = field(default_factory=itertools.count)
+    _shared: list[LocalNode] = field(default_factory=list)
+
+    def shared(self, n: int) -> list[LocalNode]:
+        """The first n session-wide nodes, connected; started only as far as needed
+        (a test that wants one node and a test that wants two share the first)."""
+        if len(self._shared) < n:
+            fresh = self.start(n - len(self._shared), connect=False)
+            self._shared.extend(fresh)
+            connect_all(self._shared)
+        return self._shared[:n]
 
     def start(self, n: int = 1, *, connect: bool = True) -> list[LocalNode]:
         """Start n nodes in parallel (each retried once on a port race), connected."""
@@ -205,6 +217,7 @@ class NodeFactory:
         for node in self.nodes:
             node.stop()
         self.nodes.clear()
+        self._shared.clear()
 
 
 def connect_all(nodes: list[LocalNode]) -> None:
@@ -246,12 +259,12 @@ def ipfs_node(ipfs_factory: NodeFactory) -> LocalNode:
         client = IpfsNode(api, timeout=60.0)
         info = client.info()  # a named node that does not answer is a failure, not a skip
         return LocalNode(api=client.api, client=client, peer_id=info.peer_id)
-    return ipfs_factory.start(1)[0]
+    return ipfs_factory.shared(1)[0]
 
 
 @pytest.fixture(scope="session")
 def ipfs_pair(ipfs_factory: NodeFactory) -> tuple[LocalNode, LocalNode]:
     """Two connected js-ipfs nodes (publisher-side A, reader-side B)."""
     skip_if_external()
-    a, b = ipfs_factory.start(2)
+    a, b = ipfs_factory.shared(2)
     return a, b

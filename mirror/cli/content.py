@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from .. import audit, keys
 from .. import bundle as bundle_mod
-from .. import keys
 from .. import verify as verify_mod
+from ..errors import UsageError, VerificationError
 from ..ipld import car as car_mod
 from ..ipld import unixfs
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
@@ -89,17 +90,42 @@ def bundle(
 
 
 @main.command()
-@click.argument("target", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(path_type=Path), required=False)
+@click.option(
+    "--all",
+    "check_all",
+    is_flag=True,
+    help="Check every key, trust entry, bundle, feed and state file of the data directory.",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="With --all: remove leftovers of interrupted writes, rewrite missing .pub files.",
+)
 @trust_options
 @json_option
 @pass_ctx
 def verify(
-    ctx: Context, target: Path, trust_name: str | None, key_text: str | None, as_json: bool
+    ctx: Context,
+    target: Path | None,
+    check_all: bool,
+    repair: bool,
+    trust_name: str | None,
+    key_text: str | None,
+    as_json: bool,
 ) -> None:
     """Verify a bundle folder or CAR file against a trusted publisher key.
 
     Exit 0 when every byte is what the publisher signed, 3 when anything is not.
+    With --all (no TARGET): check the whole data directory, one line per finding.
     """
+    if check_all:
+        if target is not None or trust_name or key_text:
+            raise UsageError("--all takes no TARGET, --trust or --key")
+        _verify_all(ctx, repair, as_json)
+        return
+    if target is None or repair:
+        raise UsageError("give a TARGET to verify, or --all [--repair]")
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
     verdict = verify_mod.verify_target(target, trusted)
     if as_json:
@@ -112,6 +138,19 @@ def verify(
     click.echo(f"captured: {d['captured_at']}")
     click.echo(f"root:     {d['root_cid']}")
     click.echo(f"files:    {d['files_checked']} checked")
+
+
+def _verify_all(ctx: Context, repair: bool, as_json: bool) -> None:
+    report = audit.audit_home(ctx.home, repair=repair)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        for finding in report.findings:
+            click.echo(str(finding))
+        counts = ", ".join(f"{n} {kind}" for kind, n in report.checked.items()) or "nothing"
+        note(f"checked {counts} in {report.home}")
+    if not report.ok:
+        raise VerificationError(f"{len(report.problems)} problem(s) found in {report.home}")
 
 
 @main.command()

@@ -260,6 +260,7 @@ def test_content_moves_between_nodes(ipfs_pair: tuple[LocalNode, LocalNode]) -> 
 
 
 @pytest.mark.ipfs
+@pytest.mark.slow
 def test_three_nodes_start_connect_and_stop(ipfs_factory: NodeFactory) -> None:
     skip_if_external()
     started = time.monotonic()

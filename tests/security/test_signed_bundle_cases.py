@@ -265,7 +265,7 @@ def test_case_18_two_manifests_in_a_bundle_is_refused(mirror: Mirror, signed: Pa
 
 
 def test_case_19_missing_listed_file_is_exit_3(mirror: Mirror, signed: Path) -> None:
-    (signed / "data.bin").unlink()
+    (signed / "article.md").unlink()
     run = mirror("verify", signed, "--trust", "pub")
     assert run.exit_code == 3 and "missing" in run.stderr
 
