@@ -8,9 +8,9 @@ docs/decisions/0005-single-file-export.md):
           - every Content-Security-Policy <meta> removed (each recorded with its offset),
           - every src="assets/..." that names a signed image replaced by a data: URL,
           - right after the first <head> tag: <meta charset="utf-8">, a strict CSP
-            <meta> (images only from data:, no script) and an inert <script type="application/json"> block
-            holding the signed manifest envelope, the identity slot, the list of
-            inlined paths and the removed tags.
+            <meta> (images only from data:, no script) and an inert
+            <script type="application/json"> block holding the signed manifest
+            envelope, the identity slot, the inlined paths and the removed tags.
 
 Verifying undoes those edits to recover index.html and every image, checks each
 against the signed manifest (sha256, size, CID) under a trusted key, then renders
@@ -63,9 +63,7 @@ MAX_EXPORT = 64 << 20  # messengers cap files well below this
 MAX_ROOT_FILE = 4 << 30
 
 _HEAD = re.compile(r"<head\b[^>]*>", re.I)
-_CSP_TAG = re.compile(
-    r"<meta\b[^>]*\bhttp-equiv\s*=\s*[\"']?content-security-policy\b[^>]*>", re.I
-)
+_CSP_TAG = re.compile(r"<meta\b[^>]*\bhttp-equiv\s*=\s*[\"']?content-security-policy\b[^>]*>", re.I)
 _SRC = re.compile(r'\bsrc="([^"<>]*)"')
 _DATA_SRC = re.compile(r'\bsrc="data:([A-Za-z0-9.+/-]*);base64,([A-Za-z0-9+/=]*)"')
 _ANY_DATA_SRC = re.compile(r"\bsrc\s*=\s*[\"']?\s*data:", re.I)
@@ -104,7 +102,9 @@ def render(page: bytes, images: Mapping[str, bytes], manifest_json: bytes) -> by
     head = _HEAD.search(text)
     if head is None:
         raise UsageError("the reader page has no <head>; cannot export it")
-    envelope = canonjson.loads(manifest_json.rstrip(b"\n"), max_size=MAX_MANIFEST, what="manifest.json")
+    envelope = canonjson.loads(
+        manifest_json.rstrip(b"\n"), max_size=MAX_MANIFEST, what="manifest.json"
+    )
     if canonjson.dumps(envelope) + b"\n" != manifest_json:
         raise UsageError("manifest.json is not in canonical form; re-sign the bundle to export it")
 
@@ -312,9 +312,7 @@ def _check_file(manifest: Manifest, path: str, data: bytes) -> int:
     return tsize
 
 
-def verify_export_bytes(
-    data: bytes, trusted: Sequence[TrustedKey], threshold: int = 1
-) -> Verdict:
+def verify_export_bytes(data: bytes, trusted: Sequence[TrustedKey], threshold: int = 1) -> Verdict:
     """The complete check of a single-file export held in memory."""
     parts = take_apart(data)
     manifest, signer = check_manifest(parts.manifest_json, trusted, threshold)
@@ -332,7 +330,9 @@ def verify_export_bytes(
             "or base64 wrapping); ask for the original file"
         )
     root = bundle_root(manifest, parts.manifest_json, tsizes)
-    return Verdict(root.encode(), signer.name, signer.key.key_id, manifest, len(tsizes), "single-file")
+    return Verdict(
+        root.encode(), signer.name, signer.key.key_id, manifest, len(tsizes), "single-file"
+    )
 
 
 def verify_single_file(path: Path, trusted: Sequence[TrustedKey], threshold: int = 1) -> Verdict:
@@ -364,10 +364,12 @@ def read_bundle(
     files: dict[str, bytes] = {}
     if Path(target).is_dir():
         for path in sorted(wanted):
-            files[path] = _checked(manifest, path, store.read_bytes(
-                Path(target) / path, limit=max_bytes, what=path))
-        manifest_json = store.read_bytes(Path(target) / MANIFEST_NAME, limit=MAX_MANIFEST,
-                                         what=MANIFEST_NAME)
+            files[path] = _checked(
+                manifest, path, store.read_bytes(Path(target) / path, limit=max_bytes, what=path)
+            )
+        manifest_json = store.read_bytes(
+            Path(target) / MANIFEST_NAME, limit=MAX_MANIFEST, what=MANIFEST_NAME
+        )
     else:
         root = CID.decode(verdict.root_cid)
         manifest_json = b""
@@ -406,7 +408,9 @@ class ExportResult:
             "bundle_size": self.bundle_size,
             "carried_size": self.carried_size,
             "inlined_images": self.inlined,
-            "overhead_vs_bundle": round(self.size / self.bundle_size, 3) if self.bundle_size else None,
+            "overhead_vs_bundle": round(self.size / self.bundle_size, 3)
+            if self.bundle_size
+            else None,
         }
 
 

@@ -15,10 +15,11 @@ per bundle.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,7 +312,7 @@ def follow_round(
     head: feed.Head | None = None,
     options: FollowOptions = FollowOptions(),
     log: Log = lambda _line: None,
-    stop: threading.Event | None = None,
+    stop: StopSignal | None = None,
 ) -> FollowReport:
     """Verify the feed at `feed_cid`, pin and re-verify its bundles, report."""
     verified = fetch_feed(node, home, feed_cid, trusted)
@@ -429,7 +430,7 @@ def follow_source(
     *,
     options: FollowOptions = FollowOptions(),
     log: Log = lambda _line: None,
-    stop: threading.Event | None = None,
+    stop: StopSignal | None = None,
 ) -> FollowReport:
     """One complete round from SOURCE."""
     feed_cid, head = resolve(node, home, source, trusted)
@@ -448,8 +449,8 @@ def listen_heads(
     *,
     timeout: float,
     log: Log,
-    stop: threading.Event | None = None,
-) -> Iterator[feed.Head]:
+    stop: StopSignal | None = None,
+) -> Generator[feed.Head, None, None]:
     """Heads on the trusted publisher's topic that verify and are not older than what
     is remembered; forged and stale ones are skipped with a warning. Ends at `timeout`
     (the subscription is open once the first value is requested)."""
@@ -480,7 +481,34 @@ def listen_heads(
 
 
 class Stopped(BaseException):
-    """Raised by the CLI's SIGTERM/SIGINT handler to end a follow loop cleanly."""
+    """Ends a follow loop cleanly (raised only while the loop is waiting)."""
+
+
+class StopSignal:
+    """Set from a signal handler. During a round the request is only noted (the round
+    stops between bundles and still reports); while waiting it interrupts the wait."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.interruptible = False
+
+    def is_set(self) -> bool:
+        return self.requested
+
+    def request(self) -> None:
+        self.requested = True
+        if self.interruptible:
+            raise Stopped()
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        if self.requested:
+            raise Stopped()
+        self.interruptible = True
+        try:
+            yield
+        finally:
+            self.interruptible = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,6 +529,7 @@ def run(
     loop: LoopOptions = LoopOptions(),
     options: FollowOptions = FollowOptions(),
     log: Log = lambda _line: None,
+    stop: StopSignal | None = None,
 ) -> list[FollowReport]:
     """Follow from SOURCE and/or pubsub heads, once or every `interval` seconds.
 
@@ -512,19 +541,24 @@ def run(
     if source is None and not loop.pubsub:
         raise UsageError("give a SOURCE (feed CID, IPNS name, head file or URL) or --pubsub")
     reports: list[FollowReport] = []
+    stop = stop or StopSignal()
     try:
         for _ in range(loop.max_rounds):
+            if stop.is_set():
+                raise Stopped()
             if source is not None:
                 _guarded(
                     loop.once,
                     log,
                     lambda: reports.append(
-                        follow_source(node, home, source, trusted, options=options, log=log)
+                        follow_source(
+                            node, home, source, trusted, options=options, log=log, stop=stop
+                        )
                     ),
                 )
             if loop.pubsub:
                 listen = loop.wait if loop.once else loop.interval
-                heard = _listen_once(node, home, trusted, listen, loop, options, log, reports)
+                heard = _listen_once(node, home, trusted, listen, loop, options, log, reports, stop)
                 if loop.once and not heard and source is None:
                     raise NetworkError(
                         f"no valid feed head heard on {feed.topic_for(trusted[0].key.key_id)} "
@@ -533,7 +567,8 @@ def run(
             if loop.once:
                 break
             if not loop.pubsub:
-                threading.Event().wait(loop.interval)
+                with stop.waiting():
+                    threading.Event().wait(loop.interval)
     except Stopped:
         log("stopped")
     return reports
@@ -558,20 +593,37 @@ def _listen_once(
     options: FollowOptions,
     log: Log,
     reports: list[FollowReport],
+    stop: StopSignal,
 ) -> bool:
-    """Listen for heads for `seconds`; run a round per valid head (the first only, once)."""
+    """Listen for heads for `seconds`; run a round per valid head (the first only, once).
+
+    Only the wait for a message is interruptible; a round runs to its end."""
     log(f"listening on {feed.topic_for(trusted[0].key.key_id)} for {seconds:g} s")
-    for head in listen_heads(node, home, trusted, timeout=seconds, log=log):
-        log(f"head: feed {head.feed_cid} version {head.version}")
-        _guarded(
-            loop.once,
-            log,
-            lambda h=head: reports.append(  # type: ignore[misc]
-                follow_round(
-                    node, home, CID.decode(h.feed_cid), trusted, head=h, options=options, log=log
-                )
-            ),
-        )
-        if loop.once:
-            return True
-    return False
+    heads = listen_heads(node, home, trusted, timeout=seconds, log=log)
+    try:
+        while True:
+            with stop.waiting():
+                head = next(heads, None)
+            if head is None:
+                return False
+            log(f"head: feed {head.feed_cid} version {head.version}")
+            _guarded(
+                loop.once,
+                log,
+                lambda h=head: reports.append(  # type: ignore[misc]
+                    follow_round(
+                        node,
+                        home,
+                        CID.decode(h.feed_cid),
+                        trusted,
+                        head=h,
+                        options=options,
+                        log=log,
+                        stop=stop,
+                    )
+                ),
+            )
+            if loop.once:
+                return True
+    finally:
+        heads.close()

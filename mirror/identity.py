@@ -568,15 +568,18 @@ def resolve_key(home: Home, value: str) -> PublicKey:
     return keys.load_public(home, value) if local else keys.parse_key_argument(value)
 
 
-def held_keys(home: Home, wanted: Iterable[PublicKey], passphrase: str) -> list[SigningKey]:
-    """The private keys held in this data directory among `wanted`, default key first."""
+def held_keys(
+    home: Home, wanted: Iterable[PublicKey], passphrase: str, limit: int = MAX_KEYS * 2
+) -> list[SigningKey]:
+    """The private keys held in this data directory among `wanted`, default key first
+    (at most `limit`: each one costs a deliberately slow passphrase derivation)."""
     want = set(wanted)
     names = keys.list_keys(home)
     default = keys.load_settings(home).get("default_key")
     names.sort(key=lambda n: n != default)
     out: list[SigningKey] = []
     for name in names:
-        if keys.load_public(home, name) in want:
+        if len(out) < limit and keys.load_public(home, name) in want:
             out.append(keys.load_signing_key(home, name, passphrase))
     return out
 
@@ -624,9 +627,12 @@ def next_version(
     """The next identity document (unsigned): keys changed, revocations added, expiry renewed."""
     cur = chain.current
     current_keys = list(cur.keys)
-    for key in [*remove, *revoke]:
-        if key not in current_keys and key not in revoke:
+    for key in remove:
+        if key not in current_keys:
             raise UsageError(f"key {key.key_id} is not in identity version {cur.version}")
+    for key in revoke:  # a key rotated out earlier may be revoked too (e.g. stolen later)
+        if key not in chain.all_keys():
+            raise UsageError(f"key {key.key_id} was never a key of identity {cur.name!r}")
     revoked = list(cur.revoked)
     for key in revoke:
         if key in chain.revoked:
@@ -791,12 +797,14 @@ def load_signer(
             "renew it with `mirror identity rotate`"
         )
     usable = [k for k in cur.keys if k not in chain.revoked]
-    held = held_keys(home, usable, passphrase)
+    held: list[SigningKey] = []
     if key_name:
         first = keys.load_signing_key(home, key_name, passphrase)
         if first.public not in usable:
             raise UsageError(f"key {key_name!r} is not a current key of identity {cur.name!r}")
-        held = [first, *[k for k in held if k.public != first.public]]
+        held = [first]
+    rest = [k for k in usable if not held or k != held[0].public]
+    held += held_keys(home, rest, passphrase, limit=cur.threshold - len(held))
     if len(held) < cur.threshold:
         raise UsageError(
             f"identity {cur.name!r} version {cur.version} needs {cur.threshold} signatures; "

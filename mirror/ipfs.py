@@ -211,7 +211,8 @@ class IpfsNode:
         """Import a CAR file; return the roots the node reports (decoded).
 
         With pin=True the node pins the roots; a root it could not pin (blocks
-        missing) is a NetworkError. Importing the same CAR again is a no-op.
+        missing) is a NetworkError. With pin=False nodes report no roots (Kubo and
+        js-ipfs alike): the list is empty. Importing the same CAR again is a no-op.
         """
         try:
             handle = open(car_path, "rb")  # noqa: SIM115 (closed below, streamed)

@@ -53,7 +53,9 @@ def public_key_text(public: PublicKey) -> str:
 
 def public_key_file(public: PublicKey) -> str:
     """The contents of a `minisign.pub` file."""
-    return f"untrusted comment: minisign public key {key_id_text(public)}\n{public_key_text(public)}\n"
+    return (
+        f"untrusted comment: minisign public key {key_id_text(public)}\n{public_key_text(public)}\n"
+    )
 
 
 def verify_command(public: PublicKey, file: str = "FILE") -> str:
@@ -96,9 +98,7 @@ def trusted_comment(root_cid: str, captured_at: str, file_name: str) -> str:
     return f"mirror root:{root_cid} captured:{captured_at} file:{file_name}"
 
 
-def write_minisig(
-    file: Path, key: SigningKey, *, root_cid: str, captured_at: str
-) -> Path:
+def write_minisig(file: Path, key: SigningKey, *, root_cid: str, captured_at: str) -> Path:
     """Write FILE.minisig next to FILE (atomically); returns its path."""
     file = Path(file)
     comment = trusted_comment(root_cid, captured_at, file.name.replace("\t", " "))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -316,3 +316,21 @@ def _announce(
 def announce_head(node: IpfsNode, head_bytes: bytes, key_id: str) -> None:
     """Send a head envelope on the publisher's pubsub topic (errors are the caller's)."""
     node.pubsub_publish(feed.topic_for(key_id), head_bytes)
+
+
+def publish_bundles(
+    node: IpfsNode,
+    home: Home,
+    bundles: Sequence[Path],
+    key: SigningKey,
+    *,
+    ttl: timedelta = feed.DEFAULT_TTL,
+    log: Callable[[str], None] = lambda _line: None,
+) -> tuple[list[PushResult], FeedPublishResult]:
+    """Push each captured bundle folder, then sign, push and announce the next feed."""
+    results = []
+    for folder in bundles:
+        result = push(node, home, folder)
+        log(f"{'already pinned' if result.already_pinned else 'pushed'} {result.root_cid}")
+        results.append(result)
+    return results, push_feed(node, home, key, ttl=ttl)

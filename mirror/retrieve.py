@@ -137,7 +137,9 @@ def fetch_verified(
         try:
             with _spool(final.parent) as (tmp, fh):
                 node.pin_add(cid, timeout=max(1.0, end - time.monotonic()))
-                node.dag_export(cid, fh, max_bytes=max_bytes, timeout=max(1.0, end - time.monotonic()))
+                node.dag_export(
+                    cid, fh, max_bytes=max_bytes, timeout=max(1.0, end - time.monotonic())
+                )
                 fh.flush()
                 verdict = verify_car(tmp, trusted, root=cid)
                 _keep(tmp, final)
@@ -176,7 +178,11 @@ def _race(
     def one(url: str) -> Verdict:
         with _spool(final.parent) as (tmp, fh):
             gateway_mod.fetch_car(
-                url, cid, fh, max_bytes=max_bytes, timeout=max(1.0, end - time.monotonic()),
+                url,
+                cid,
+                fh,
+                max_bytes=max_bytes,
+                timeout=max(1.0, end - time.monotonic()),
                 cancel=cancel,
             )
             fh.flush()
@@ -217,10 +223,14 @@ def _race(
             if isinstance(outcome, gateway_mod.Cancelled):
                 continue
             if isinstance(outcome, MirrorError):
-                attempts.append(Attempt(f"gateway {url}", False, outcome.message, outcome.exit_code))
+                attempts.append(
+                    Attempt(f"gateway {url}", False, outcome.message, outcome.exit_code)
+                )
                 if isinstance(outcome, VerificationError):
-                    progress(f"warning: gateway {url} sent bytes that do not verify, skipped: "
-                             f"{outcome.message}")
+                    progress(
+                        f"warning: gateway {url} sent bytes that do not verify, skipped: "
+                        f"{outcome.message}"
+                    )
                 else:
                     progress(f"warning: gateway {url} failed: {outcome.message}")
                 continue
@@ -251,6 +261,7 @@ def write_output(fetched: Fetched, out: Path, trusted: Sequence[TrustedKey]) -> 
     out = Path(out)
     root = CID.decode(fetched.verdict.root_cid)
     if out.suffix.lower() == ".car":
+
         def chunks() -> Iterator[bytes]:
             with open(fetched.car, "rb") as fh:
                 while chunk := fh.read(1 << 20):

@@ -111,7 +111,7 @@ def _doc(title: str, color: str, body: str) -> bytes:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{e(title)}</title>\n<style>{_style(color)}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def verified_page(verdict: Verdict) -> bytes:
@@ -206,7 +206,9 @@ class ReaderServer:
                 self.send_response(status)
                 self.send_header("Content-Type", res.content_type if res else "text/plain")
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("Content-Security-Policy", res.csp if res else "default-src 'none'")
+                self.send_header(
+                    "Content-Security-Policy", res.csp if res else "default-src 'none'"
+                )
                 self.send_header("X-Content-Type-Options", "nosniff")
                 self.send_header("Referrer-Policy", "no-referrer")
                 self.send_header("Cache-Control", "no-store")

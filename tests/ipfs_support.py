@@ -37,7 +37,7 @@ NODE_DIR = Path(__file__).resolve().parent / "ipfs_node"
 RUN_NODE = NODE_DIR / "run-node.sh"
 EXTERNAL_ENV = "MIRROR_TEST_IPFS_API"
 NOT_INSTALLED = "js-ipfs test node not installed: run npm install in tests/ipfs_node"
-START_TIMEOUT = 90.0  # run-node.sh itself gives up after 60 s
+START_TIMEOUT = 150.0  # run-node.sh itself gives up after 120 s (loaded CI machines)
 STOP_TIMEOUT = 10.0
 MAX_NODES = 8
 
@@ -150,6 +150,8 @@ def _run_node(repo: Path, api_port: int, swarm_port: int) -> LocalNode:
         ["bash", str(RUN_NODE), str(repo), str(api_port), str(swarm_port)],
         capture_output=True,
         text=True,
+        # if this test run dies before its teardown, the daemon follows it
+        env={**os.environ, "RUN_NODE_OWNER_PID": str(os.getpid())},
         timeout=START_TIMEOUT,
         check=False,
     )
@@ -228,7 +230,7 @@ def connect_all(nodes: list[LocalNode]) -> None:
     for a, b in itertools.permutations(nodes, 2):
         wait_for(
             lambda a=a, b=b: b.peer_id in a.client.swarm_peers(),  # type: ignore[misc]
-            timeout=15,
+            timeout=30,
             what=f"{a.api} to see peer {b.peer_id}",
         )
 

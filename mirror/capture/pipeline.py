@@ -69,6 +69,11 @@ MAX_BATCH = 10_000
 # Time kept back from the page budget for extraction, signing and writing files.
 _WRITE_MARGIN = 5.0
 _MIN_IMAGE_WAIT = 2.0
+# trafilatura parses with one module-level lxml parser, and an lxml parser must not
+# be used by two threads at once (it corrupts the heap). Batch threads therefore
+# take turns for extraction; sanitizing (its own parser per call), fetching, images,
+# rendering and writing stay parallel.
+_PARSE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +212,8 @@ def capture_url(
         fetched = fetcher.fetch(url)
     _check_html(fetched)
     text, encoding = decode_html(fetched.body, fetched.headers.get("content-type"))
-    article = extract_article(text, fetched.final_url)
+    with _PARSE_LOCK:
+        article = extract_article(text, fetched.final_url)
     sanitized = sanitize_article(article.content_html, fetched.final_url)
 
     def fetch_image(image_url: str) -> tuple[bytes, str | None]:

@@ -16,6 +16,7 @@ from .. import canonjson, envelope, feed, follow, keys, push, store
 from ..errors import UsageError
 from ..ipfs import IpfsNode, resolve_api
 from .app import Context, emit_json, json_option, main, note, pass_ctx
+from .capture import capture_options, run_capture
 from .keys import passphrase
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +61,82 @@ def push_cmd(ctx: Context, target: Path, no_record: bool, api: str | None, as_js
     if result.recorded:
         note("recorded for the next `mirror feed publish`")
     click.echo(result.root_cid)
+
+
+@main.command("publish")
+@click.argument("urls", nargs=-1, metavar="URL...")
+@capture_options
+@click.option("--ttl", default="7d", show_default=True, help="How long the new feed stays valid.")
+@api_option
+@json_option
+@pass_ctx
+def publish_cmd(
+    ctx: Context,
+    urls: tuple[str, ...],
+    output: Path | None,
+    feeds: tuple[str, ...],
+    sitemaps: tuple[str, ...],
+    urls_file: Path | None,
+    jobs: int,
+    allow_private: bool,
+    proxy: str | None,
+    no_source: bool,
+    key_name: str | None,
+    ttl: str,
+    api: str | None,
+    as_json: bool,
+) -> None:
+    """Capture articles, push them to the IPFS node and publish the updated feed.
+
+    Takes every option of `mirror capture`. Prints one root CID per article on
+    stdout (the feed CID goes to stderr). Exit codes as for `mirror capture` when a
+    capture fails; the articles that were captured are still pushed and published.
+    """
+    node = connect(api)
+    info = node.info()  # fail before capturing when the node is not there
+    note(f"IPFS node: {info.label} at {node.api}")
+    lifetime = timedelta(seconds=follow.parse_duration(ttl))
+    run = run_capture(
+        ctx,
+        urls,
+        output=output,
+        feeds=feeds,
+        sitemaps=sitemaps,
+        urls_file=urls_file,
+        jobs=jobs,
+        allow_private=allow_private,
+        proxy=proxy,
+        no_source=no_source,
+        key_name=key_name,
+    )
+    captured = [o for o in run.report.outcomes if o.root and o.path]
+    for failed in run.report.failed:
+        note(f"capture failed: {failed.url}: {failed.error}")
+    if captured:
+        key = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
+        pushed, published = push.publish_bundles(
+            node, ctx.home, [o.path for o in captured if o.path], key, ttl=lifetime, log=note
+        )
+        for warning in published.warnings:
+            note(f"warning: {warning}")
+        note(f"feed {published.feed_cid} version {published.version}")
+        if as_json:
+            emit_json(
+                {
+                    "articles": [r.to_dict() for r in pushed],
+                    "feed": published.to_dict(),
+                    "failed": [o.to_dict() for o in run.report.failed],
+                }
+            )
+        else:
+            for result in pushed:
+                click.echo(result.root_cid)
+    elif as_json:
+        emit_json(
+            {"articles": [], "feed": None, "failed": [o.to_dict() for o in run.report.failed]}
+        )
+    if run.exit_code:
+        click.get_current_context().exit(run.exit_code)
 
 
 @main.group("feed")
@@ -156,9 +233,9 @@ def feed_announce(ctx: Context, head_file: Path, key_id: str | None, api: str | 
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[None]:
+def _stop_on_signals(stop: follow.StopSignal) -> Iterator[None]:
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise follow.Stopped()
+        stop.request()
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -218,9 +295,10 @@ def follow_cmd(
         pin_timeout=follow.parse_duration(pin_timeout),
     )
     parsed = follow.parse_source(source) if source else None
-    with _stop_on_signals():
+    stop = follow.StopSignal()
+    with _stop_on_signals(stop):
         reports = follow.run(
-            connect(api), ctx.home, parsed, trusted, loop=loop, options=options, log=note
+            connect(api), ctx.home, parsed, trusted, loop=loop, options=options, log=note, stop=stop
         )
     if as_json:
         emit_json(

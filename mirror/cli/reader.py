@@ -17,7 +17,7 @@ from ..errors import MirrorError, UsageError
 from ..ipld.cid import CID
 from ..keys import TrustedKey
 from ..manifest import MANIFEST_NAME
-from .app import Context, emit_json, json_option, main, note, pass_ctx
+from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .content import trust_options
 
 
@@ -54,14 +54,26 @@ def write_minisig_for_bundle(home: Home, file: Path, bundle: Path, root_cid: str
 
 @main.command("export")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="HTML file to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="HTML file to write.",
+)
 @trust_options
 @click.option("--no-minisig", is_flag=True, help="Do not write OUTPUT.minisig.")
 @json_option
 @pass_ctx
-def export_cmd(ctx: Context, bundle: Path, output: Path, trust_name: str | None,
-               key_text: str | None, no_minisig: bool, as_json: bool) -> None:
+def export_cmd(
+    ctx: Context,
+    bundle: Path,
+    output: Path,
+    trust_name: str | None,
+    key_text: str | None,
+    no_minisig: bool,
+    as_json: bool,
+) -> None:
     """Write BUNDLE (folder or CAR) as one self-contained HTML file.
 
     The file carries the signed manifest and verifies with `mirror verify FILE.html`;
@@ -74,7 +86,9 @@ def export_cmd(ctx: Context, bundle: Path, output: Path, trust_name: str | None,
     else:
         trusted = _own_keys(ctx.home)
         if not trusted:
-            raise UsageError("no signing key in this data directory: pass --trust NAME or --key KEY")
+            raise UsageError(
+                "no signing key in this data directory: pass --trust NAME or --key KEY"
+            )
     result = export_mod.export_bundle(bundle, output, trusted)
     if not no_minisig:
         signer = minisign.own_key_by_id(ctx.home, result.verdict.key_id)
@@ -85,8 +99,11 @@ def export_cmd(ctx: Context, bundle: Path, output: Path, trust_name: str | None,
             else:
                 key = keys.load_signing_key(ctx.home, signer, secret)
                 sig = minisign.write_minisig_if_own_key(
-                    ctx.home, output, result.verdict.root_cid,
-                    result.verdict.manifest.captured_at, key,
+                    ctx.home,
+                    output,
+                    result.verdict.root_cid,
+                    result.verdict.manifest.captured_at,
+                    key,
                 )
                 if sig is not None:
                     note(f"wrote {sig}")
@@ -100,22 +117,34 @@ def export_cmd(ctx: Context, bundle: Path, output: Path, trust_name: str | None,
     click.echo(str(output))
 
 
-def _gateway_option(f):  # type: ignore[no-untyped-def]
+def _gateway_option(f: F) -> F:
     return click.option(
-        "--gateway", "gateways", multiple=True, metavar="URL",
+        "--gateway",
+        "gateways",
+        multiple=True,
+        metavar="URL",
         help="Trustless gateway to try (repeatable), e.g. https://gateway.example.",
     )(f)
 
 
-def _api_option(f):  # type: ignore[no-untyped-def]
+def _api_option(f: F) -> F:
     return click.option(
-        "--api", default=None, metavar="ADDR",
+        "--api",
+        default=None,
+        metavar="ADDR",
         help="IPFS node RPC address (default: MIRROR_IPFS_API or /ip4/127.0.0.1/tcp/5001).",
     )(f)
 
 
-def _fetch(ctx: Context, cid_text: str, trusted: list[TrustedKey], api: str | None,
-           gateways: tuple[str, ...], no_node: bool, timeout: float) -> retrieve.Fetched:
+def _fetch(
+    ctx: Context,
+    cid_text: str,
+    trusted: list[TrustedKey],
+    api: str | None,
+    gateways: tuple[str, ...],
+    no_node: bool,
+    timeout: float,
+) -> retrieve.Fetched:
     from .. import ipfs
 
     try:
@@ -131,18 +160,37 @@ def _fetch(ctx: Context, cid_text: str, trusted: list[TrustedKey], api: str | No
 @main.command("get")
 @click.argument("cid_text", metavar="CID")
 @trust_options
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Bundle folder to write, or a CAR file when it ends in .car (default: ./CID).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Bundle folder to write, or a CAR file when it ends in .car (default: ./CID).",
+)
 @_api_option
 @_gateway_option
 @click.option("--no-node", is_flag=True, help="Do not ask an IPFS node; cache and gateways only.")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=retrieve.DEFAULT_DEADLINE,
-              show_default=True, help="Seconds for the whole fetch.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 3600),
+    default=retrieve.DEFAULT_DEADLINE,
+    show_default=True,
+    help="Seconds for the whole fetch.",
+)
 @json_option
 @pass_ctx
-def get_cmd(ctx: Context, cid_text: str, trust_name: str | None, key_text: str | None,
-            output: Path | None, api: str | None, gateways: tuple[str, ...], no_node: bool,
-            timeout: float, as_json: bool) -> None:
+def get_cmd(
+    ctx: Context,
+    cid_text: str,
+    trust_name: str | None,
+    key_text: str | None,
+    output: Path | None,
+    api: str | None,
+    gateways: tuple[str, ...],
+    no_node: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Fetch bundle CID, verify every block and the signature, write it.
 
     Tries the local cache, then the IPFS node, then the gateways (raced). A source
@@ -154,9 +202,16 @@ def get_cmd(ctx: Context, cid_text: str, trust_name: str | None, key_text: str |
     out = output or Path(fetched.verdict.root_cid)
     verdict = retrieve.write_output(fetched, out, trusted)
     if as_json:
-        emit_json({**verdict.to_dict(), "output": str(out), "source": fetched.source,
-                   "attempts": [{"source": a.source, "ok": a.ok, "detail": a.detail}
-                                for a in fetched.attempts]})
+        emit_json(
+            {
+                **verdict.to_dict(),
+                "output": str(out),
+                "source": fetched.source,
+                "attempts": [
+                    {"source": a.source, "ok": a.ok, "detail": a.detail} for a in fetched.attempts
+                ],
+            }
+        )
         return
     note(f"verified: signed by {verdict.publisher} ({verdict.key_id}); wrote {out}")
     click.echo(verdict.root_cid)
@@ -166,17 +221,33 @@ def get_cmd(ctx: Context, cid_text: str, trust_name: str | None, key_text: str |
 @click.argument("target")
 @trust_options
 @click.option("--no-open", is_flag=True, help="Print the URL; do not open a browser.")
-@click.option("--serve-seconds", type=click.FloatRange(0.1, 86400), default=None,
-              help="Stop serving after this many seconds (default: until Ctrl-C).")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Local port (default: any free).")
+@click.option(
+    "--serve-seconds",
+    type=click.FloatRange(0.1, 86400),
+    default=None,
+    help="Stop serving after this many seconds (default: until Ctrl-C).",
+)
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=0, help="Local port (default: any free)."
+)
 @_api_option
 @_gateway_option
 @click.option("--no-node", is_flag=True, help="For a CID: do not ask an IPFS node.")
 @json_option
 @pass_ctx
-def read_cmd(ctx: Context, target: str, trust_name: str | None, key_text: str | None,
-             no_open: bool, serve_seconds: float | None, port: int, api: str | None,
-             gateways: tuple[str, ...], no_node: bool, as_json: bool) -> None:
+def read_cmd(
+    ctx: Context,
+    target: str,
+    trust_name: str | None,
+    key_text: str | None,
+    no_open: bool,
+    serve_seconds: float | None,
+    port: int,
+    api: str | None,
+    gateways: tuple[str, ...],
+    no_node: bool,
+    as_json: bool,
+) -> None:
     """Verify TARGET and show it in the browser with the verdict above it.
 
     TARGET is a CID, a CAR file, a bundle folder or a single-file export. A local
@@ -190,7 +261,9 @@ def read_cmd(ctx: Context, target: str, trust_name: str | None, key_text: str | 
         outcome = viewer.prepare(path, trusted)
     else:
         try:
-            fetched = _fetch(ctx, target, trusted, api, gateways, no_node, retrieve.DEFAULT_DEADLINE)
+            fetched = _fetch(
+                ctx, target, trusted, api, gateways, no_node, retrieve.DEFAULT_DEADLINE
+            )
             outcome = viewer.prepare(fetched.car, trusted, label=target)
         except UsageError:
             raise
@@ -203,15 +276,17 @@ def read_cmd(ctx: Context, target: str, trust_name: str | None, key_text: str | 
             emit_json({**outcome.to_dict(), "url": server.url})
         else:
             click.echo(server.url)
-        if outcome.ok:
-            note(f"verified: signed by {outcome.verdict.publisher} "  # type: ignore[union-attr]
-                 f"({outcome.verdict.key_id})")  # type: ignore[union-attr]
+        if outcome.verdict is not None:
+            note(f"verified: signed by {outcome.verdict.publisher} ({outcome.verdict.key_id})")
         else:
             note(f"refused: {outcome.error}")
         if not no_open:
             webbrowser.open(server.url)
-        note("serving on " + server.url + (
-            f" for {serve_seconds:g} s" if serve_seconds else "; press Ctrl-C to stop"))
+        note(
+            "serving on "
+            + server.url
+            + (f" for {serve_seconds:g} s" if serve_seconds else "; press Ctrl-C to stop")
+        )
         stop = threading.Event()
         try:
             stop.wait(serve_seconds)

@@ -26,13 +26,24 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
-_PARA = "<p>" + "Москва: a long paragraph of reporting, «кавычки» and all, that goes on. " * 6 + "</p>\n"
+_PARA = (
+    "<p>"
+    + "Москва: a long paragraph of reporting, «кавычки» and all, that goes on. " * 6
+    + "</p>\n"
+)
 PAGE = (
     '<!DOCTYPE html>\n<html lang="ru">\n<head>\n<meta charset="utf-8">\n'
     "<title>Репортаж: test article</title>\n</head>\n<body>\n<article>\n<h1>Репортаж</h1>\n"
@@ -152,8 +163,9 @@ def _variants(data: bytes) -> dict[str, bytes]:
         ).encode(),
         "csp loosened": data.replace(b"img-src data:", b"img-src *", 1),
         "script injected": data.replace(b"</body>", b"<script>alert(1)</script></body>"),
-        "tag reordered": data.replace(b'<meta charset="utf-8">\n<meta http-equiv', b'<meta http-equiv', 1)
-        .replace(b"<title>", b'<meta charset="utf-8">\n<title>', 1),
+        "tag reordered": data.replace(
+            b'<meta charset="utf-8">\n<meta http-equiv', b"<meta http-equiv", 1
+        ).replace(b"<title>", b'<meta charset="utf-8">\n<title>', 1),
     }
 
 
@@ -224,12 +236,14 @@ def test_size_overhead_of_a_real_page(tmp_path: Path) -> None:
     (page / "assets").mkdir(parents=True)
     html_text = source.read_text(encoding="utf-8", errors="replace")
     body = re.sub(r"(?is)<script\b.*?</script>|<noscript\b.*?</noscript>", "", html_text)
-    body = re.sub(r"(?is)<head\b.*?</head>", "<head><meta charset=\"utf-8\"></head>", body)
+    body = re.sub(r"(?is)<head\b.*?</head>", '<head><meta charset="utf-8"></head>', body)
     images = {f"assets/img{i}.png": png(300 + i, 200, (i * 40, 90, 120)) for i in range(3)}
     for path, data in images.items():
         (page / path).write_bytes(data)
-    tags = "".join(f'<figure><img src="{p}" alt="photo {p}"><figcaption>Photo</figcaption></figure>'
-                   for p in images)
+    tags = "".join(
+        f'<figure><img src="{p}" alt="photo {p}"><figcaption>Photo</figcaption></figure>'
+        for p in images
+    )
     # the figures go after a paragraph of the story, where extraction keeps them
     at = body.index("</p>", body.index("story-body") if "story-body" in body else 0) + 4
     (page / "index.html").write_text(body[:at] + tags + body[at:], encoding="utf-8")
@@ -242,6 +256,8 @@ def test_size_overhead_of_a_real_page(tmp_path: Path) -> None:
     assert verify(pub, out).exit_code == 0
     assert stats["size"] < stats["bundle_size"] * 1.6
     assert stats["inlined_images"] >= 1
-    print(f"\nexport {stats['size']} bytes; bundle {stats['bundle_size']} bytes (ratio "
-          f"{stats['overhead_vs_bundle']}); page + images {stats['carried_size']} bytes "
-          f"(ratio {stats['size'] / stats['carried_size']:.3f})")
+    print(
+        f"\nexport {stats['size']} bytes; bundle {stats['bundle_size']} bytes (ratio "
+        f"{stats['overhead_vs_bundle']}); page + images {stats['carried_size']} bytes "
+        f"(ratio {stats['size'] / stats['carried_size']:.3f})"
+    )

@@ -10,17 +10,22 @@ import pytest
 
 from mirror import minisign
 from mirror.keys import PublicKey
-
 from tests.integration.test_export import Publisher, make_publisher
 
 MINISIGN = shutil.which("minisign")
-needs_minisign = pytest.mark.skipif(MINISIGN is None, reason="minisign is not installed (apt-get install minisign)")
+needs_minisign = pytest.mark.skipif(
+    MINISIGN is None, reason="minisign is not installed (apt-get install minisign)"
+)
 
 
 def stock_verify(file: Path, key: str) -> subprocess.CompletedProcess[str]:
     assert MINISIGN is not None
     return subprocess.run(
-        [MINISIGN, "-Vm", str(file), "-P", key], capture_output=True, text=True, timeout=30, check=False
+        [MINISIGN, "-Vm", str(file), "-P", key],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 

@@ -36,8 +36,14 @@ def _page(root: Path, title: str) -> Path:
 
 def _bundle(mirror: Mirror, tmp_path: Path, title: str) -> Path:
     out = tmp_path / f"bundle-{title.replace(' ', '-')}"
-    run = mirror("bundle", _page(tmp_path / "pages", title), "-o", out, "--url",
-                 f"https://example.org/{title.replace(' ', '-')}")
+    run = mirror(
+        "bundle",
+        _page(tmp_path / "pages", title),
+        "-o",
+        out,
+        "--url",
+        f"https://example.org/{title.replace(' ', '-')}",
+    )
     assert run.exit_code == 0, run.stderr
     return out
 
@@ -96,7 +102,9 @@ def test_push_of_a_folder_not_signed_by_this_home_needs_no_record(
     assert not (empty_mirror.home / "published.json").exists()
 
 
-def test_push_tampered_bundle_is_refused(mirror: Mirror, ipfs_node: LocalNode, tmp_path: Path) -> None:
+def test_push_tampered_bundle_is_refused(
+    mirror: Mirror, ipfs_node: LocalNode, tmp_path: Path
+) -> None:
     bundle = _bundle(mirror, tmp_path, "Tampered")
     (bundle / "index.html").write_text("<p>changed</p>", encoding="utf-8")
     run = mirror("push", bundle, env=_env(ipfs_node))
@@ -114,7 +122,9 @@ def test_feed_publish_versions_previous_and_head(
         if title == "Feed first":
             v1 = mirror("feed", "publish", env=_env(ipfs_node))
             assert v1.exit_code == 0, v1.stderr
-    v2 = mirror("feed", "publish", "--ttl", "2d", "--gateway", "https://gw.example", env=_env(ipfs_node))
+    v2 = mirror(
+        "feed", "publish", "--ttl", "2d", "--gateway", "https://gw.example", env=_env(ipfs_node)
+    )
     assert v2.exit_code == 0, v2.stderr
     v1_cid, v2_cid = v1.stdout.strip(), v2.stdout.strip()
 
@@ -165,10 +175,40 @@ def test_feed_publish_names_the_feed_by_ipns(
     assert resolved == CID.decode(result["feed_cid"])
 
 
-def test_feed_payload_types_are_separate(mirror: Mirror, ipfs_node: LocalNode, tmp_path: Path) -> None:
+def test_feed_payload_types_are_separate(
+    mirror: Mirror, ipfs_node: LocalNode, tmp_path: Path
+) -> None:
     """A manifest envelope is not a feed, even though the same key signed it."""
     bundle = _bundle(mirror, tmp_path, "Types")
     pub = PublicKey.from_text(mirror("key", "show", "pub").stdout.strip())
     with pytest.raises(Exception, match="payload type"):
         feed.verify_feed((bundle / "manifest.json").read_bytes(), [TrustedKey("pub", pub, "")])
     assert envelope.FEED_TYPE != envelope.MANIFEST_TYPE != envelope.HEAD_TYPE
+
+
+def test_publish_captures_pushes_and_publishes_the_feed(
+    mirror: Mirror, ipfs_node: LocalNode, tmp_path: Path
+) -> None:
+    from tests.helpers.webserver import serve
+
+    page = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Published report</title>"
+        "</head><body><article><h1>Published report</h1>"
+        + "".join(f"<p>Paragraph {i} of a report readers need to see.</p>" for i in range(20))
+        + "</article></body></html>"
+    )
+    with serve({"/a": page}) as server:
+        run = mirror(
+            "publish",
+            server.url("/a"),
+            "--allow-private",
+            "-o",
+            tmp_path / "cap",
+            env=_env(ipfs_node),
+        )
+    assert run.exit_code == 0, run.stderr
+    root = run.stdout.strip()
+    assert ipfs_node.client.is_pinned(CID.decode(root))
+    shown = json.loads(mirror("feed", "show", "--json").stdout)
+    assert [e["root_cid"] for e in shown["entries"]] == [root]
+    assert shown["entries"][0]["title"] == "Published report"

@@ -41,11 +41,18 @@ class User:
         self.env = {**os.environ, "MIRROR_HOME": str(home), "MIRROR_PASSPHRASE": PASSPHRASE}
         self.env.pop("MIRROR_IPFS_API", None)
 
-    def run(self, *args: str | Path, api: LocalNode | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str | Path, api: LocalNode | None = None
+    ) -> subprocess.CompletedProcess[str]:
         env = {**self.env, **({"MIRROR_IPFS_API": api.api} if api else {})}
         return subprocess.run(
-            [*CLI, *map(str, args)], env=env, capture_output=True, text=True,
-            timeout=STEP_TIMEOUT, check=False, cwd=ROOT,
+            [*CLI, *map(str, args)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+            cwd=ROOT,
         )
 
     def ok(self, *args: str | Path, api: LocalNode | None = None) -> str:
@@ -56,8 +63,12 @@ class User:
     def start(self, *args: str | Path, api: LocalNode) -> subprocess.Popen[str]:
         env = {**self.env, "MIRROR_IPFS_API": api.api}
         return subprocess.Popen(
-            [*CLI, *map(str, args)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, cwd=ROOT,
+            [*CLI, *map(str, args)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
         )
 
 
@@ -67,7 +78,9 @@ def _article(root: Path, n: int) -> Path:
     (page / "index.html").write_text(
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Report {n}</title>"
         f"</head><body><article><h1>Report {n}</h1>"
-        + "".join(f"<p>Paragraph {i} of report {n}, banned where it matters.</p>" for i in range(40))
+        + "".join(
+            f"<p>Paragraph {i} of report {n}, banned where it matters.</p>" for i in range(40)
+        )
         + "</article></body></html>",
         encoding="utf-8",
     )
@@ -108,8 +121,9 @@ def test_publisher_offline_reader_still_verifies(ipfs_factory: NodeFactory, tmp_
     topic = f"mirror/feed/{key_id}"
 
     # 1. the publisher publishes the first article and feed version 1 on A
-    root1 = publisher.ok("bundle", _article(tmp_path, 1), "-o", tmp_path / "b1",
-                         "--url", "https://news.example/1")
+    root1 = publisher.ok(
+        "bundle", _article(tmp_path, 1), "-o", tmp_path / "b1", "--url", "https://news.example/1"
+    )
     assert publisher.ok("push", tmp_path / "b1", api=a) == root1
     feed1 = publisher.ok("feed", "publish", api=a)
 
@@ -120,13 +134,18 @@ def test_publisher_offline_reader_still_verifies(ipfs_factory: NodeFactory, tmp_
     assert b.client.is_pinned(CID.decode(root1))
 
     # 3. the volunteer listens on pubsub; the second article and version 2 arrive there
-    root2 = publisher.ok("bundle", _article(tmp_path, 2), "-o", tmp_path / "b2",
-                         "--url", "https://news.example/2")
+    root2 = publisher.ok(
+        "bundle", _article(tmp_path, 2), "-o", tmp_path / "b2", "--url", "https://news.example/2"
+    )
     publisher.ok("push", tmp_path / "b2", api=a)
-    listener = volunteer.start("follow", "--pubsub", "--trust", "pub", "--once", "--wait", "60",
-                               "--json", api=b)
-    wait_for(lambda: b.peer_id in a.client.pubsub_peers(topic), timeout=30,
-             what="the volunteer's subscription to reach the publisher")
+    listener = volunteer.start(
+        "follow", "--pubsub", "--trust", "pub", "--once", "--wait", "60", "--json", api=b
+    )
+    wait_for(
+        lambda: b.peer_id in a.client.pubsub_peers(topic),
+        timeout=30,
+        what="the volunteer's subscription to reach the publisher",
+    )
     published = json.loads(publisher.ok("feed", "publish", "--json", api=a))
     assert published["warnings"] == [], published["warnings"]
     code, out, err = _finish(listener)
@@ -137,8 +156,9 @@ def test_publisher_offline_reader_still_verifies(ipfs_factory: NodeFactory, tmp_
 
     # 4. ... and by IPNS name (resolved on B from A's record)
     assert published["ipns_name"]
-    out = volunteer.ok("follow", f"/ipns/{published['ipns_name']}", "--trust", "pub", "--json",
-                       api=b)
+    out = volunteer.ok(
+        "follow", f"/ipns/{published['ipns_name']}", "--trust", "pub", "--json", api=b
+    )
     assert json.loads(out)["version"] == 2 and json.loads(out)["already"] == 2
 
     # 5. the publisher goes offline; the reader, connected only to B, still gets both
@@ -157,12 +177,17 @@ def test_publisher_offline_reader_still_verifies(ipfs_factory: NodeFactory, tmp_
     attacker.ok("feed", "publish", "--no-announce", api=c)
     before = _remembered(volunteer, key_id)
     assert before["version"] == 2
-    listener = volunteer.start("follow", "--pubsub", "--trust", "pub", "--once", "--wait", "60",
-                               "--json", api=b)
-    wait_for(lambda: b.peer_id in c.client.pubsub_peers(topic), timeout=30,
-             what="the volunteer's subscription to reach the reader's node")
-    attacker.ok("feed", "announce", attacker.home / "feed" / "head.json", "--publisher", key_id,
-                api=c)
+    listener = volunteer.start(
+        "follow", "--pubsub", "--trust", "pub", "--once", "--wait", "60", "--json", api=b
+    )
+    wait_for(
+        lambda: b.peer_id in c.client.pubsub_peers(topic),
+        timeout=30,
+        what="the volunteer's subscription to reach the reader's node",
+    )
+    attacker.ok(
+        "feed", "announce", attacker.home / "feed" / "head.json", "--publisher", key_id, api=c
+    )
     reader.ok("feed", "announce", publisher.home / "feed" / "history" / "1.head.json", api=c)
     reader.ok("feed", "announce", publisher.home / "feed" / "head.json", api=c)  # current: ends it
     code, out, err = _finish(listener)

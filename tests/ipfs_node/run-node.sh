@@ -15,6 +15,7 @@
 #   peer PEERID
 #   swarm /ip4/127.0.0.1/tcp/SWARM_PORT/p2p/PEERID
 # and leaves the daemon running detached. On failure it prints the log and exits 1.
+# With RUN_NODE_OWNER_PID=P the daemon is also stopped when process P ends.
 # Usage errors exit 2; a missing installation exits 3.
 set -euo pipefail
 
@@ -46,7 +47,7 @@ api_port="$2"
 swarm_port="$3"
 export IPFS_PATH="$base/repo"
 log="$base/daemon.log"
-ready_timeout="${RUN_NODE_READY_TIMEOUT:-60}"
+ready_timeout="${RUN_NODE_READY_TIMEOUT:-120}"
 
 # Loopback-only configuration (see DESIGN.md, "A real node for tests").
 write_config() {
@@ -109,6 +110,14 @@ until grep -q "Daemon is ready" "$log"; do
     [ "$SECONDS" -lt "$deadline" ] || fail "the js-ipfs daemon was not ready within ${ready_timeout}s"
     sleep 0.1
 done
+
+# RUN_NODE_OWNER_PID: stop the daemon when that process (a test run) ends, even if
+# it is killed before its own cleanup runs.
+owner="${RUN_NODE_OWNER_PID:-}"
+if [ -n "$owner" ]; then
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+                    kill "$2" 2>/dev/null' watch "$owner" "$pid" </dev/null >/dev/null 2>&1 &
+fi
 
 peer="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).Identity.PeerID)' "$IPFS_PATH/config")"
 echo "api /ip4/127.0.0.1/tcp/$api_port"

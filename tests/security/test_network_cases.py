@@ -243,7 +243,6 @@ def test_case_28_mix_and_match_refused(
         doc = feed.build_feed(key, listed, previous=v2, previous_cid=str(followed["v2"]))
         cid = _put_file(ipfs_node, tmp_path, feed.sign_feed(doc, key), f"mix-{label}")
         _follow_refused(follower, ipfs_node, cid, "mix-and-match")
-    assert not ipfs_node.client.is_pinned(CID.decode(root3)) or True  # publisher pinned it too
     state = json.loads((follower.home / "follow").glob("*.json").__next__().read_text())
     assert root3 in state["failed"] and root3 not in state["verified"]
 

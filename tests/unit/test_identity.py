@@ -107,9 +107,7 @@ def test_forged_link_refused(k: dict[str, SigningKey]) -> None:
 def test_threshold_not_met_by_old_keys(k: dict[str, SigningKey]) -> None:
     """v3 {D,E,F} fully self-signed but with one v2 key (threshold 2) -> refused."""
     envs, chain = build(k)
-    doc = dataclasses.replace(
-        chain.version(3), keys=(k["D"].public, k["E"].public, k["F"].public)
-    )
+    doc = dataclasses.replace(chain.version(3), keys=(k["D"].public, k["E"].public, k["F"].public))
     env = _sign(doc, k["D"], k["E"], k["F"], k["B"])
     with pytest.raises(VerificationError, match="1 unrevoked keys of version 2, 2 required"):
         ident.verify_chain([envs[0], envs[1], env], [k["A"].public])
@@ -151,8 +149,11 @@ def test_revoked_key_cannot_return(k: dict[str, SigningKey]) -> None:
     with pytest.raises(UsageError, match="cannot be added back"):
         ident.next_version(chain, add=[k["D"].public])
     doc = dataclasses.replace(
-        chain.current, version=5, previous=chain.links[-1].digest,
-        keys=(*chain.current.keys, k["D"].public), revoked=(),
+        chain.current,
+        version=5,
+        previous=chain.links[-1].digest,
+        keys=(*chain.current.keys, k["D"].public),
+        revoked=(),
     )
     env = _sign(doc, k["B"], k["C"], k["E"], k["D"])
     with pytest.raises(VerificationError, match="revoked earlier"):
@@ -164,10 +165,7 @@ def test_revoked_key_does_not_count_for_the_revoking_link(k: dict[str, SigningKe
     d4 = chain.version(4)
     env = _sign(d4, k["B"], k["D"], k["C"], k["E"])
     ident.verify_chain([*envs[:3], env], [k["A"].public])
-    env = _sign(d4, k["B"], k["D"], k["E"], k["C"]).__class__(
-        env.payload_type, env.payload,
-        tuple(s for s in env.signatures if s.keyid != k["C"].public.key_id),
-    )
+    env = _sign(d4, k["B"], k["D"], k["E"])  # of v3's keys only B and the revoked D
     with pytest.raises(VerificationError, match="1 unrevoked keys of version 3"):
         ident.verify_chain([*envs[:3], env], [k["A"].public])
 
@@ -266,7 +264,7 @@ def test_duplicate_manifest_signatures_count_once(k: dict[str, SigningKey]) -> N
     _, chain = build(k)
     one = manifest_env(4, k["C"])
     doubled = Envelope(one.payload_type, one.payload, one.signatures * 2)
-    with pytest.raises(VerificationError, match="1 valid signature.*2 required"):
+    with pytest.raises(VerificationError, match=r"1 valid signature.*2 required"):
         _judge(chain, doubled, k["A"])
 
 

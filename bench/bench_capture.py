@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Batch capture of the 64 Readability pages from a local server, beside trafilatura
+extraction alone on the same pages.
+
+    python bench/bench_capture.py [--corpus ../shared/corpus/readability] [-j 4] [--rounds 3]
+
+Both sides run as child processes so each is timed from process start to exit and
+its own peak memory (max RSS, from wait4) is reported:
+  ours  `mirror capture --allow-private --feed FEED -j N -o OUT`: fetch, extract,
+        sanitize, images, reader page, signed bundle and CAR for every page
+        (including process start and the passphrase's key derivation);
+  peer  requests.get + trafilatura.extract (default options) of every page on N
+        threads (extraction under a lock, as in ours: trafilatura's lxml parser is
+        module-level and must not be used by two threads at once).
+Rounds alternate (peer, ours, peer, ours...) and the median of each is reported.
+Targets: ours at most 1.3x the peer's time, peak memory under 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSPHRASE = "bench passphrase"
+
+PEER = r"""
+import sys, threading, requests, trafilatura
+from concurrent.futures import ThreadPoolExecutor
+urls = sys.argv[2:]
+lock = threading.Lock()  # trafilatura shares one lxml parser: not safe in two threads
+def one(u):
+    r = requests.get(u, timeout=30)
+    with lock:
+        return trafilatura.extract(r.text, url=u) or ""
+with ThreadPoolExecutor(int(sys.argv[1])) as pool:
+    texts = list(pool.map(one, urls))
+print(sum(1 for t in texts if t))
+"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve(pages: Path, names: list[str]) -> tuple[http.server.ThreadingHTTPServer, str]:
+    feed_dir = Path(tempfile.mkdtemp(prefix="bench-feed-"))
+
+    class Handler(_Quiet):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(pages), **kwargs)
+
+        def send_head(self) -> Any:
+            if self.path == "/feed.xml":
+                data = (feed_dir / "feed.xml").read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                import io
+
+                return io.BytesIO(data)
+            return super().send_head()
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    base = f"http://127.0.0.1:{srv.server_address[1]}"
+    items = "".join(f"<item><link>{base}/{n}/source.html</link></item>" for n in names)
+    (feed_dir / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel>{items}</channel></rss>'
+    )
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, base
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """(seconds, peak RSS in MB, exit code, stderr tail) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    took = time.perf_counter() - started
+    return took, usage.ru_maxrss / 1024, proc.returncode, err.decode(errors="replace")[-400:]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus" / "readability"))
+    ap.add_argument("-j", "--jobs", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    pages = Path(args.corpus)
+    if not pages.is_dir():
+        print(f"corpus not found: {pages}", file=sys.stderr)
+        return 2
+    names = sorted(p.name for p in pages.iterdir() if (p / "source.html").is_file())
+    srv, base = serve(pages, names)
+    urls = [f"{base}/{n}/source.html" for n in names]
+    work = Path(tempfile.mkdtemp(prefix="bench-capture-"))
+    mirror = str(Path(sys.executable).with_name("mirror"))
+    env = {**os.environ, "MIRROR_HOME": str(work / "home"), "MIRROR_PASSPHRASE": PASSPHRASE}
+    subprocess.run([mirror, "keygen", "--name", "bench"], env=env, check=True, capture_output=True)
+    ours_t: list[float] = []
+    peer_t: list[float] = []
+    ours_mem: list[float] = []
+    peer_mem: list[float] = []
+    try:
+        for i in range(args.rounds):
+            t, mem, code, err = timed([sys.executable, "-c", PEER, str(args.jobs), *urls], env)
+            if code != 0:
+                print(f"peer failed: {err}", file=sys.stderr)
+                return 1
+            peer_t.append(t)
+            peer_mem.append(mem)
+            out = work / f"out{i}"
+            cmd = [mirror, "capture", "--allow-private", "--feed", f"{base}/feed.xml",
+                   "-j", str(args.jobs), "-o", str(out)]  # fmt: skip
+            t, mem, code, err = timed(cmd, env)
+            if code != 0:
+                print(f"mirror capture failed ({code}): {err}", file=sys.stderr)
+                return 1
+            bundles = sum(1 for p in out.iterdir() if p.suffix == ".car")
+            if bundles != len(names):
+                print(f"only {bundles} of {len(names)} bundles written", file=sys.stderr)
+                return 1
+            ours_t.append(t)
+            ours_mem.append(mem)
+            print(f"round {i + 1}: trafilatura {peer_t[-1]:.2f} s, mirror capture {t:.2f} s")
+    finally:
+        srv.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+    ours, peer = statistics.median(ours_t), statistics.median(peer_t)
+    ratio = ours / peer
+    print(f"\n{len(names)} pages, -j {args.jobs}, median of {args.rounds} rounds")
+    print(f"{'':28}{'time (s)':>10}{'pages/s':>10}{'peak MB':>10}")
+    print(f"{'trafilatura fetch+extract':28}{peer:>10.2f}{len(names) / peer:>10.1f}{max(peer_mem):>10.0f}")
+    print(f"{'mirror capture (bundles)':28}{ours:>10.2f}{len(names) / ours:>10.1f}{max(ours_mem):>10.0f}")
+    ok_time, ok_mem = ratio <= 1.3, max(ours_mem) < 300
+    print(f"ratio {ratio:.2f}x (target <= 1.3x: {'ok' if ok_time else 'MISSED'}); "
+          f"peak memory {max(ours_mem):.0f} MB (target < 300 MB: {'ok' if ok_mem else 'MISSED'})")  # fmt: skip
+    return 0 if ok_time and ok_mem else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
