@@ -146,11 +146,17 @@ def main() -> int:
     ratio = ours / peer
     print(f"\n{len(names)} pages, -j {args.jobs}, median of {args.rounds} rounds")
     print(f"{'':28}{'time (s)':>10}{'pages/s':>10}{'peak MB':>10}")
-    print(f"{'trafilatura fetch+extract':28}{peer:>10.2f}{len(names) / peer:>10.1f}{max(peer_mem):>10.0f}")
-    print(f"{'mirror capture (bundles)':28}{ours:>10.2f}{len(names) / ours:>10.1f}{max(ours_mem):>10.0f}")
+    for label, seconds, mem in (
+        ("trafilatura fetch+extract", peer, max(peer_mem)),
+        ("mirror capture (bundles)", ours, max(ours_mem)),
+    ):
+        print(f"{label:28}{seconds:>10.2f}{len(names) / seconds:>10.1f}{mem:>10.0f}")
     ok_time, ok_mem = ratio <= 1.3, max(ours_mem) < 300
-    print(f"ratio {ratio:.2f}x (target <= 1.3x: {'ok' if ok_time else 'MISSED'}); "
-          f"peak memory {max(ours_mem):.0f} MB (target < 300 MB: {'ok' if ok_mem else 'MISSED'})")  # fmt: skip
+    verdict = {True: "ok", False: "MISSED"}
+    print(
+        f"ratio {ratio:.2f}x (target <= 1.3x: {verdict[ok_time]}); "
+        f"peak memory {max(ours_mem):.0f} MB (target < 300 MB: {verdict[ok_mem]})"
+    )
     return 0 if ok_time and ok_mem else 1
 
 

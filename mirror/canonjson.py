@@ -18,7 +18,8 @@ from .errors import LimitExceeded, UsageError
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 19  # fits int64; a 5,000-digit integer is refused before int() runs
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+# Unrolled loop: linear time and constant memory even on a multi-megabyte string.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _BRACKET = re.compile(r"[\[\]{}]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -20,7 +20,7 @@ from .canonjson import HostileJSON
 from .config import Home
 from .errors import UsageError, VerificationError
 from .ipld import car, unixfs
-from .ipld.cid import CID
+from .ipld.cid import CID, RAW, SHA2_256
 from .keys import TrustedKey
 from .manifest import MANIFEST_NAME, MAX_MANIFEST, Manifest
 from .store import read_bytes
@@ -138,6 +138,21 @@ def _entries(store: car.CarStore, root: CID) -> Iterator[unixfs.Entry]:
     return unixfs.walk(store, root)
 
 
+def _file_facts(entry: unixfs.Entry) -> tuple[int, str, str]:
+    """(size, sha256, cid) of a file in a verified block store.
+
+    A single-block file is its raw leaf, whose CID digest is the file's sha256 and was
+    checked when the CAR was read, so it is not hashed again.
+    """
+    if entry.cid.codec == RAW and entry.cid.hash_code == SHA2_256:
+        return entry.size, f"sha256:{entry.cid.digest.hex()}", entry.cid.encode()
+    digest, size = hashlib.sha256(), 0
+    for chunk in entry.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    return size, f"sha256:{digest.hexdigest()}", entry.cid.encode()
+
+
 def verify_car(
     path: Path,
     trusted: Sequence[TrustedKey],
@@ -146,34 +161,28 @@ def verify_car(
     *,
     home: Home | None = None,
 ) -> Verdict:
-    store = car.open_car(path, root=root)
-    if root is None:
-        if len(store.roots) != 1:
-            raise UsageError(f"{path} names {len(store.roots)} roots; give the CID to verify")
-        root = store.roots[0]
-    files = {e.path: e for e in _entries(store, root) if e.kind == "file"}
-    manifest_entry = files.pop(MANIFEST_NAME, None)
-    if manifest_entry is None:
-        raise VerificationError(f"{root.encode()} has no manifest.json: not a signed bundle")
-    if manifest_entry.size > MAX_MANIFEST:
-        raise VerificationError("manifest.json is too large")
-    chain_entry = files.get(identity.CHAIN_NAME)  # publisher identity chain, when carried
-    if chain_entry is not None and chain_entry.size > identity.MAX_CHAIN:
-        raise VerificationError(f"{identity.CHAIN_NAME} is too large")
-    manifest, signer = check_manifest(
-        b"".join(manifest_entry.chunks()),
-        trusted,
-        threshold,
-        chain=b"".join(chain_entry.chunks()) if chain_entry is not None else None,
-        home=home,
-    )
-    found: dict[str, tuple[int, str, str]] = {}
-    for rel, entry in files.items():
-        digest, size = hashlib.sha256(), 0
-        for chunk in entry.chunks():
-            digest.update(chunk)
-            size += len(chunk)
-        found[rel] = (size, f"sha256:{digest.hexdigest()}", entry.cid.encode())
+    with car.open_car(path, root=root) as store:
+        if root is None:
+            if len(store.roots) != 1:
+                raise UsageError(f"{path} names {len(store.roots)} roots; give the CID to verify")
+            root = store.roots[0]
+        files = {e.path: e for e in _entries(store, root) if e.kind == "file"}
+        manifest_entry = files.pop(MANIFEST_NAME, None)
+        if manifest_entry is None:
+            raise VerificationError(f"{root.encode()} has no manifest.json: not a signed bundle")
+        if manifest_entry.size > MAX_MANIFEST:
+            raise VerificationError("manifest.json is too large")
+        chain_entry = files.get(identity.CHAIN_NAME)  # publisher identity chain, when carried
+        if chain_entry is not None and chain_entry.size > identity.MAX_CHAIN:
+            raise VerificationError(f"{identity.CHAIN_NAME} is too large")
+        manifest, signer = check_manifest(
+            b"".join(manifest_entry.chunks()),
+            trusted,
+            threshold,
+            chain=b"".join(chain_entry.chunks()) if chain_entry is not None else None,
+            home=home,
+        )
+        found = {rel: _file_facts(entry) for rel, entry in files.items()}
     checked = _compare(manifest, found)
     return Verdict(root.encode(), signer.name, signer.key.key_id, manifest, checked, "car")
 
@@ -194,7 +203,12 @@ def verify_target(
 
 
 def unpack_car(
-    path: Path, dest: Path, trusted: Sequence[TrustedKey], root: CID | None = None
+    path: Path,
+    dest: Path,
+    trusted: Sequence[TrustedKey],
+    root: CID | None = None,
+    *,
+    home: Home | None = None,
 ) -> Verdict:
     """Verify the CAR completely, then write exactly the listed files into `dest`.
 
@@ -204,11 +218,15 @@ def unpack_car(
     """
     from . import store as store_mod
 
-    verdict = verify_car(path, trusted, root=root)
-    car_store = car.open_car(path, root=CID.decode(verdict.root_cid))
+    verdict = verify_car(path, trusted, root=root, home=home)
+    root_cid = CID.decode(verdict.root_cid)
     wanted = {f.path for f in verdict.manifest.files} | {MANIFEST_NAME}
-    with store_mod.staged_directory(dest, label="unpack") as stage:
-        for entry in unixfs.walk(car_store, CID.decode(verdict.root_cid)):
+    # Blocks are re-checked against their CIDs as they are read again here.
+    with (
+        car.open_car(path, root=root_cid) as car_store,
+        store_mod.staged_directory(dest, label="unpack") as stage,
+    ):
+        for entry in unixfs.walk(car_store, root_cid):
             if entry.kind != "file" or entry.path not in wanted:
                 continue
             target = stage / entry.path

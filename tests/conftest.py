@@ -15,6 +15,8 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # make ``tests.helpers`` importable however pytest is started
     sys.path.insert(0, _ROOT)
 
+pytest_plugins = ["tests.ipfs_support"]  # js-ipfs node fixtures: ipfs_factory, ipfs_node, ...
+
 PASSPHRASE = "correct horse battery staple"
 SHARED = Path(_ROOT).parent / "shared"
 CORPUS = SHARED / "corpus"

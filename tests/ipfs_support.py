@@ -1,6 +1,6 @@
 """Real IPFS nodes for tests: js-ipfs daemons on loopback, or one external Kubo.
 
-Fixtures (load with ``pytest_plugins = ("tests.ipfs_support",)``):
+Fixtures (registered for the whole suite in tests/conftest.py):
 
 - ``ipfs_factory`` (session): ``start(n)`` starts n js-ipfs nodes on free ports in
   temporary repositories and connects them pairwise; every node it started is stopped

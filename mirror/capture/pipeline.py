@@ -200,14 +200,16 @@ def capture_url(
     fetcher: Fetcher,
     settings: CaptureSettings | None = None,
     fetched: FetchResult | None = None,
+    started: float | None = None,
 ) -> Captured:
     """Capture ``url`` into the bundle folder ``out`` and its CAR; see the module doc.
 
     ``fetched`` lets a caller that already fetched the page (the batch runner, to
-    compare bytes with the last capture) skip the second request.
+    compare bytes with the last capture) skip the second request; ``started`` is then
+    when that fetch began (monotonic clock), so the page's time budget counts it.
     """
     settings = settings or CaptureSettings()
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     if fetched is None:
         fetched = fetcher.fetch(url)
     _check_html(fetched)
@@ -471,7 +473,7 @@ def _capture_one(
             if root is not None:
                 return Outcome(url, "unchanged", out, root, seconds=time.monotonic() - started)
         captured = capture_url(
-            url, out, key=key, fetcher=fetcher, settings=settings, fetched=fetched
+            url, out, key=key, fetcher=fetcher, settings=settings, fetched=fetched, started=started
         )
         if state is not None:
             state.record(captured, settings.keep_source)

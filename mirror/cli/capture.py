@@ -7,16 +7,17 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .. import keys
-from ..capture import pipeline
-from ..capture.fetch import FetchPolicy
 from ..errors import MirrorError, NetworkError, UsageError
 from .app import Context, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
+
+if TYPE_CHECKING:  # the capture stack is imported when a capture runs, not for --help
+    from ..capture import pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,6 +126,9 @@ def run_capture(
     show_progress: bool = True,
 ) -> CaptureRun:
     """Load the key (passphrase asked once), gather the URLs, capture them all."""
+    from ..capture import pipeline
+    from ..capture.fetch import FetchPolicy
+
     single = len(urls) == 1 and not (feeds or sitemaps or urls_file)
     if not (urls or feeds or sitemaps or urls_file):
         raise UsageError("give at least one URL, --feed, --sitemap or --urls-file")
@@ -282,6 +286,8 @@ def capture(
         no_source=no_source,
         key_name=key_name,
     )
+    from ..capture.pipeline import car_path
+
     report = run.report
     if as_json:
         emit_json(
@@ -304,7 +310,7 @@ def capture(
             raise error
         verb = "unchanged since the last capture:" if outcome.status == "unchanged" else "wrote"
         missing = f", {outcome.missing_images} images missing" if outcome.missing_images else ""
-        note(f"{verb} {outcome.path} and {pipeline.car_path(outcome.path or Path())}{missing}")
+        note(f"{verb} {outcome.path} and {car_path(outcome.path or Path())}{missing}")
         return
     print_summary(report)
     if run.exit_code:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import audit, keys
+from .. import audit, identity, keys
 from .. import bundle as bundle_mod
 from .. import verify as verify_mod
 from ..errors import UsageError, VerificationError
@@ -78,8 +78,12 @@ def bundle(
 
     Prints the bundle's root CID on stdout.
     """
-    signing_key = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
-    result = bundle_mod.bundle_local(src, output, url=url, title=title, key=signing_key)
+    secret = passphrase(confirm=False)
+    signing_key = keys.load_signing_key(ctx.home, key_name, secret)
+    signer = identity.load_signer(ctx.home, secret, key_name)  # None: no identity, one key
+    result = bundle_mod.bundle_local(
+        src, output, url=url, title=title, key=signing_key, identity=signer
+    )
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")
     note(
@@ -127,7 +131,7 @@ def verify(
     if target is None or repair:
         raise UsageError("give a TARGET to verify, or --all [--repair]")
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
-    verdict = verify_mod.verify_target(target, trusted)
+    verdict = verify_mod.verify_target(target, trusted, home=ctx.home)
     if as_json:
         emit_json(verdict.to_dict())
         return
@@ -165,6 +169,6 @@ def unpack(
 ) -> None:
     """Verify FILE.car, then extract the bundle into DIR (never outside it)."""
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
-    verdict = verify_mod.unpack_car(car_file, dest, trusted)
+    verdict = verify_mod.unpack_car(car_file, dest, trusted, home=ctx.home)
     note(f"verified and unpacked {verdict.files_checked} files into {dest}")
     click.echo(verdict.root_cid)

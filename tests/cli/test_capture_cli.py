@@ -13,14 +13,20 @@ from mirror.cli.capture import capture_options
 from tests.conftest import Mirror
 from tests.helpers.webserver import respond, serve
 
-PAGE = (Path(__file__).resolve().parent.parent / "fixtures" / "pages" / "ebb-org" / "source.html").read_bytes()
+PAGE = (
+    Path(__file__).resolve().parent.parent / "fixtures" / "pages" / "ebb-org" / "source.html"
+).read_bytes()
 
 
 def test_help_documents_proxy_resolution_exit_codes_and_default_output(mirror: Mirror) -> None:
     run = mirror("capture", "--help")
     assert run.exit_code == 0
     text = " ".join(run.stdout.split())
-    assert "socks5h://" in text and "resolved by the proxy" in text and "literal IP addresses only" in text
+    assert (
+        "socks5h://" in text
+        and "resolved by the proxy" in text
+        and "literal IP addresses only" in text
+    )
     assert "exits 0 when every article" in text and "4 when some failed" in text
     assert "./captures/" in text
     for option in ("--feed", "--sitemap", "--urls-file", "--jobs", "--allow-private", "--proxy",
@@ -38,7 +44,9 @@ def test_help_documents_proxy_resolution_exit_codes_and_default_output(mirror: M
         (("-j", "0", "http://example.org/"), "0"),
     ],
 )
-def test_usage_errors_exit_2_with_one_line(mirror: Mirror, tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+def test_usage_errors_exit_2_with_one_line(
+    mirror: Mirror, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
     run = mirror("capture", *args, "-o", tmp_path / "o")
     assert run.exit_code == 2, run.stderr
     assert message in run.stderr and "Traceback" not in run.stderr
@@ -53,7 +61,9 @@ def test_wrong_passphrase_stops_before_any_fetch(mirror: Mirror, tmp_path: Path)
     assert run.exit_code == 2 and not (tmp_path / "o").exists()
 
 
-def test_default_output_is_a_folder_under_captures(mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_output_is_a_folder_under_captures(
+    mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with serve({"/news/a-story.html": respond(PAGE)}) as server:
         url = server.url("/news/a-story.html")
@@ -72,7 +82,9 @@ def test_bundle_names_are_stable_and_distinct() -> None:
     assert a.startswith("2024-05-big-story-")
     assert a != bundle_name("https://example.org/2024/05/big-story/?page=2")
     assert bundle_name("https://example.org/").startswith("example-org-")
-    assert "/" not in bundle_name("https://example.org/%2F..%2F../x") and ".." not in bundle_name("https://e.org/../..")
+    assert "/" not in bundle_name("https://example.org/%2F..%2F../x") and ".." not in bundle_name(
+        "https://e.org/../.."
+    )
 
 
 def test_capture_options_decorator_gives_another_command_every_option() -> None:
@@ -85,8 +97,21 @@ def test_capture_options_decorator_gives_another_command_every_option() -> None:
 
     from click.testing import CliRunner
 
-    result = CliRunner().invoke(other, ["-j", "2", "--no-source", "--proxy", "socks5h://127.0.0.1:9050"])
+    result = CliRunner().invoke(
+        other, ["-j", "2", "--no-source", "--proxy", "socks5h://127.0.0.1:9050"]
+    )
     assert result.exit_code == 0, result.output
-    assert set(seen) == {"output", "feeds", "sitemaps", "urls_file", "jobs", "allow_private", "proxy",
-                         "no_source", "key_name"}  # fmt: skip
+    assert set(seen) == set(
+        [
+            "output",
+            "feeds",
+            "sitemaps",
+            "urls_file",
+            "jobs",
+            "allow_private",
+            "proxy",
+            "no_source",
+            "key_name",
+        ]
+    )
     assert seen["jobs"] == 2 and seen["no_source"] is True

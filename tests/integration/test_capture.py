@@ -64,13 +64,18 @@ def test_capture_one_page_makes_a_verified_bundle_and_car(
     assert car.is_file() and not (out / "ebb.car").exists()
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert {"index.html", "article.md", "manifest.json", "source/page.raw"} <= set(names)
-    assert (out / "source" / "page.raw").read_bytes() == (PAGES / "ebb-org" / "source.html").read_bytes()
+    assert (out / "source" / "page.raw").read_bytes() == (
+        PAGES / "ebb-org" / "source.html"
+    ).read_bytes()
 
     folder, from_car = verify_json(mirror, out), verify_json(mirror, car)
     assert folder["root_cid"] == from_car["root_cid"] == root
     meta = expected("ebb-org")
     assert folder["title"].lower() in meta["title"].lower()
-    assert meta["byline"].lower() in folder["byline"].lower() or folder["byline"].lower() in meta["byline"].lower()
+    assert (
+        meta["byline"].lower() in folder["byline"].lower()
+        or folder["byline"].lower() in meta["byline"].lower()
+    )
     assert folder["url"].startswith("http")
     assert folder["publisher"] == "pub"
 
@@ -108,19 +113,21 @@ def test_redirects_are_recorded_and_no_source_leaves_the_raw_page_out(
 
 
 def _article(images: str) -> bytes:
-    body = "".join(f"<p>Paragraph {i} of a report that readers must be able to read.</p>" for i in range(30))
+    body = "".join(
+        f"<p>Paragraph {i} of a report that readers must be able to read.</p>" for i in range(30)
+    )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Image report</title></head>"
         f"<body><article><h1>Image report</h1>{body}{images}{body}</article></body></html>"
     ).encode()
 
 
-def test_images_are_stored_locally_and_missing_ones_listed(
-    mirror: Mirror, tmp_path: Path
-) -> None:
+def test_images_are_stored_locally_and_missing_ones_listed(mirror: Mirror, tmp_path: Path) -> None:
     with serve() as server:
         server.routes["/dot.png"] = respond(PNG, content_type="image/png")
-        server.routes["/fake.png"] = respond(b"<svg><script>alert(1)</script></svg>", content_type="image/png")
+        server.routes["/fake.png"] = respond(
+            b"<svg><script>alert(1)</script></svg>", content_type="image/png"
+        )
         server.routes["/a"] = respond(
             _article(
                 f'<p><img src="{server.url("/dot.png")}" alt="a dot"></p>'
@@ -136,7 +143,10 @@ def test_images_are_stored_locally_and_missing_ones_listed(
     page = (out / "index.html").read_text(encoding="utf-8")
     assert f'src="assets/{assets[0].name}"' in page
     assert "gone picture" in page and "127.0.0.1" not in page.split("</header>", 1)[1]
-    missing = {m["url"].rsplit("/", 1)[1]: m["reason"] for m in manifest_of(out)["capture"]["images"]["missing"]}
+    missing = {
+        m["url"].rsplit("/", 1)[1]: m["reason"]
+        for m in manifest_of(out)["capture"]["images"]["missing"]
+    }
     assert set(missing) == {"gone.png", "fake.png"}
     assert "404" in missing["gone.png"]
     assert "missing" in run.stderr or "images missing" in run.stderr
@@ -175,11 +185,14 @@ def silent_host() -> Iterator[str]:
 def test_a_page_whose_image_hosts_never_answer_ends_within_its_budget(
     silent_host: str, tmp_path: Path
 ) -> None:
-    from mirror.keys import SigningKey
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from mirror.keys import SigningKey
+
     key = SigningKey("t", Ed25519PrivateKey.generate())
-    images = "".join(f'<p><img src="{silent_host}/{i}.png" alt="picture {i}"></p>' for i in range(12))
+    images = "".join(
+        f'<p><img src="{silent_host}/{i}.png" alt="picture {i}"></p>' for i in range(12)
+    )
     settings = pipeline.CaptureSettings(policy=FetchPolicy(allow_private=True), page_budget=8.0)
     with serve({"/a": respond(_article(images))}) as server:
         started = time.monotonic()
@@ -222,7 +235,11 @@ def test_rerun_skips_unchanged_pages_and_recaptures_changed_ones(
     state = json.loads((mirror.home / "captures.json").read_text())["captures"][url]
     assert state["root"] == first.stdout.strip() and state["body_sha256"].startswith("sha256:")
 
-    changed = (PAGES / "daringfireball-1" / "source.html").read_bytes().replace(b"</body>", b"<p>Update: corrected.</p></body>")
+    changed = (
+        (PAGES / "daringfireball-1" / "source.html")
+        .read_bytes()
+        .replace(b"</body>", b"<p>Update: corrected.</p></body>")
+    )
     site.routes["/daringfireball-1/"] = respond(changed)
     third = mirror("capture", "--allow-private", url, "-o", out)
     assert third.exit_code == 0, third.stderr
@@ -248,7 +265,12 @@ def test_single_url_failures_exit_with_their_own_code(mirror: Mirror, tmp_path: 
 def test_batch_with_a_bad_url_captures_the_rest_and_exits_4(
     mirror: Mirror, site: Server, tmp_path: Path
 ) -> None:
-    urls = [site.url("/ebb-org/"), site.url("/nowhere/"), site.url("/ars-1/"), "ftp://example.org/x"]
+    urls = [
+        site.url("/ebb-org/"),
+        site.url("/nowhere/"),
+        site.url("/ars-1/"),
+        "ftp://example.org/x",
+    ]
     out = tmp_path / "batch"
     run = mirror("capture", "--allow-private", "-j", "3", *urls, "-o", out, "--json")
     assert run.exit_code == 4, run.stderr
@@ -259,7 +281,9 @@ def test_batch_with_a_bad_url_captures_the_rest_and_exits_4(
     assert by_url[urls[3]]["exit_code"] == 2
     for u in (urls[0], urls[2]):
         bundle = Path(by_url[u]["path"])
-        assert bundle.parent == out and Path(by_url[u]["car"]) == bundle.with_name(bundle.name + ".car")
+        assert bundle.parent == out and Path(by_url[u]["car"]) == bundle.with_name(
+            bundle.name + ".car"
+        )
         assert verify_json(mirror, bundle)["root_cid"] == by_url[u]["root_cid"]
     assert "failed" in run.stderr and "404" in run.stderr  # the summary table
     # folder names are stable: the same URL lands in the same folder next time

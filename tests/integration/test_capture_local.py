@@ -13,7 +13,9 @@ from tests.conftest import Mirror
 
 
 def manifest_of(bundle: Path) -> dict:
-    return json.loads(base64.b64decode(json.loads((bundle / "manifest.json").read_bytes())["payload"]))
+    return json.loads(
+        base64.b64decode(json.loads((bundle / "manifest.json").read_bytes())["payload"])
+    )
 
 
 def test_local_folder_is_sanitized_with_local_images_and_raw_sources(
@@ -36,7 +38,9 @@ def test_local_folder_is_sanitized_with_local_images_and_raw_sources(
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assets = [f for f in files if f.startswith("assets/")]
     assert len(assets) == 1 and assets[0].endswith(".png")
-    assert "source/page.raw" in files and (out / "source/page.raw").read_bytes() == index.read_bytes()
+    assert (
+        "source/page.raw" in files and (out / "source/page.raw").read_bytes() == index.read_bytes()
+    )
     assert {"source/files/data.bin.raw", "source/files/other.html.raw"} <= set(files)
     assert not any(f.endswith((".html", ".bin")) and f != "index.html" for f in files)
     assert "img/dot.png" not in files and "source/files/img/dot.png.raw" not in files  # in assets/
@@ -62,7 +66,9 @@ def test_local_single_file_without_url_keeps_no_local_links(
 ) -> None:
     index = page_dir / "index.html"
     index.write_text(
-        index.read_text(encoding="utf-8").replace("</article>", '<a href="notes.html">notes</a></article>'),
+        index.read_text(encoding="utf-8").replace(
+            "</article>", '<a href="notes.html">notes</a></article>'
+        ),
         encoding="utf-8",
     )
     out = tmp_path / "single"

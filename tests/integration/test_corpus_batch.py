@@ -20,7 +20,13 @@ from tests.helpers.webserver import Server, respond, serve
 
 pytestmark = pytest.mark.corpus
 
-TARGETS = {"title": 0.95, "byline": 0.80, "recall_median": 0.97, "recall_p10": 0.90, "precision_median": 0.85}
+TARGETS = {
+    "title": 0.95,
+    "byline": 0.80,
+    "recall_median": 0.97,
+    "recall_p10": 0.90,
+    "precision_median": 0.85,
+}
 
 
 def scorer() -> ModuleType:
@@ -36,12 +42,17 @@ def scorer() -> ModuleType:
 
 def _rss(links: list[str]) -> bytes:
     items = "".join(f"<item><title>{i}</title><link>{u}</link></item>" for i, u in enumerate(links))
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>corpus</title>{items}</channel></rss>'.encode()
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>corpus</title>'
+    return f"{head}{items}</channel></rss>".encode()
 
 
 def _atom(links: list[str]) -> bytes:
-    entries = "".join(f'<entry><id>{u}</id><link rel="alternate" href="{u}"/></entry>' for u in links)
-    return f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'.encode()
+    entries = "".join(
+        f'<entry><id>{u}</id><link rel="alternate" href="{u}"/></entry>' for u in links
+    )
+    return (
+        f'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">{entries}</feed>'.encode()
+    )
 
 
 def _sitemap(links: list[str], tag: str = "urlset", child: str = "url") -> bytes:
@@ -61,7 +72,9 @@ def corpus() -> Iterator[tuple[Server, list[str]]]:
         xml = "application/xml"
         # Overlapping thirds: together they list every page, each source adds some.
         server.routes["/feed.xml"] = respond(_rss(links[:40]), content_type="application/rss+xml")
-        server.routes["/atom.xml"] = respond(_atom(links[30:50]), content_type="application/atom+xml")
+        server.routes["/atom.xml"] = respond(
+            _atom(links[30:50]), content_type="application/atom+xml"
+        )
         server.routes["/pages.xml"] = respond(_sitemap(links[45:]), content_type=xml)
         server.routes["/sitemap.xml"] = respond(
             _sitemap([server.url("/pages.xml")], "sitemapindex", "sitemap"), content_type=xml
@@ -77,8 +90,9 @@ def test_corpus_batch_capture_verify_and_extraction_figures(
     pages = corpus_or_skip() / "readability"
     out = tmp_path / "out"
     run = mirror(
-        "capture", "--allow-private", "--feed", server.url("/feed.xml"), "--feed", server.url("/atom.xml"),
-        "--sitemap", server.url("/sitemap.xml"), "-j", "4", "-o", out, "--json",
+        "capture", "--allow-private", "-j", "4", "-o", out, "--json",
+        "--feed", server.url("/feed.xml"), "--feed", server.url("/atom.xml"),
+        "--sitemap", server.url("/sitemap.xml"),
     )  # fmt: skip
     assert run.exit_code == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
@@ -108,7 +122,9 @@ def test_corpus_batch_capture_verify_and_extraction_figures(
             misses.append(f"{n}: title {title[:50]!r} vs {sc.norm(exp.get('title'))[:50]!r}")
         if exp.get("byline"):
             with_byline += 1
-            if sc.same_byline(sc.norm(sc.find(meta, {"byline", "author", "authors"})), sc.norm(exp["byline"])):
+            if sc.same_byline(
+                sc.norm(sc.find(meta, {"byline", "author", "authors"})), sc.norm(exp["byline"])
+            ):
                 bylines += 1
             else:
                 misses.append(f"{n}: byline {meta.get('byline')!r} vs {exp['byline']!r}")

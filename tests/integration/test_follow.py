@@ -22,8 +22,6 @@ from tests.conftest import PASSPHRASE, Mirror
 from tests.helpers.webserver import respond, serve
 from tests.ipfs_support import LocalNode, wait_for
 
-pytest_plugins = ("tests.ipfs_support",)
-
 ROOT = Path(__file__).resolve().parents[2]
 
 

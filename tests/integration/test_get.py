@@ -18,7 +18,7 @@ from mirror.ipld import varint
 from mirror.ipld.cid import CID
 from tests.helpers.webserver import respond, serve
 from tests.integration.test_export import Publisher, make_publisher
-from tests.ipfs_support import LocalNode, ipfs_factory, ipfs_node  # noqa: F401 (fixtures)
+from tests.ipfs_support import LocalNode
 
 pytestmark = pytest.mark.ipfs
 
@@ -69,7 +69,7 @@ class Setup:
 
 
 @pytest.fixture
-def setup(tmp_path: Path, ipfs_node: LocalNode) -> Setup:  # noqa: F811
+def setup(tmp_path: Path, ipfs_node: LocalNode) -> Setup:
     return Setup(tmp_path, ipfs_node)
 
 

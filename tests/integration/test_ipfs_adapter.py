@@ -19,8 +19,6 @@ from mirror.ipld.cid import CID
 from mirror.ipld.varint import encode as varint
 from tests.ipfs_support import LocalNode, NodeFactory, skip_if_external, wait_for
 
-pytest_plugins = ("tests.ipfs_support",)  # fixtures: ipfs_factory, ipfs_node, ipfs_pair
-
 
 def _unique(label: str) -> bytes:
     return f"{label} {time.time_ns()} {os.getpid()}".encode()

@@ -15,7 +15,6 @@ from mirror.push import file_cid
 from tests.conftest import Mirror
 from tests.ipfs_support import LocalNode
 
-pytest_plugins = ("tests.ipfs_support",)
 pytestmark = pytest.mark.ipfs
 
 

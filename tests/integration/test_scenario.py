@@ -25,7 +25,6 @@ from mirror.ipld.cid import CID
 from tests.conftest import PASSPHRASE
 from tests.ipfs_support import LocalNode, NodeFactory, connect_all, skip_if_external, wait_for
 
-pytest_plugins = ("tests.ipfs_support",)
 pytestmark = [pytest.mark.ipfs, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -458,3 +458,19 @@ def test_case_33_read_only_directory_exit_6_nothing_written(
     run = m(*args[command])
     _assert_untouched(m, before, run, 6)
     assert "read-only" in run.stderr
+
+
+def test_verify_all_checks_identity_and_remembered_state(mirror: Mirror) -> None:
+    assert mirror("identity", "init").exit_code == 0
+    assert mirror("verify", "--all").exit_code == 0
+    v1 = mirror.home / "identity" / "v1.json"
+    v1.write_bytes(v1.read_bytes().replace(b'"sig":"', b'"sig":"AAAA', 1))
+    state = mirror.home / "state" / "feeds" / "0123456789abcdef.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b'{"format":"mirror-feed-state/1","version":"7"}')
+    run = mirror("verify", "--all")
+    assert run.exit_code == 3
+    problems = [line for line in run.stdout.splitlines() if line.startswith("problem:")]
+    assert len(problems) == 2, run.stdout
+    assert any("identity" in line for line in problems)
+    assert any("state/feeds/0123456789abcdef.json" in line for line in problems)

@@ -44,7 +44,11 @@ def _signer(home: Home, labels: str, version: int, chain: bytes) -> ident.Signer
 def _bundle(out: Path, page: Path, signer: ident.Signer, key: SigningKey) -> Path:
     content = {"index.html": page.read_bytes()}
     bundle.write_bundle(
-        out, content, article={"title": out.name}, capture={"source": "test"}, key=key,
+        out,
+        content,
+        article={"title": out.name},
+        capture={"source": "test"},
+        key=key,
         identity=signer,
     )
     return out
@@ -160,9 +164,9 @@ def test_untrusted_reader_refused(empty_mirror: Mirror, world: World) -> None:
     other = load_public(Home(world.publisher), "erin").to_text()
     r = empty_mirror("verify", world.bundles["v4-current"], "--key", other)
     assert r.exit_code == 0  # E signed v4, which lists it: E anchors the identity too
-    stranger = PublicKey(bytes.fromhex(
-        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
-    )).to_text()
+    stranger = PublicKey(
+        bytes.fromhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+    ).to_text()
     r = empty_mirror("verify", world.bundles["v4-current"], "--key", stranger)
     assert r.exit_code == 3 and "not signed by a trusted key" in r.stderr
 
@@ -204,7 +208,9 @@ def test_forged_link_signed_by_attacker_refused(
     """A v4 replaced by one listing only the attacker's key (signed by the revoked D and
     the attacker): the v3 threshold among unrevoked keys is not met."""
     home = Home(world.publisher)
-    chain = ident.verify_chain(ident.parse_chain(world.chains[4]), [PublicKey.from_text(world.line_a)])
+    chain = ident.verify_chain(
+        ident.parse_chain(world.chains[4]), [PublicKey.from_text(world.line_a)]
+    )
     dave = load_signing_key(home, "dave", PASSPHRASE)
     forged = ident.Identity(
         "paper", 4, "2030-01-01T00:00:00Z", 1, (dave.public,), (), chain.links[2].digest

@@ -22,8 +22,6 @@ from mirror.ipld.cid import CID
 from tests.helpers.webserver import respond, serve
 from tests.ipfs_support import LocalNode
 
-pytest_plugins = ("tests.ipfs_support",)  # fixtures: ipfs_node
-
 SOME_CID = CID.decode("bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e")
 TIMEOUT = 0.5
 SLACK = 4.0  # generous bound on a loaded machine; a missing timeout would hang for ever

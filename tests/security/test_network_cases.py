@@ -22,8 +22,6 @@ from mirror.keys import TrustedKey
 from tests.conftest import PASSPHRASE, Mirror, snapshot
 from tests.ipfs_support import LocalNode
 
-pytest_plugins = ("tests.ipfs_support",)
-
 
 def _env(node: LocalNode) -> dict[str, str]:
     return {"MIRROR_IPFS_API": node.api}
@@ -134,8 +132,15 @@ def test_case_27_node_serves_other_bytes_bundle_unpinned_not_counted(
     foreign_root = mirror("push", foreign, "--no-record", env=_env(ipfs_node)).stdout.strip()
     assert mirror("push", other, env=_env(ipfs_node)).exit_code == 0
     key = _signing_key(mirror)
-    entry = feed.FeedEntry(foreign_root, "", "x", None, "2025-01-01T00:00:00Z",
-                           "sha256:" + hashlib.sha256((foreign / "manifest.json").read_bytes()).hexdigest(), 2000)
+    entry = feed.FeedEntry(
+        foreign_root,
+        "",
+        "x",
+        None,
+        "2025-01-01T00:00:00Z",
+        "sha256:" + hashlib.sha256((foreign / "manifest.json").read_bytes()).hexdigest(),
+        2000,
+    )
     doc = feed.build_feed(key, [entry], previous=None, previous_cid=None)
     cid = _put_file(ipfs_node, tmp_path, feed.sign_feed(doc, key), "feed-foreign")
     follower = Mirror(tmp_path / "follower")
@@ -180,11 +185,15 @@ def _follow_refused(follower: Mirror, node: LocalNode, source: str | Path, word:
 
 
 @pytest.mark.ipfs
-def test_case_28_rollback_refused(mirror: Mirror, ipfs_node: LocalNode, followed: dict[str, object]) -> None:
+def test_case_28_rollback_refused(
+    mirror: Mirror, ipfs_node: LocalNode, followed: dict[str, object]
+) -> None:
     follower = followed["follower"]
     assert isinstance(follower, Mirror)
     _follow_refused(follower, ipfs_node, str(followed["v1"]), "rollback")
-    _follow_refused(follower, ipfs_node, mirror.home / "feed" / "history" / "1.head.json", "rollback")
+    _follow_refused(
+        follower, ipfs_node, mirror.home / "feed" / "history" / "1.head.json", "rollback"
+    )
 
 
 @pytest.mark.ipfs
@@ -197,8 +206,14 @@ def test_case_28_freeze_refused(
     current = feed.load_own_feed(Home(mirror.home), [TrustedKey("pub", key.public, "")])
     assert current is not None
     past = datetime.now(UTC) - timedelta(days=30)
-    stale = feed.build_feed(key, current[0].feed.entries, previous=current[0].feed,
-                            previous_cid=str(followed["v2"]), ttl=timedelta(days=7), now=past)
+    stale = feed.build_feed(
+        key,
+        current[0].feed.entries,
+        previous=current[0].feed,
+        previous_cid=str(followed["v2"]),
+        ttl=timedelta(days=7),
+        now=past,
+    )
     cid = _put_file(ipfs_node, tmp_path, feed.sign_feed(stale, key), "frozen")
     _follow_refused(follower, ipfs_node, cid, "expired")
 
@@ -213,8 +228,16 @@ def test_case_28_same_version_other_content_refused(
     current = feed.load_own_feed(Home(mirror.home), [TrustedKey("pub", key.public, "")])
     assert current is not None
     v2 = current[0].feed
-    twin = feed.Feed(v2.key_id, v2.public_key, v2.version, v2.created_at, v2.expires, v2.previous,
-                     v2.entries[:1], v2.gateways)
+    twin = feed.Feed(
+        v2.key_id,
+        v2.public_key,
+        v2.version,
+        v2.created_at,
+        v2.expires,
+        v2.previous,
+        v2.entries[:1],
+        v2.gateways,
+    )
     cid = _put_file(ipfs_node, tmp_path, feed.sign_feed(twin, key), "twin")
     _follow_refused(follower, ipfs_node, cid, "differs from the document already seen")
 
@@ -238,8 +261,16 @@ def test_case_28_mix_and_match_refused(
         feed.FeedEntry(root3, "", "three", None, "2025-01-01T00:00:00Z", wrong, 5000),
         *v2.entries,
     )
-    for label, listed in (("new", entries), ("known", (v2.entries[0].__class__(
-            **{**v2.entries[0].to_dict(), "manifest_sha256": wrong}), *v2.entries[1:]))):
+    for label, listed in (
+        ("new", entries),
+        (
+            "known",
+            (
+                v2.entries[0].__class__(**{**v2.entries[0].to_dict(), "manifest_sha256": wrong}),
+                *v2.entries[1:],
+            ),
+        ),
+    ):
         doc = feed.build_feed(key, listed, previous=v2, previous_cid=str(followed["v2"]))
         cid = _put_file(ipfs_node, tmp_path, feed.sign_feed(doc, key), f"mix-{label}")
         _follow_refused(follower, ipfs_node, cid, "mix-and-match")
@@ -255,9 +286,13 @@ def _synthetic_payload(n: int, key: keys.SigningKey) -> bytes:
     head = feed.build_feed(key, [], previous=None, previous_cid=None).to_dict()
     head["entries"] = []
     text = json.dumps(head, sort_keys=True, separators=(",", ":"))
-    entry = json.dumps(feed.FeedEntry(CID.dag_pb(b"x").encode(), "", "", None,
-                                      "2025-01-01T00:00:00Z", "sha256:" + "0" * 64, 1).to_dict(),
-                       sort_keys=True, separators=(",", ":"))
+    entry = json.dumps(
+        feed.FeedEntry(
+            CID.dag_pb(b"x").encode(), "", "", None, "2025-01-01T00:00:00Z", "sha256:" + "0" * 64, 1
+        ).to_dict(),
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return text.replace('"entries":[]', '"entries":[' + ",".join([entry] * n) + "]").encode()
 
 
@@ -292,8 +327,9 @@ def test_case_29_follow_of_oversized_feeds_exits_5(
     assert follower("trust", "add", "pub", line).exit_code == 0
     from mirror import envelope
 
-    many = envelope.sign(envelope.FEED_TYPE, b'{"entries":[' + b",".join([b"{}"] * 1_000_000)
-                         + b"]}", [key]).to_bytes()
+    many = envelope.sign(
+        envelope.FEED_TYPE, b'{"entries":[' + b",".join([b"{}"] * 1_000_000) + b"]}", [key]
+    ).to_bytes()
     huge = b"x" * (feed.MAX_FEED_FILE + (4 << 20))
     for name, data in (("many", many), ("huge", huge)):
         cid = _put_file(ipfs_node, tmp_path, data, name)
@@ -318,14 +354,17 @@ def test_case_30_budget_reached_stops_pinning_and_exits_0(
     cid = mirror("feed", "publish", "--no-announce", env=_env(ipfs_node)).stdout.strip()
     follower = Mirror(tmp_path / "follower")
     follower.home.mkdir()
-    assert follower("trust", "add", "pub", mirror("key", "show", "pub").stdout.strip()).exit_code == 0
+    assert (
+        follower("trust", "add", "pub", mirror("key", "show", "pub").stdout.strip()).exit_code == 0
+    )
     run = follower("follow", cid, "--trust", "pub", "--budget", "4MiB", env=_env(ipfs_node))
     assert run.exit_code == 0, run.stderr
     assert "budget reached" in run.stdout
     assert "1 pinned" in run.stdout and "1 over budget" in run.stdout
     state = json.loads((follower.home / "follow").glob("*.json").__next__().read_text())
     assert list(state["verified"]) == [roots[1]]  # newest first
-    as_json = follower("follow", cid, "--trust", "pub", "--budget", "4MiB", "--json",
-                       env=_env(ipfs_node))
+    as_json = follower(
+        "follow", cid, "--trust", "pub", "--budget", "4MiB", "--json", env=_env(ipfs_node)
+    )
     report = json.loads(as_json.stdout)
     assert as_json.exit_code == 0 and report["budget_reached"] and report["skipped_budget"] == 1
