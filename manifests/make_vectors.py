@@ -16,14 +16,16 @@ import json
 import shutil
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import bundle, envelope
+from mirror import bundle, canonjson, envelope, feed, identity, push
 from mirror.ipld import car
+from mirror.ipld.cid import CID
 from mirror.keys import SigningKey
 
 HERE = Path(__file__).resolve().parent
@@ -76,7 +78,44 @@ def build(out: Path) -> dict[str, str]:
         "clock": CLOCK,
     }
     (out / "vectors.json").write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
+    build_feed(out, key, result.root)
     return facts
+
+
+def build_feed(out: Path, key: SigningKey, root: CID) -> None:
+    """Feed version 1 listing the vector bundle, carrying identity version 1, and its head."""
+    now = datetime.strptime(CLOCK, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    link = identity.Identity(
+        "vectors", 1, identity.format_time(now + timedelta(days=365)), 1, (key.public,)
+    )
+    chain = identity.verify_chain(
+        [envelope.sign(envelope.IDENTITY_TYPE, link.to_bytes(), [key])], [key.public]
+    )
+    manifest = (out / "bundle" / "manifest.json").read_bytes()
+    entry = feed.FeedEntry(
+        root.encode(),
+        "https://example.org/test",
+        "Тест",
+        None,
+        CLOCK,
+        feed.sha256_tag(manifest),
+        push.dag_size(out / "bundle.car", root),
+    )
+    doc = feed.build_feed(
+        key,
+        [entry],
+        previous=None,
+        previous_cid=None,
+        gateways=["https://gateway.example"],
+        now=now,
+        chain=canonjson.loads(chain.to_bytes().rstrip(b"\n"), max_size=identity.MAX_CHAIN),
+    )
+    data = feed.sign_feed(doc, key)
+    (out / "feed.json").write_bytes(data)
+    feed_cid = push.file_cid(data).encode()
+    (out / "feed.head.json").write_bytes(feed.sign_head(feed.head_for(doc, feed_cid), key))
+    facts = {"feed_cid": feed_cid, "version": 1, "expires": doc.expires, "key_id": doc.key_id}
+    (out / "feed-vectors.json").write_text(json.dumps(facts, indent=2) + "\n")
 
 
 def tree(root: Path) -> dict[str, bytes]:

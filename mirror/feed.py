@@ -7,9 +7,14 @@ file holding the signed envelope bytes, so bundle CIDs inside it are plain strin
 and pins of bundles stay recursive. A feed head (envelope.HEAD_TYPE) names the
 current feed CID and version; it travels over IPNS, pubsub or a file.
 
-Readers and followers remember, per publisher key id, the highest version seen and
-the hash of its payload, and refuse rollback, a changed document under the same
-version, and expired (frozen) feeds. Decision: docs/decisions/0004-feed.md.
+A publisher with an identity (mirror/identity.py) embeds its chain (field
+`identity`) in feeds and heads and signs them with a threshold of the identity's
+current keys; readers walk the chain from the key they trust. Readers and followers
+remember, per trusted key (the anchor, so a key rotation changes nothing), the
+highest version seen and the hash of its payload, and refuse rollback, a changed
+document under the same version, and expired (frozen) feeds; the identity chain is
+remembered at the same moment and never moves on a refusal.
+Decisions: docs/decisions/0004-feed.md, 0006-publisher-identity.md.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from . import canonjson, envelope, store
+from . import canonjson, envelope, identity, store
+from .canonjson import HostileJSON
 from .config import Home
 from .errors import LimitExceeded, UsageError, VerificationError
 from .ipld.cid import CID
 from .keys import SigningKey, TrustedKey
+
+Signers = SigningKey | Sequence[SigningKey]
 
 FEED_FORMAT = "mirror-feed/1"
 HEAD_FORMAT = "mirror-feed-head/1"
@@ -146,10 +154,13 @@ class Feed:
     entries: tuple[FeedEntry, ...]
     gateways: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    identity: dict[str, Any] | None = None  # the publisher's identity chain object
 
     def to_dict(self) -> dict[str, Any]:
+        chain = {} if self.identity is None else {"identity": self.identity}
         return {
             **self.extra,
+            **chain,
             "format": FEED_FORMAT,
             "publisher": {"key_id": self.key_id, "public_key": self.public_key},
             "version": self.version,
@@ -166,13 +177,12 @@ class Feed:
     @classmethod
     def from_bytes(cls, payload: bytes) -> Feed:
         """Parse a feed payload under the limits (LimitExceeded, exit 5) and the schema."""
-        if len(payload) > MAX_FEED_PAYLOAD:
-            raise LimitExceeded(f"feed document is larger than {MAX_FEED_PAYLOAD} bytes")
-        # Every entry is an object: counting braces bounds the parse before it allocates
-        # millions of objects (a brace inside a title only makes this stricter).
-        if payload.count(b"{") > 2 * MAX_ENTRIES + 64:
-            raise LimitExceeded(f"feed has more than {MAX_ENTRIES} entries")
-        doc = canonjson.loads(payload, max_size=MAX_FEED_PAYLOAD, what="feed")
+        check_payload_limits(payload)
+        return cls.from_doc(canonjson.loads(payload, max_size=MAX_FEED_PAYLOAD, what="feed"))
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Feed:
+        """A parsed feed document (from exactly the bytes whose signature was checked)."""
         if doc.get("format") != FEED_FORMAT:
             raise UsageError(f"feed format is {doc.get('format')!r}, expected {FEED_FORMAT!r}")
         entries = doc.get("entries")
@@ -201,7 +211,11 @@ class Feed:
             raise UsageError("feed gateways must be http(s) URLs")
         parse_time(doc.get("created_at"), "feed created_at")
         parse_time(doc.get("expires"), "feed expires")
+        chain = doc.get("identity")
+        if chain is not None and not isinstance(chain, dict):
+            raise UsageError("feed identity must be an identity chain object")
         known = {
+            "identity",
             "format",
             "publisher",
             "version",
@@ -221,6 +235,7 @@ class Feed:
             entries=tuple(FeedEntry.from_dict(e) for e in entries),
             gateways=tuple(gateways),
             extra={k: v for k, v in doc.items() if k not in known},
+            identity=chain,
         )
 
 
@@ -230,10 +245,13 @@ class Head:
     version: int
     expires: str
     key_id: str
+    identity: dict[str, Any] | None = None  # the chain, when it fits in a head
 
     def to_bytes(self) -> bytes:
+        chain = {} if self.identity is None else {"identity": self.identity}
         return canonjson.dumps(
             {
+                **chain,
                 "format": HEAD_FORMAT,
                 "feed_cid": self.feed_cid,
                 "version": self.version,
@@ -253,11 +271,15 @@ class Head:
         if not isinstance(publisher, dict) or not isinstance(publisher.get("key_id"), str):
             raise UsageError("feed head publisher must name a key_id")
         parse_time(doc.get("expires"), "feed head expires")
+        chain = doc.get("identity")
+        if chain is not None and not isinstance(chain, dict):
+            raise UsageError("feed head identity must be an identity chain object")
         return cls(
             check_cid(doc.get("feed_cid"), "feed head feed_cid"),
             version,
             doc["expires"],
             publisher["key_id"],
+            chain,
         )
 
 
@@ -265,20 +287,38 @@ class Head:
 class VerifiedFeed:
     feed: Feed
     payload_sha256: str
-    signer: TrustedKey
+    signer: TrustedKey  # named after the trusted key
+    anchor: TrustedKey  # the trusted key: remembered state is keyed by it
+    chain: identity.Chain | None = None  # the feed's own chain, remembered with it
+
+    @property
+    def anchor_id(self) -> str:
+        return self.anchor.key.key_id
 
 
 @dataclass(frozen=True, slots=True)
 class VerifiedHead:
     head: Head
     signer: TrustedKey
+    anchor: TrustedKey
+
+    @property
+    def anchor_id(self) -> str:
+        return self.anchor.key.key_id
 
 
 # -- signing and verifying -------------------------------------------------------------
 
 
+def _key_list(keys: Signers) -> list[SigningKey]:
+    listed = [keys] if isinstance(keys, SigningKey) else list(keys)
+    if not listed:
+        raise UsageError("nothing to sign with: no key given")
+    return listed
+
+
 def build_feed(
-    key: SigningKey,
+    key: Signers,
     entries: Sequence[FeedEntry],
     *,
     previous: Feed | None,
@@ -286,64 +326,165 @@ def build_feed(
     ttl: timedelta = DEFAULT_TTL,
     gateways: Sequence[str] = (),
     now: datetime | None = None,
+    chain: dict[str, Any] | None = None,
 ) -> Feed:
-    """The next feed: version one above the previous, entries newest first."""
+    """The next feed: version one above the previous, entries newest first; `chain`
+    is the publisher's identity chain object (identity.Chain.to_bytes(), parsed)."""
     if len(entries) > MAX_ENTRIES:
         raise LimitExceeded(f"feed has more than {MAX_ENTRIES} entries")
+    first = _key_list(key)[0]
     moment = now or utc_now()
     return Feed(
-        key_id=key.public.key_id,
-        public_key=key.public.to_text(),
+        key_id=first.public.key_id,
+        public_key=first.public.to_text(),
         version=(previous.version + 1) if previous else 1,
         created_at=format_time(moment),
         expires=format_time(moment + ttl),
         previous=previous_cid,
         entries=tuple(entries),
         gateways=tuple(gateways),
+        identity=chain,
     )
 
 
-def sign_feed(feed: Feed, key: SigningKey) -> bytes:
+def sign_feed(feed: Feed, key: Signers) -> bytes:
     """The feed file: the signed envelope bytes, as stored on IPFS."""
     payload = feed.to_bytes()
     if len(payload) > MAX_FEED_PAYLOAD:
         raise LimitExceeded(f"feed document is larger than {MAX_FEED_PAYLOAD} bytes")
-    return envelope.sign(envelope.FEED_TYPE, payload, [key]).to_bytes()
+    return envelope.sign(envelope.FEED_TYPE, payload, _key_list(key)).to_bytes()
 
 
-def sign_head(head: Head, key: SigningKey) -> bytes:
-    return envelope.sign(envelope.HEAD_TYPE, head.to_bytes(), [key]).to_bytes()
+def sign_head(head: Head, key: Signers) -> bytes:
+    return envelope.sign(envelope.HEAD_TYPE, head.to_bytes(), _key_list(key)).to_bytes()
 
 
 def head_for(feed: Feed, feed_cid: str) -> Head:
-    return Head(feed_cid, feed.version, feed.expires, feed.key_id)
+    """The head of a feed; it carries the identity chain when that leaves room to spare."""
+    chain = feed.identity
+    if chain is not None and len(canonjson.dumps(chain)) > MAX_HEAD // 2:
+        chain = None  # readers then need the chain from the feed or their memory
+    return Head(feed_cid, feed.version, feed.expires, feed.key_id, chain)
 
 
-def verify_feed(data: bytes, trusted: Sequence[TrustedKey]) -> VerifiedFeed:
+def check_payload_limits(payload: bytes) -> None:
+    if len(payload) > MAX_FEED_PAYLOAD:
+        raise LimitExceeded(f"feed document is larger than {MAX_FEED_PAYLOAD} bytes")
+    # Every entry is an object: counting braces bounds the parse before it allocates
+    # millions of objects (a brace inside a title only makes this stricter).
+    if payload.count(b"{") > 2 * MAX_ENTRIES + 64:
+        raise LimitExceeded(f"feed has more than {MAX_ENTRIES} entries")
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """Who may sign what a publisher says now, and which trusted key stands for it."""
+
+    keys: tuple[TrustedKey, ...]
+    threshold: int
+    anchor: TrustedKey | None  # None: whichever trusted key signs (no identity known)
+    chain: identity.Chain | None  # the chain the document carried
+
+
+def _parse_unverified(
+    env: envelope.Envelope, payload_type: str, max_size: int, what: str
+) -> tuple[dict[str, Any] | None, UsageError | None]:
+    """The payload parsed once, before its signature is checked, for its `identity`
+    chain (which authenticates itself against the trusted keys). Nothing else in it is
+    used before the signature check; a parse error is raised only after that check,
+    so a forged document is a verification failure (exit 3)."""
+    if env.payload_type != payload_type:
+        return None, None  # envelope.verify refuses it
+    try:
+        return canonjson.loads(env.payload, max_size=max_size, what=what), None
+    except (HostileJSON, LimitExceeded):
+        raise
+    except UsageError as exc:
+        return None, exc
+
+
+def authority(
+    chain_doc: Any, trusted: Sequence[TrustedKey], home: Home | None, what: str = "feed"
+) -> Authority:
+    """The keys that must sign a feed or head: the current keys of the chain it
+    carries (checked against the remembered chain: no rollback, no fork), else of the
+    chain remembered for a trusted key, else the trusted keys themselves."""
+    if chain_doc is not None:
+        if not isinstance(chain_doc, dict):
+            raise VerificationError(f"{what} identity is not an identity chain object")
+        try:
+            envs = identity.parse_chain_obj(chain_doc, f"{what} identity")
+        except (HostileJSON, LimitExceeded):
+            raise
+        except UsageError as exc:
+            raise VerificationError(f"{what} identity is damaged: {exc.message}") from exc
+        chain = identity.verify_chain(envs, [t.key for t in trusted])
+        anchor = next(t for t in trusted if identity.anchored_by(chain, t.key))
+        if home is not None:
+            known = identity.remembered(home, anchor.key)
+            if known is not None:
+                if len(chain.links) < len(known.links):
+                    raise VerificationError(
+                        f"{what}: identity {chain.name!r} rollback: version "
+                        f"{chain.current.version} offered, version {known.current.version} "
+                        "already seen"
+                    )
+                identity.merge([chain, known])  # a fork is refused here
+        signers, threshold = identity.current_signers(chain, anchor.name)
+        return Authority(tuple(signers), threshold, anchor, chain)
+    if home is not None:
+        for t in trusted:
+            known = identity.remembered(home, t.key)
+            if known is not None:
+                signers, threshold = identity.current_signers(known, t.name)
+                return Authority(tuple(signers), threshold, t, None)
+    return Authority(tuple(trusted), 1, None, None)
+
+
+def verify_feed(
+    data: bytes, trusted: Sequence[TrustedKey], *, home: Home | None = None
+) -> VerifiedFeed:
     """Signature first (feed payload type only), then parse exactly the verified bytes.
 
-    Size limits come before anything else (exit 5); the envelope must carry a valid
-    signature by a trusted key (exit 3) whose key id the document names.
+    Size limits come before anything else (exit 5); the envelope must carry valid
+    signatures by a threshold of the publisher's current keys, reached from a
+    trusted key through the identity chain when there is one (exit 3), and the
+    document must name one of its signers. With `home`, the chain is checked against
+    the remembered one; nothing is written here (see remember()).
     """
     if len(data) > MAX_FEED_FILE:
         raise LimitExceeded(f"feed file is larger than {MAX_FEED_FILE} bytes")
     env = envelope.Envelope.from_bytes(data, max_size=MAX_FEED_FILE, what="feed")
-    verified = envelope.verify(env, envelope.FEED_TYPE, trusted, what="feed")
-    feed = Feed.from_bytes(verified.payload)
-    signer = verified.signers[0]
-    if feed.key_id != signer.key.key_id or feed.public_key != signer.key.to_text():
+    check_payload_limits(env.payload)
+    doc, error = _parse_unverified(env, envelope.FEED_TYPE, MAX_FEED_PAYLOAD, "feed")
+    auth = authority(doc.get("identity") if doc else None, trusted, home)
+    verified = envelope.verify(
+        env, envelope.FEED_TYPE, auth.keys, threshold=auth.threshold, what="feed"
+    )
+    if doc is None:
+        raise error or UsageError("feed is not a JSON object")
+    feed = Feed.from_doc(doc)  # parsed from verified.payload, the same bytes
+    signer = next((t for t in verified.signers if t.key.to_text() == feed.public_key), None)
+    if signer is None or feed.key_id != signer.key.key_id:
         raise VerificationError("feed names a publisher key other than the one that signed it")
-    return VerifiedFeed(feed, sha256_tag(verified.payload), signer)
+    anchor = auth.anchor or signer
+    return VerifiedFeed(feed, sha256_tag(verified.payload), signer, anchor, auth.chain)
 
 
-def verify_head(data: bytes, trusted: Sequence[TrustedKey]) -> VerifiedHead:
+def verify_head(
+    data: bytes, trusted: Sequence[TrustedKey], *, home: Home | None = None
+) -> VerifiedHead:
     env = envelope.Envelope.from_bytes(data, max_size=MAX_HEAD, what="feed head")
-    verified = envelope.verify(env, envelope.HEAD_TYPE, trusted, what="feed head")
+    doc, _ = _parse_unverified(env, envelope.HEAD_TYPE, MAX_HEAD, "feed head")
+    auth = authority(doc.get("identity") if doc else None, trusted, home, "feed head")
+    verified = envelope.verify(
+        env, envelope.HEAD_TYPE, auth.keys, threshold=auth.threshold, what="feed head"
+    )
     head = Head.from_bytes(verified.payload)
-    signer = verified.signers[0]
-    if head.key_id != signer.key.key_id:
+    signer = next((t for t in verified.signers if t.key.key_id == head.key_id), None)
+    if signer is None:
         raise VerificationError("feed head names a publisher key other than the one that signed it")
-    return VerifiedHead(head, signer)
+    return VerifiedHead(head, signer, auth.anchor or signer)
 
 
 def check_not_expired(expires: str, what: str = "feed", now: datetime | None = None) -> None:
@@ -403,49 +544,55 @@ def check_against_remembered(
     Returns what was remembered; nothing is written here (see remember()).
     """
     feed = verified.feed
-    known = load_remembered(home, feed.key_id)
+    who = verified.anchor_id
+    known = load_remembered(home, who)
     if known is not None:
         if feed.version < known.version:
             raise VerificationError(
                 f"feed rollback refused: version {feed.version} is older than the "
-                f"version {known.version} already seen for publisher {feed.key_id}"
+                f"version {known.version} already seen for publisher {who}"
             )
         if feed.version == known.version and verified.payload_sha256 != known.payload_sha256:
             raise VerificationError(
-                f"feed version {feed.version} of publisher {feed.key_id} differs from the "
+                f"feed version {feed.version} of publisher {who} differs from the "
                 "document already seen under that version"
             )
     check_not_expired(feed.expires, now=now)
     return known
 
 
-def check_head_against_remembered(home: Home, head: Head, *, now: datetime | None = None) -> None:
-    known = load_remembered(home, head.key_id)
+def check_head_against_remembered(
+    home: Home, verified: VerifiedHead, *, now: datetime | None = None
+) -> None:
+    head, who = verified.head, verified.anchor_id
+    known = load_remembered(home, who)
     if known is not None and head.version < known.version:
         raise VerificationError(
             f"feed head rollback refused: version {head.version} is older than the "
-            f"version {known.version} already seen for publisher {head.key_id}"
+            f"version {known.version} already seen for publisher {who}"
         )
     check_not_expired(head.expires, "feed head", now=now)
 
 
 def remember(home: Home, verified: VerifiedFeed, feed_cid: str | None) -> None:
-    """Move the remembered version forward (never backward), atomically."""
-    feed = verified.feed
-    known = load_remembered(home, feed.key_id)
+    """Move the remembered identity chain and feed version forward (never backward),
+    atomically, keyed by the trusted key (the anchor)."""
+    feed, who = verified.feed, verified.anchor_id
+    if verified.chain is not None:
+        identity.remember(home, verified.anchor.key, verified.chain, current=True)
+    known = load_remembered(home, who)
     if known is not None and known.version >= feed.version:
         return
     doc = {
         "format": STATE_FORMAT,
-        "key_id": feed.key_id,
+        "key_id": who,
+        "publisher_key_id": feed.key_id,
         "version": feed.version,
         "payload_sha256": verified.payload_sha256,
         "feed_cid": feed_cid,
         "remembered_at": format_time(utc_now()),
     }
-    store.atomic_write(
-        _state_path(home, feed.key_id), canonjson.dumps(doc) + b"\n", label="feed-state"
-    )
+    store.atomic_write(_state_path(home, who), canonjson.dumps(doc) + b"\n", label="feed-state")
 
 
 # -- the publisher's own feed files ---------------------------------------------------

@@ -19,14 +19,16 @@ import contextlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 
-from . import canonjson, feed, store
+from . import canonjson, feed, gateway, store
 from .config import Home
 from .errors import LimitExceeded, MirrorError, NetworkError, UsageError, VerificationError
 from .ipfs import IpfsNode
@@ -40,6 +42,7 @@ FOLLOW_FORMAT = "mirror-follow/1"
 MAX_JOURNAL = 64 << 20
 CAR_SLACK = 1 << 20  # CAR framing on top of a bundle's declared DAG size
 DEFAULT_PIN_TIMEOUT = 300.0
+DEFAULT_HEAD_TIMEOUT = 30.0
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.I)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -101,21 +104,26 @@ def parse_source(text: str) -> Source:
 
 
 def _read_url(url: str, timeout: float) -> bytes:
+    """The head at `url`: at most MAX_HEAD bytes (exit 5) within `timeout` seconds in
+    all (exit 4), however slowly the server trickles them."""
+    deadline = time.monotonic() + timeout
     try:
         with requests.get(url, timeout=(timeout, timeout), stream=True) as response:
             if response.status_code != 200:
                 raise NetworkError(f"{url}: HTTP {response.status_code}")
             data = bytearray()
-            for chunk in response.iter_content(16 << 10):
+            for chunk in gateway.read_chunks(response, 16 << 10):
                 data += chunk
                 if len(data) > feed.MAX_HEAD:
                     raise LimitExceeded(f"feed head at {url} is larger than {feed.MAX_HEAD} bytes")
+                if time.monotonic() > deadline:
+                    raise NetworkError(f"feed head at {url}: not complete within {timeout:g} s")
             return bytes(data)
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise NetworkError(f"cannot fetch feed head {url}: {type(exc).__name__}") from exc
 
 
-def read_head_bytes(source: Source, timeout: float = 30.0) -> bytes:
+def read_head_bytes(source: Source, timeout: float = DEFAULT_HEAD_TIMEOUT) -> bytes:
     if source.kind == "file":
         return store.read_bytes(Path(source.value), limit=feed.MAX_HEAD, what="feed head file")
     if source.kind == "url":
@@ -142,7 +150,7 @@ def fetch_feed(
             if root.size > feed.MAX_FEED_FILE:
                 raise LimitExceeded(f"feed file is larger than {feed.MAX_FEED_FILE} bytes")
             data = b"".join(root.chunks())
-    return feed.verify_feed(data, trusted)
+    return feed.verify_feed(data, trusted, home=home)
 
 
 # -- follower state ----------------------------------------------------------------------
@@ -288,18 +296,23 @@ class FollowReport:
 class FollowOptions:
     budget: int | None = None
     pin_timeout: float = DEFAULT_PIN_TIMEOUT
+    head_timeout: float = DEFAULT_HEAD_TIMEOUT
 
 
 def resolve(
-    node: IpfsNode, home: Home, source: Source, trusted: Sequence[TrustedKey]
+    node: IpfsNode,
+    home: Home,
+    source: Source,
+    trusted: Sequence[TrustedKey],
+    head_timeout: float = DEFAULT_HEAD_TIMEOUT,
 ) -> tuple[CID, feed.Head | None]:
     """SOURCE -> (feed CID, the verified head if the source was a head)."""
     if source.kind == "cid":
         return CID.decode(source.value), None
     if source.kind == "ipns":
         return node.name_resolve(source.value), None
-    verified = feed.verify_head(read_head_bytes(source), trusted)
-    feed.check_head_against_remembered(home, verified.head)
+    verified = feed.verify_head(read_head_bytes(source, head_timeout), trusted, home=home)
+    feed.check_head_against_remembered(home, verified)
     return CID.decode(verified.head.feed_cid), verified.head
 
 
@@ -325,7 +338,8 @@ def follow_round(
         f"({current.key_id}): {len(current.entries)} entries, expires {current.expires}"
     )
     node.pin_add(feed_cid, timeout=options.pin_timeout)  # volunteers keep the feed alive too
-    state = FollowState.load(home, current.key_id)
+    # Keyed by the trusted key: a rotation of the signing keys keeps the state.
+    state = FollowState.load(home, verified.anchor_id)
     pinned = already = skipped = 0
     failed: list[tuple[str, str]] = []
     unavailable: list[tuple[str, str]] = []
@@ -363,7 +377,7 @@ def follow_round(
         feed.remember(home, verified, feed_cid.encode())
     return FollowReport(
         publisher=verified.signer.name,
-        key_id=current.key_id,
+        key_id=verified.anchor_id,
         feed_cid=feed_cid.encode(),
         version=current.version,
         entries=len(current.entries),
@@ -403,7 +417,7 @@ def _mirror_one(
                     node.dag_export(root, out, max_bytes=2 * entry.size + CAR_SLACK)
             except OSError as exc:
                 raise store.storage_error(exc, path) from exc
-            verify_car(path, trusted, root=root)
+            verify_car(path, trusted, root=root, home=home)  # identity memory moves
             digest = manifest_sha256(path, root)
         if digest != entry.manifest_sha256:
             raise VerificationError(
@@ -433,7 +447,7 @@ def follow_source(
     stop: StopSignal | None = None,
 ) -> FollowReport:
     """One complete round from SOURCE."""
-    feed_cid, head = resolve(node, home, source, trusted)
+    feed_cid, head = resolve(node, home, source, trusted, options.head_timeout)
     return follow_round(
         node, home, feed_cid, trusted, head=head, options=options, log=log, stop=stop
     )
@@ -461,16 +475,16 @@ def listen_heads(
             if stop is not None and stop.is_set():
                 return
             try:
-                head = feed.verify_head(message, trusted).head
+                verified = feed.verify_head(message, trusted, home=home)
             except MirrorError as exc:
                 log(f"warning: ignored feed head on {topic}: {exc.message}")
                 continue
             try:
-                feed.check_head_against_remembered(home, head)
+                feed.check_head_against_remembered(home, verified)
             except VerificationError as exc:
                 log(f"warning: ignored stale feed head on {topic}: {exc.message}")
                 continue
-            yield head
+            yield verified.head
     finally:
         close = getattr(messages, "close", None)
         if close is not None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from .errors import LimitExceeded, NetworkError, StorageError, UsageError
 from .ipld.cid import CID
@@ -25,6 +27,18 @@ _CHUNK = 1 << 16
 
 class Cancelled(NetworkError):
     """Another source already delivered a verified copy."""
+
+
+def read_chunks(response: requests.Response, size: int = _CHUNK) -> Iterator[bytes]:
+    """The body as it arrives: each chunk is whatever the socket has (up to `size`), so
+    a caller's deadline is checked even while a server trickles one byte at a time
+    (iter_content would wait for `size` bytes, each recv resetting the read timeout)."""
+    raw = response.raw
+    while True:
+        chunk = raw.read1(size, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
 
 
 def check_gateway(url: str) -> str:
@@ -74,7 +88,7 @@ def fetch_car(
     try:
         if response.status_code != 200:
             raise NetworkError(f"gateway {name} answered HTTP {response.status_code}")
-        for chunk in response.iter_content(_CHUNK):
+        for chunk in read_chunks(response):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"gateway {name}: cancelled")
             if time.monotonic() > deadline:
@@ -86,7 +100,7 @@ def fetch_car(
                 out.write(chunk)
             except OSError as exc:
                 raise StorageError(f"cannot write the CAR from {name}: {exc.strerror}") from exc
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise NetworkError(f"gateway {name}: {type(exc).__name__} while reading") from exc
     finally:
         response.close()

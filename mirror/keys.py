@@ -54,6 +54,8 @@ def b64encode(data: bytes) -> str:
 
 def b64decode_strict(text: str, what: str) -> bytes:
     """Standard base64 that must be canonical (re-encodes to the same text)."""
+    if not isinstance(text, str):
+        raise UsageError(f"{what} must be a base64 string")
     try:
         data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:

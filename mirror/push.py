@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from . import canonjson, feed, keys, store
+from . import canonjson, feed, identity, keys, store
 from .config import Home
 from .errors import MirrorError, NetworkError, UsageError, VerificationError
 from .ipfs import IpfsNode
@@ -93,6 +93,43 @@ def dag_size(car_path: Path, root: CID) -> int:
 def own_keys(home: Home) -> list[TrustedKey]:
     """This data directory's own public keys, as the keys its bundles must be signed by."""
     return [TrustedKey(name, keys.load_public(home, name), "") for name in keys.list_keys(home)]
+
+
+def publisher_keys(home: Home) -> list[TrustedKey]:
+    """Own keys plus every key of this data directory's identity (its own feeds may have
+    been signed by keys rotated out and no longer held here)."""
+    found = own_keys(home)
+    chain = identity.home_chain(home)
+    if chain is not None:
+        held = {t.key for t in found}
+        found += [TrustedKey(chain.name, k, "") for k in chain.all_keys() if k not in held]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSigner:
+    """What signs a feed: the identity's threshold of current keys and its chain object,
+    or one key when this data directory has no identity."""
+
+    keys: tuple[SigningKey, ...]
+    chain: dict[str, Any] | None = None
+
+    @property
+    def stable_key_id(self) -> str:
+        """The key id naming the publisher's IPNS key and pubsub topic: the first key
+        of identity version 1, so the names survive rotations."""
+        if self.chain is not None:
+            first = identity.parse_chain_obj(self.chain)[0]
+            return identity.Identity.from_bytes(first.payload).keys[0].key_id
+        return self.keys[0].public.key_id
+
+
+def feed_signer(home: Home, passphrase: str, key_name: str | None = None) -> FeedSigner:
+    signer = identity.load_signer(home, passphrase, key_name)
+    if signer is None:
+        return FeedSigner((keys.load_signing_key(home, key_name, passphrase),))
+    chain = canonjson.loads(signer.chain.rstrip(b"\n"), max_size=identity.MAX_CHAIN)
+    return FeedSigner(signer.keys, chain)
 
 
 @contextlib.contextmanager
@@ -173,7 +210,7 @@ def push(node: IpfsNode, home: Home, target: Path, *, record: bool = True) -> Pu
                 root = blocks.root
         signers = own_keys(home) if record else []
         if signers:
-            verdict = verify_car(car_path, signers, root=root)
+            verdict = verify_car(car_path, signers, root=root, home=home)
             entry: feed.FeedEntry | None = _entry(
                 verdict, manifest_sha256(car_path, root), dag_size(car_path, root)
             )
@@ -233,7 +270,7 @@ def file_cid(data: bytes) -> CID:
 def push_feed(
     node: IpfsNode,
     home: Home,
-    key: SigningKey,
+    key: SigningKey | FeedSigner,
     *,
     ttl: timedelta = feed.DEFAULT_TTL,
     gateways: Sequence[str] = (),
@@ -245,21 +282,27 @@ def push_feed(
     head on disk never names a feed the node does not have. IPNS and pubsub are
     best effort: what fails there becomes a warning, not an error.
     """
-    mine = [TrustedKey(key.name, key.public, "")]
-    current = feed.load_own_feed(home, mine)
+    signer = key if isinstance(key, FeedSigner) else FeedSigner((key,))
+    current = feed.load_own_feed(home, publisher_keys(home))
     previous = current[0].feed if current else None
     previous_cid = file_cid(current[1]).encode() if current else None
     entries = list(reversed(load_published(home)))
     new = feed.build_feed(
-        key, entries, previous=previous, previous_cid=previous_cid, ttl=ttl, gateways=gateways
+        signer.keys,
+        entries,
+        previous=previous,
+        previous_cid=previous_cid,
+        ttl=ttl,
+        gateways=gateways,
+        chain=signer.chain,
     )
-    data = feed.sign_feed(new, key)
+    data = feed.sign_feed(new, signer.keys)
     with scratch_dir(home) as work:
         (work / "feed.json").write_bytes(data)
         root = car.write_car(work / "feed.json", work / "feed.car").root
         import_checked(node, work / "feed.car", root)
     feed_cid = root.encode()
-    head_bytes = feed.sign_head(feed.head_for(new, feed_cid), key)
+    head_bytes = feed.sign_head(feed.head_for(new, feed_cid), signer.keys)
     history = home.feed_dir / "history"
     store.atomic_write(history / f"{new.version}.json", data, label="feed-history")
     store.atomic_write(history / f"{new.version}.head.json", head_bytes, label="feed-history")
@@ -268,7 +311,7 @@ def push_feed(
     warnings: list[str] = []
     ipns_name = topic = None
     if announce:
-        ipns_name, topic = _announce(node, new, root, head_bytes, ttl, warnings)
+        ipns_name, topic = _announce(node, signer.stable_key_id, root, head_bytes, ttl, warnings)
     return FeedPublishResult(
         feed_cid,
         new.version,
@@ -283,7 +326,7 @@ def push_feed(
 
 def _announce(
     node: IpfsNode,
-    new: feed.Feed,
+    key_id: str,
     root: CID,
     head_bytes: bytes,
     ttl: timedelta,
@@ -292,7 +335,7 @@ def _announce(
     info = node.info()
     ipns_name = topic = None
     if info.supports_ipns:
-        name = feed.ipns_key_name(new.key_id)
+        name = feed.ipns_key_name(key_id)
         try:
             if name not in node.key_list():
                 node.key_gen(name)
@@ -303,7 +346,7 @@ def _announce(
     else:
         warnings.append(f"{info.label} has no IPNS key store: feed not named by IPNS")
     if info.supports_pubsub:
-        topic = feed.topic_for(new.key_id)
+        topic = feed.topic_for(key_id)
         try:
             node.pubsub_publish(topic, head_bytes)
         except NetworkError as exc:
@@ -322,7 +365,7 @@ def publish_bundles(
     node: IpfsNode,
     home: Home,
     bundles: Sequence[Path],
-    key: SigningKey,
+    key: SigningKey | FeedSigner,
     *,
     ttl: timedelta = feed.DEFAULT_TTL,
     log: Callable[[str], None] = lambda _line: None,

@@ -372,10 +372,13 @@ class CaptureState:
     """
 
     MAX_BYTES = 64 * MiB
+    WRITE_EVERY = 2.0
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._dirty = False
+        self._written = 0.0
         self.entries: dict[str, dict[str, Any]] = {}
         try:
             raw = store.read_bytes(path, limit=self.MAX_BYTES, what="capture state")
@@ -401,6 +404,8 @@ class CaptureState:
         return root if isinstance(root, str) else None
 
     def record(self, captured: Captured, keep_source: bool) -> None:
+        """Remember a capture; written at most every ``WRITE_EVERY`` seconds (and by
+        ``flush``), so a large batch does not rewrite the file per article."""
         with self._lock:
             self.entries[captured.url] = {
                 "body_sha256": captured.body_sha256,
@@ -409,8 +414,20 @@ class CaptureState:
                 "source": keep_source,
                 "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
-            data = json.dumps({"captures": self.entries}, indent=1, sort_keys=True)
-            store.atomic_write(self.path, data.encode("utf-8"), label="captures")
+            self._dirty = True
+            if time.monotonic() - self._written >= self.WRITE_EVERY:
+                self._write()
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._dirty:
+                self._write()
+
+    def _write(self) -> None:
+        data = json.dumps({"captures": self.entries}, indent=1, sort_keys=True)
+        store.atomic_write(self.path, data.encode("utf-8"), label="captures")
+        self._dirty = False
+        self._written = time.monotonic()
 
 
 # -- batch ---------------------------------------------------------------------------
@@ -543,11 +560,20 @@ def run_batch(
             on_done(outcome)
         return outcome
 
-    if jobs == 1 or len(targets) <= 1:
-        outcomes = [work(t) for t in targets]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mirror-capture") as pool:
-            outcomes = list(pool.map(work, targets))
+    try:
+        if jobs == 1 or len(targets) <= 1:
+            outcomes = [work(t) for t in targets]
+        else:
+            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mirror-capture")
+            try:
+                outcomes = list(pool.map(work, targets))
+            except BaseException:  # Ctrl-C: finish what runs, start nothing new
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+    finally:
+        if state is not None:
+            state.flush()
     return BatchReport(tuple(outcomes), time.monotonic() - started)
 
 

@@ -113,7 +113,7 @@ def publish_cmd(
     for failed in run.report.failed:
         note(f"capture failed: {failed.url}: {failed.error}")
     if captured:
-        key = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
+        key = push.feed_signer(ctx.home, passphrase(confirm=False), key_name)
         pushed, published = push.publish_bundles(
             node, ctx.home, [o.path for o in captured if o.path], key, ttl=lifetime, log=note
         )
@@ -163,10 +163,13 @@ def feed_publish(
 ) -> None:
     """Sign and push the next feed version listing every bundle this home published.
 
-    The signed head is written to feed/head.json and announced by IPNS and pubsub
+    Each run renews the feed: it expires after --ttl (7 days by default), and
+    followers refuse an expired feed as frozen, so publish at least that often. With
+    a publisher identity the feed carries its chain and is signed by a threshold of
+    its current keys. The signed head is written to feed/head.json and announced by IPNS and pubsub
     when the node supports them. Prints the new feed CID on stdout.
     """
-    key = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
+    key = push.feed_signer(ctx.home, passphrase(confirm=False), key_name)
     result = push.push_feed(
         connect(api),
         ctx.home,
@@ -192,7 +195,7 @@ def feed_publish(
 @pass_ctx
 def feed_show(ctx: Context, as_json: bool) -> None:
     """Print this home's current feed."""
-    current = feed.load_own_feed(ctx.home, push.own_keys(ctx.home))
+    current = feed.load_own_feed(ctx.home, push.publisher_keys(ctx.home))
     if current is None:
         raise UsageError("no feed yet: run `mirror feed publish`")
     verified, data = current
@@ -257,6 +260,9 @@ def _stop_on_signals(stop: follow.StopSignal) -> Iterator[None]:
 @click.option(
     "--pin-timeout", default="5m", show_default=True, help="Give up pinning one bundle after this."
 )
+@click.option(
+    "--head-timeout", default="30s", show_default=True, help="Whole time to read a head URL."
+)
 @api_option
 @json_option
 @pass_ctx
@@ -271,6 +277,7 @@ def follow_cmd(
     pubsub: bool,
     wait: str,
     pin_timeout: str,
+    head_timeout: str,
     api: str | None,
     as_json: bool,
 ) -> None:
@@ -280,6 +287,7 @@ def follow_cmd(
     http(s) URL of one; with --pubsub it may be left out. Each bundle is re-verified
     from the node before it counts as mirrored. Exit 0 also when the budget is
     reached; 3 when anything fails verification (the remembered version stays).
+    A publisher identity is followed from the trusted key across key rotations.
     """
     if once and interval:
         raise UsageError("give --once or --interval, not both")
@@ -293,6 +301,7 @@ def follow_cmd(
     options = follow.FollowOptions(
         budget=follow.parse_size(budget) if budget else None,
         pin_timeout=follow.parse_duration(pin_timeout),
+        head_timeout=follow.parse_duration(head_timeout),
     )
     parsed = follow.parse_source(source) if source else None
     stop = follow.StopSignal()

@@ -127,20 +127,7 @@ CORRUPTIONS = {
 }
 
 
-# keys.open_private_key lets AttributeError out of b64decode_strict for a null or
-# numeric salt/nonce/ciphertext (internal error, exit 1); it must be exit 2.
-_NON_STRING = pytest.mark.xfail(
-    strict=True, reason="keys.open_private_key: non-string base64 field is exit 1, not 2"
-)
-
-
-@pytest.mark.parametrize(
-    "corrupt",
-    [
-        pytest.param(c, marks=_NON_STRING) if c in ("missing-salt", "salt-not-a-string") else c
-        for c in sorted(CORRUPTIONS)
-    ],
-)
+@pytest.mark.parametrize("corrupt", sorted(CORRUPTIONS))
 def test_case_32_corrupt_key_file_exit_2_nothing_signed(
     mirror: Mirror, page_dir: Path, tmp_path: Path, corrupt: str
 ) -> None:

@@ -40,3 +40,30 @@ def test_vector_bundle_verifies_as_folder_and_car() -> None:
     trusted = [TrustedKey("vectors", PublicKey.from_text(facts["public_key"]), "")]
     assert verify.verify_folder(VECTORS / "bundle", trusted).root_cid == facts["root_cid"]
     assert verify.verify_car(VECTORS / "bundle.car", trusted).root_cid == facts["root_cid"]
+
+
+def test_feed_vector_matches_its_schemas_and_verifies() -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    from mirror import feed
+    from mirror.push import file_cid
+
+    feed_schema = json.loads((ROOT / "manifests" / "feed.schema.json").read_text())
+    head_schema = json.loads((ROOT / "manifests" / "feed-head.schema.json").read_text())
+    registry = Registry().with_resource(feed_schema["$id"], Resource.from_contents(feed_schema))
+    facts = json.loads((VECTORS / "feed-vectors.json").read_text())
+    bundle = json.loads((VECTORS / "vectors.json").read_text())
+    data = (VECTORS / "feed.json").read_bytes()
+    head_data = (VECTORS / "feed.head.json").read_bytes()
+    payload = json.loads(base64.b64decode(json.loads(data)["payload"]))
+    Draft202012Validator(feed_schema, registry=registry).validate(payload)
+    head_payload = json.loads(base64.b64decode(json.loads(head_data)["payload"]))
+    Draft202012Validator(head_schema, registry=registry).validate(head_payload)
+    trusted = [TrustedKey("vectors", PublicKey.from_text(bundle["public_key"]), "")]
+    verified = feed.verify_feed(data, trusted)
+    assert verified.chain is not None and verified.feed.version == facts["version"]
+    assert verified.feed.entries[0].root_cid == bundle["root_cid"]
+    assert file_cid(data).encode() == facts["feed_cid"]
+    head = feed.verify_head(head_data, trusted).head
+    assert head.feed_cid == facts["feed_cid"] and head.identity == verified.feed.identity
