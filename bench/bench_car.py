@@ -1,7 +1,8 @@
 """CID + CAR speed: our write_car vs `ipfs-car pack` vs plain `sha256sum`.
 
 Two inputs in a temp dir: one 512 MiB file, and 10,000 small files (1-50 KB). Each tool
-runs in its own process, after one warm-up read so the page cache is equal for all;
+runs in its own process, after one warm-up read so the page cache is equal for all
+and after a sync so no tool pays for another's pending writes;
 peak RSS comes from the child's rusage. Targets (DESIGN.md): >= 2x faster than
 ipfs-car on both, within 2x of sha256sum on the big file, peak < 100 MB.
 
@@ -30,6 +31,7 @@ OURS = (
 
 def run(cmd: list[str], shell: bool = False) -> tuple[float, float, str]:
     """(seconds, peak RSS in MB, stdout) of one child process."""
+    os.sync()  # no tool pays for another's (or the input's) pending writeback
     start = time.perf_counter()
     proc = subprocess.Popen(
         " ".join(cmd) if shell else cmd,

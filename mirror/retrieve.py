@@ -84,8 +84,18 @@ def _spool(directory: Path) -> Iterator[tuple[Path, BinaryIO]]:
 
 
 def _keep(tmp: Path, final: Path) -> None:
+    """Make a verified spool file the cached copy: fsync it before the rename, so a
+    crash leaves the old cache entry (or none) or the complete new one."""
     try:
+        store.kill_point("car-cache", "temp-written")
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        store.kill_point("car-cache", "fsynced")
         os.replace(tmp, final)
+        store.kill_point("car-cache", "renamed")
     except OSError as exc:
         raise store.storage_error(exc, final) from exc
     store.fsync_dir(final.parent)

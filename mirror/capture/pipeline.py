@@ -16,6 +16,7 @@ bytes are unchanged and whose bundle and CAR are still where they were written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -177,6 +178,7 @@ def image_record(images: ImageResult) -> dict[str, Any]:
     return record
 
 
+@functools.cache
 def _extractor_version() -> str:
     try:
         from importlib.metadata import version

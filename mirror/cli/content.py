@@ -12,6 +12,7 @@ from .. import verify as verify_mod
 from ..errors import UsageError, VerificationError
 from ..ipld import car as car_mod
 from ..ipld import unixfs
+from ..store import storage_error
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
 
@@ -42,11 +43,15 @@ def cid(ctx: Context, path: Path) -> None:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="CAR file to write.",
+    help="CAR file to write (its folder is created with its parents).",
 )
 @pass_ctx
 def car(ctx: Context, path: Path, output: Path) -> None:
     """Write PATH (a bundle folder or any file/folder) as a CARv1 file; print the root CID."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, output) from exc
     result = car_mod.write_car(path, output)
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")

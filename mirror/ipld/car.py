@@ -430,11 +430,12 @@ class _CarWriter:
 
 def write_car(path: Path, out: Path) -> AddResult:
     """Add a file or directory (unixfs-v1-2025) and write it as a CARv1 at `out`,
-    atomically, in one read of the data."""
+    atomically, in one read of the data. Whole-file sha256 digests are not computed
+    (a CAR needs only CIDs): `files[...].sha256` is "" for multi-chunk files."""
     out = Path(out)
     writer = _CarWriter(out, CID.from_digest(DAG_PB, bytes(32)))
     try:
-        result = add_path(Path(path), writer.section)
+        result = add_path(Path(path), writer.section, file_digests=False)
     except BaseException:
         writer.abort()
         raise

@@ -191,9 +191,14 @@ def _read_full(read: Reader, n: int) -> bytes:
     return b"".join(parts)
 
 
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
 class _Builder:
-    def __init__(self, sink: Sink | None) -> None:
+    def __init__(self, sink: Sink | None, file_digests: bool = True) -> None:
         self.sink = sink
+        self.file_digests = file_digests
         self.seen: set[bytes] = set()
         self.files: dict[str, FileEntry] = {}
         self.hidden: list[str] = []
@@ -238,13 +243,11 @@ class _Builder:
             self.emit(cid, chunk)
             return FileEntry(cid, len(chunk), digest.hex()), len(chunk)
 
-        whole = hashlib.sha256()
+        whole = hashlib.sha256() if self.file_digests else None
         pool = self._pool_get()
-        pending: deque[Future[None]] = deque()
         # levels[k] holds links of the open node at height k+1; a full level is only
         # flushed when more data arrives, which yields Kubo's balanced layout.
         levels: list[list[tuple[CID, int, int]]] = [[]]
-        total = 0
 
         def push(level: int, link: tuple[CID, int, int]) -> None:
             if level == len(levels):
@@ -254,16 +257,31 @@ class _Builder:
                 levels[level] = []
             levels[level].append(link)
 
+        # The second core hashes: the whole-file digest when asked for, else the next
+        # leaves, so reading, leaf hashing and writing the sink overlap.
+        pending: deque[tuple[Future[bytes] | None, bytes]] = deque()
+
+        def settle(digest_future: Future[bytes] | None, data: bytes) -> None:
+            digest = digest_future.result() if digest_future else hashlib.sha256(data).digest()
+            cid = CID.from_digest(RAW, digest)
+            self.emit(cid, data)
+            push(0, (cid, len(data), len(data)))
+
+        whole_pending: deque[Future[None]] = deque()
         while chunk:
-            pending.append(pool.submit(whole.update, chunk))  # overlaps with the leaf hash
-            cid = CID.raw(chunk)
-            self.emit(cid, chunk)
-            push(0, (cid, len(chunk), len(chunk)))
-            total += len(chunk)
-            if len(pending) > 4:
-                pending.popleft().result()
+            if whole is not None:
+                whole_pending.append(pool.submit(whole.update, chunk))
+                if len(whole_pending) > 4:
+                    whole_pending.popleft().result()
+                settle(None, chunk)
+            else:
+                pending.append((pool.submit(_sha256, chunk), chunk))
+                if len(pending) > 4:
+                    settle(*pending.popleft())
             chunk, nxt = nxt, (_read_full(read, CHUNK_SIZE) if nxt else b"")
-        for fut in pending:
+        while pending:
+            settle(*pending.popleft())
+        for fut in whole_pending:
             fut.result()
 
         level = 0
@@ -275,7 +293,7 @@ class _Builder:
             push(level + 1, link)
             level += 1
         root, tsize, filesize = link
-        return FileEntry(root, filesize, whole.hexdigest()), tsize
+        return FileEntry(root, filesize, whole.hexdigest() if whole else ""), tsize
 
     def path_file(self, path: str, rel: str) -> tuple[FileEntry, int]:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -346,18 +364,20 @@ class _Builder:
         return cid, len(block) + total
 
 
-def add_path(path: Path, sink: Sink | None = None) -> AddResult:
+def add_path(path: Path, sink: Sink | None = None, *, file_digests: bool = True) -> AddResult:
     """CIDs of a file or directory tree, in one streaming read of every file.
 
     `sink` receives every distinct block once, children before parents. Hidden names
     (starting with '.') inside a directory are left out and listed in skipped_hidden.
+    With file_digests=False the whole-file sha256 of multi-chunk files is not computed
+    (FileEntry.sha256 is then "" for them), which frees a core for leaf hashing.
     """
     path = Path(path)
     try:
         st = os.lstat(path)
     except OSError as exc:
         raise UsageError(f"cannot read {path.name or path}: {exc.strerror}") from exc
-    builder = _Builder(sink)
+    builder = _Builder(sink, file_digests)
     try:
         if stat.S_ISLNK(st.st_mode):
             raise UsageError(f"symlinks are not allowed: {path.name}")

@@ -133,3 +133,24 @@ def test_usage_errors_are_one_line(mirror: Mirror, tmp_path: Path) -> None:
     assert run.exit_code == 2 and "no trusted key named" in run.stderr
     run = mirror("verify", tmp_path)
     assert run.exit_code == 2
+
+
+def test_car_output_folder_is_created_like_bundle(
+    mirror: Mirror, page_dir: Path, tmp_path: Path
+) -> None:
+    """`car -o` creates missing parent folders; one that cannot be made is exit 6."""
+    out = tmp_path / "b"
+    root = make_bundle(mirror, page_dir, out)
+    target = tmp_path / "new" / "deeper" / "b.car"
+    run = mirror("car", out, "-o", target)
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.strip() == root and target.is_file()
+    assert mirror("verify", target, "--trust", "pub").exit_code == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"not a folder")
+    before = snapshot(tmp_path)
+    run = mirror("car", out, "-o", blocker / "sub" / "b.car")
+    assert run.exit_code == 6, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert "cannot write" in run.stderr and str(blocker) in run.stderr
+    assert snapshot(tmp_path) == before

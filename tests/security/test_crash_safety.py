@@ -90,32 +90,32 @@ class Scenario:
     and the files that command may change (relative to the data directory)."""
 
     label: str
-    prepare: Callable[[Mirror, Path, dict[str, str]], list[str | Path]]  # the command
-    targets: tuple[str, ...]  # the file(s) written under this label
+    prepare: Callable[[Mirror, Path, dict[str, str], Server], list[str | Path]]  # the command
+    targets: tuple[str, ...]  # the file(s) written under this label (glob patterns)
     may_change: tuple[str, ...]  # every durable file the whole command may change
     home: str = "keyed"  # "keyed" (keys pub+other, both trusted) or "empty"
     node: bool = False  # needs an IPFS node (MIRROR_IPFS_API)
 
 
-def _keygen_force(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
+def _keygen_force(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     return ["keygen", "--name", "pub", "--force"]
 
 
-def _keygen_first(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
+def _keygen_first(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     return ["keygen", "--name", "first"]
 
 
-def _trust_add(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
+def _trust_add(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     return ["trust", "add", "carol", m("key", "show", "other").stdout.strip()]
 
 
-def _bundle_over_old(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
+def _bundle_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     out = m.home / "bundles" / "report"
     assert m("bundle", small_page(tmp, "Old"), "-o", out).exit_code == 0
     return ["bundle", small_page(tmp, "New"), "-o", out]
 
 
-def _unpack_over_old(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
+def _unpack_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     cars = []
     for title in ("Old", "New"):
         out = tmp / f"bundle-{title}"
@@ -127,16 +127,15 @@ def _unpack_over_old(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Pa
     return ["unpack", cars[1], dest, "--trust", "pub"]
 
 
-def _car_over_old(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
-    out = m.home / "cars" / "report.car"
-    out.parent.mkdir()  # `mirror car -o` does not create folders
+def _car_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
+    out = m.home / "cars" / "report.car"  # `car -o` creates the folder
     for title in ("Old", "New"):
         assert m("bundle", small_page(tmp, title), "-o", tmp / title).exit_code == 0
     assert m("car", tmp / "Old", "-o", out).exit_code == 0
     return ["car", tmp / "New", "-o", out]
 
 
-def _push_second(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
+def _push_second(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     first, second = tmp / "first", tmp / "second"
     for title, out in (("First", first), ("Second", second)):
         assert m("bundle", small_page(tmp, title), "-o", out).exit_code == 0
@@ -145,8 +144,8 @@ def _push_second(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
     return ["push", second]
 
 
-def _publish_second_feed(m: Mirror, tmp: Path, env: dict[str, str]) -> list[str | Path]:
-    args = _push_second(m, tmp, env)
+def _publish_second_feed(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
+    args = _push_second(m, tmp, env, web)
     assert m("feed", "publish", env=env).exit_code == 0
     assert m(*args, env=env).exit_code == 0
     return ["feed", "publish"]
