@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from mirror import store
@@ -41,6 +41,9 @@ from mirror.capture.sanitize import Sanitized, sanitize_article
 from mirror.errors import MirrorError, UsageError
 from mirror.ipld.car import write_car
 from mirror.keys import SigningKey
+
+if TYPE_CHECKING:
+    from mirror.identity import Signer
 
 __all__ = [
     "BatchReport",
@@ -203,12 +206,15 @@ def capture_url(
     settings: CaptureSettings | None = None,
     fetched: FetchResult | None = None,
     started: float | None = None,
+    identity: Signer | None = None,
 ) -> Captured:
     """Capture ``url`` into the bundle folder ``out`` and its CAR; see the module doc.
 
     ``fetched`` lets a caller that already fetched the page (the batch runner, to
     compare bytes with the last capture) skip the second request; ``started`` is then
     when that fetch began (monotonic clock), so the page's time budget counts it.
+    With ``identity`` (the data directory's publisher identity) the bundle is signed
+    by its keys and carries its chain, as `mirror bundle` does.
     """
     settings = settings or CaptureSettings()
     started = time.monotonic() if started is None else started
@@ -267,7 +273,12 @@ def capture_url(
     }
     provenance = {k: v for k, v in provenance.items() if v is not None}
     result = write_bundle(
-        out, content, article=article_fields(article), capture=provenance, key=key
+        out,
+        content,
+        article=article_fields(article),
+        capture=provenance,
+        key=key,
+        identity=identity,
     )
     car_file = car_path(Path(out))
     added = write_car(result.path, car_file)
@@ -482,6 +493,7 @@ def _capture_one(
     fetcher: Fetcher,
     settings: CaptureSettings,
     state: CaptureState | None,
+    identity: Signer | None = None,
 ) -> Outcome:
     started = time.monotonic()
     try:
@@ -492,7 +504,14 @@ def _capture_one(
             if root is not None:
                 return Outcome(url, "unchanged", out, root, seconds=time.monotonic() - started)
         captured = capture_url(
-            url, out, key=key, fetcher=fetcher, settings=settings, fetched=fetched, started=started
+            url,
+            out,
+            key=key,
+            fetcher=fetcher,
+            settings=settings,
+            fetched=fetched,
+            started=started,
+            identity=identity,
         )
         if state is not None:
             state.record(captured, settings.keep_source)
@@ -535,6 +554,7 @@ def run_batch(
     jobs: int = 4,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    identity: Signer | None = None,
 ) -> BatchReport:
     """Capture each (url, bundle folder) pair on ``jobs`` threads.
 
@@ -556,7 +576,13 @@ def run_batch(
         if on_start:
             on_start(url)
         outcome = _capture_one(
-            url, Path(out), key=key, fetcher=fetcher, settings=settings, state=state
+            url,
+            Path(out),
+            key=key,
+            fetcher=fetcher,
+            settings=settings,
+            state=state,
+            identity=identity,
         )
         if on_done:
             on_done(outcome)

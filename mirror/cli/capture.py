@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .. import keys
+from .. import identity, keys
 from ..errors import MirrorError, NetworkError, UsageError
 from .app import Context, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
@@ -136,7 +136,9 @@ def run_capture(
         policy=FetchPolicy(allow_private=allow_private, proxy=proxy),
         keep_source=not no_source,
     )
-    signing_key = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
+    secret = passphrase(confirm=False)
+    signing_key = keys.load_signing_key(ctx.home, key_name, secret)
+    signer = identity.load_signer(ctx.home, secret, key_name)  # None: no identity, one key
     fetcher = pipeline.batch_fetcher(settings.policy)
     found = pipeline.gather_urls(
         urls, fetcher=fetcher, feeds=feeds, sitemaps=sitemaps, urls_file=urls_file
@@ -156,8 +158,27 @@ def run_capture(
             state=state,
             jobs=jobs,
             on_done=progress.done,
+            identity=signer,
         )
+    _sign_cars(ctx, report, signing_key)
     return CaptureRun(report, single)
+
+
+def _sign_cars(ctx: Context, report: pipeline.BatchReport, signing_key: keys.SigningKey) -> None:
+    """CAR.minisig beside each CAR, for readers who check with stock `minisign`."""
+    from .. import minisign
+    from ..capture import pipeline
+    from ..manifest import MANIFEST_NAME
+
+    for outcome in report.outcomes:
+        if outcome.status == "failed" or outcome.path is None or outcome.root is None:
+            continue
+        car = pipeline.car_path(outcome.path)
+        if not car.exists():
+            continue
+        signer = minisign.bundle_own_signer(ctx.home, outcome.path / MANIFEST_NAME)
+        if signer is not None:
+            minisign.write_minisig_if_own_key(ctx.home, car, outcome.root, signer[1], signing_key)
 
 
 class _Progress:

@@ -302,3 +302,16 @@ def test_plain_output_prints_one_cid_per_article_in_order(
         assert verify_json(mirror, tmp_path / "o" / pipeline.bundle_name(url))["root_cid"] == cid
     # not a terminal: one line per article on stderr, then the summary
     assert sum(1 for line in run.stderr.splitlines() if "] captured " in line) == 2
+
+
+def test_capture_signs_with_the_publisher_identity_when_the_home_has_one(
+    mirror: Mirror, site: Server, tmp_path: Path
+) -> None:
+    init = mirror("identity", "init")
+    assert init.exit_code == 0, init.stderr
+    out = tmp_path / "idn"
+    run = mirror("capture", "--allow-private", site.url("/daringfireball-1/"), "-o", out)
+    assert run.exit_code == 0, run.stderr
+    assert (out / "identity.json").is_file()
+    assert manifest_of(out)["publisher"]["identity_version"] == 1
+    assert verify_json(mirror, out)["root_cid"] == run.stdout.strip()
