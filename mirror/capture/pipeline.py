@@ -437,8 +437,10 @@ class CaptureState:
                 self._write()
 
     def _write(self) -> None:
-        data = json.dumps({"captures": self.entries}, indent=1, sort_keys=True)
-        store.atomic_write(self.path, data.encode("utf-8"), label="captures")
+        from mirror import canonjson  # the registry is canonical JSON like every other
+
+        data = canonjson.dumps({"captures": self.entries}) + b"\n"
+        store.atomic_write(self.path, data, label="captures")
         self._dirty = False
         self._written = time.monotonic()
 

@@ -36,7 +36,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from mirror import identity, keys
+from mirror import canonjson, identity, keys
 from mirror.audit import check_key_file
 from mirror.config import Home
 from mirror.envelope import Envelope
@@ -482,6 +482,7 @@ def _assert_complete(m: Mirror, label: str, step: str, files: dict[str, bytes]) 
     elif label == "captures":
         (data,) = files.values()
         assert len(json.loads(data)["captures"]) == (2 if step == "renamed" else 1)
+        assert data == canonjson.dumps(json.loads(data)) + b"\n"  # canonical, like the others
     elif label == "get":
         run = m("verify", m.home / "got" / "report.car", "--trust", "pub", "--json")
         assert run.exit_code == 0, run.stderr
