@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from . import store
 from .errors import MirrorError, StorageError
-from .export import MAX_EXPORT, PAGE, read_bundle, verify_export_bytes
+from .export import MAX_EXPORT, MIME, PAGE, read_bundle, verify_export_bytes
 from .keys import TrustedKey
 from .verify import Verdict, verify_target
 
@@ -36,15 +36,7 @@ ARTICLE_CSP = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
     "sandbox allow-same-origin allow-popups allow-popups-to-escape-sandbox"
 )
-_TYPES = {
-    "html": "text/html; charset=utf-8",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "avif": "image/avif",
-}
+_TYPES = {"html": "text/html; charset=utf-8", **MIME}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import identity, keys
 from ..errors import MirrorError, NetworkError, UsageError
-from .app import Context, emit_json, json_option, main, note, pass_ctx
+from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
 
 if TYPE_CHECKING:  # the capture stack is imported when a capture runs, not for --help
     from ..capture import pipeline
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_OUTPUT = Path("captures")
 EXIT_SOME_FAILED = NetworkError.exit_code  # 4: documented contract for batches

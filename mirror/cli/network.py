@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
 
 import click
 
 from .. import canonjson, envelope, feed, follow, keys, push, store
 from ..errors import UsageError
 from ..ipfs import IpfsNode, resolve_api
-from .app import Context, emit_json, json_option, main, note, pass_ctx
+from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .capture import capture_options, run_capture
 from .keys import passphrase
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def api_option(f: F) -> F:
