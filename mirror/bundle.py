@@ -2,7 +2,8 @@
 
 The folder is staged in a hidden sibling and swapped into place whole, so an
 interrupted run leaves the old bundle or the new one, never a mix. Files are
-hashed once, from the staged copy (what we hash is what we ship).
+hashed from the staged copy (what we hash is what we ship): once for the manifest,
+once more with manifest.json for the root, and that second pass can write the CAR.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from . import __version__, envelope, store
 from .errors import StorageError, UsageError
 from .identity import CHAIN_NAME, Signer
+from .ipld.car import write_car
 from .ipld.cid import CID
 from .ipld.unixfs import add_path
 from .keys import SigningKey
@@ -46,8 +48,13 @@ def write_bundle(
     created_at: str | None = None,
     publisher: dict[str, Any] | None = None,
     identity: Signer | None = None,
+    car_out: Path | None = None,
 ) -> BundleResult:
-    """Stage `content` (bundle path -> bytes or a file to copy), sign, swap into `out`."""
+    """Stage `content` (bundle path -> bytes or a file to copy), sign, swap into `out`.
+
+    With `car_out` the pass that computes the root also writes the bundle's CAR
+    there (atomically, from the staged files), so the files are not read a third time.
+    """
     # -- publisher identity (mirror/identity.py): the chain travels as identity.json, the
     # manifest names the identity version, and a threshold of its keys signs.
     if identity is not None:
@@ -89,7 +96,8 @@ def write_bundle(
             (stage / MANIFEST_NAME).write_bytes(signed)
         except OSError as exc:
             raise store.storage_error(exc, stage) from exc
-        root = add_path(stage).root
+        second = add_path(stage) if car_out is None else write_car(stage, Path(car_out))
+        root = second.root
     return BundleResult(Path(out), root, manifest, signed, hashed.skipped_hidden)
 
 
@@ -141,5 +149,5 @@ def bundle_local(
     references) or a folder holding index.html (every regular file goes in)."""
     from .capture.local import local_content
 
-    content, article, capture = local_content(src, url=url, title=title)
+    content, article, capture = local_content(src, url=url, title=title, key_id=key.public.key_id)
     return write_bundle(out, content, article=article, capture=capture, key=key, identity=identity)

@@ -19,6 +19,7 @@ Both outputs are rendered from that single extraction tree:
 
 from __future__ import annotations
 
+import functools
 import re
 from copy import deepcopy
 from dataclasses import dataclass
@@ -251,11 +252,23 @@ def _absolute(ref: str | None, base: str, *, allow_data: bool = False) -> str | 
         return None
     if allow_data and ref.lower().startswith("data:image/"):
         return ref
+    if len(ref) > _CACHE_MAX_CHARS or len(base) > _CACHE_MAX_CHARS:
+        return _resolve(ref, base)
+    return _resolve_cached(ref, base)
+
+
+def _resolve(ref: str, base: str) -> str | None:
     try:
         absolute = urljoin(base, ref)
     except ValueError:
         return None
     return absolute if urlsplit(absolute).scheme in ("http", "https") else None
+
+
+# Pages repeat the same links (navigation, footnotes): resolve each once. Long
+# references are not kept, so the cache stays small whatever a page holds.
+_CACHE_MAX_CHARS = 2048
+_resolve_cached = functools.lru_cache(maxsize=4096)(_resolve)
 
 
 def _base_url(tree: HtmlElement, url: str) -> str:

@@ -39,7 +39,6 @@ from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
 from mirror.capture.page import render_reader_page
 from mirror.capture.sanitize import Sanitized, sanitize_article
 from mirror.errors import MirrorError, UsageError
-from mirror.ipld.car import write_car
 from mirror.keys import SigningKey
 
 if TYPE_CHECKING:
@@ -272,6 +271,7 @@ def capture_url(
         "images": image_record(images),
     }
     provenance = {k: v for k, v in provenance.items() if v is not None}
+    car_file = car_path(Path(out))
     result = write_bundle(
         out,
         content,
@@ -279,11 +279,8 @@ def capture_url(
         capture=provenance,
         key=key,
         identity=identity,
+        car_out=car_file,  # the root pass writes the CAR: the files are read twice, not thrice
     )
-    car_file = car_path(Path(out))
-    added = write_car(result.path, car_file)
-    if added.root.encode() != result.root.encode():  # both computed here: a bug if not
-        raise MirrorError(f"CAR root {added.root.encode()} differs from bundle root")
     return Captured(
         url=url,
         path=result.path,

@@ -12,6 +12,7 @@ input for nh3; nh3's output is what reaches the page.
 
 from __future__ import annotations
 
+import functools
 import html as _html
 import ipaddress
 import re
@@ -124,6 +125,13 @@ _NOSCRIPT_MARK = "data-mirror-noscript"
 _IPFS_PORTS = frozenset({5001, 8080})
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
+# What a clean URL never holds: C0 controls, space, quotes, angle brackets, backtick.
+_BAD_URL_CHAR = re.compile(r"[\x00-\x1f <>\"'`]")
+# The same links are checked by the sanitizer and twice more by the reader page:
+# remember recent answers (pure functions of value and base). Long values are not
+# kept, so the cache stays small whatever a page holds.
+_CACHE_SIZE = 4096
+_CACHE_MAX_CHARS = 2048
 _DIGITS = re.compile(r"^[0-9]{1,5}$")
 _IMG_TAG = re.compile(r"<img\b([^>]*)>")
 _ATTR = re.compile(r'\s([a-zA-Z_:][-a-zA-Z0-9_:.]*)="([^"]*)"')
@@ -154,6 +162,12 @@ def clean_url(value: str, base_url: str) -> str | None:
     anywhere, backslash as slash. Refuses credentials, protocol-relative input and
     anything that does not round-trip through a simple http(s) form.
     """
+    if len(value) > _CACHE_MAX_CHARS or len(base_url) > _CACHE_MAX_CHARS:
+        return _clean_url(value, base_url)
+    return _clean_url_cached(value, base_url)
+
+
+def _clean_url(value: str, base_url: str) -> str | None:
     v = _TAB_NEWLINE.sub("", value.strip(_C0_OR_SPACE)).replace("\\", "/")
     if not v or v.startswith("//"):
         return None
@@ -167,9 +181,12 @@ def clean_url(value: str, base_url: str) -> str | None:
         return None
     if "@" in parts.netloc or port == 0:
         return None
-    if any(c in absolute for c in " <>\"'`") or any(ord(c) < 0x20 for c in absolute):
+    if _BAD_URL_CHAR.search(absolute):
         return None
     return absolute
+
+
+_clean_url_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_clean_url)
 
 
 def is_local_host(host: str) -> bool:
@@ -200,6 +217,12 @@ def is_local_host(host: str) -> bool:
 
 def safe_link(value: str, base_url: str) -> str | None:
     """The absolute http(s) URL a reader may follow, or None to make the link inert."""
+    if len(value) > _CACHE_MAX_CHARS or len(base_url) > _CACHE_MAX_CHARS:
+        return _safe_link(value, base_url)
+    return _safe_link_cached(value, base_url)
+
+
+def _safe_link(value: str, base_url: str) -> str | None:
     url = clean_url(value, base_url)
     if url is None:
         return None
@@ -209,6 +232,9 @@ def safe_link(value: str, base_url: str) -> str | None:
     if parts.path.startswith("/api/v0/"):
         return None
     return url
+
+
+_safe_link_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_safe_link)
 
 
 def _image_url(value: str, base_url: str) -> str | None:

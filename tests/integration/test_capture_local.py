@@ -51,6 +51,8 @@ def test_local_folder_is_sanitized_with_local_images_and_raw_sources(
     assert f'src="{assets[0]}"' in page
     assert "<script" not in page and "tracker.example" not in page and "cdn.example.org" not in page
     assert "remote picture" in page and "outside" in page  # alt text kept
+    key_id = manifest_of(out)["publisher"]["key_id"]
+    assert f"signed by <code>{key_id}</code>" in page  # the banner names the signing key
 
     capture = manifest_of(out)["capture"]
     assert capture["origin"] == "local files"

@@ -1,0 +1,48 @@
+"""Shortcuts taken for batch speed give the same answers as the plain path: cached URL
+checks (short and long values, cold and warm), and a bundle whose root pass also
+writes its CAR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mirror.bundle import write_bundle
+from mirror.capture import sanitize
+from mirror.ipld.car import write_car
+from mirror.keys import SigningKey
+
+BASE = "https://news.example.org/2024/story/"
+
+
+@given(st.text(max_size=40))
+def test_cached_checks_match_the_uncached_ones(value: str) -> None:
+    for _ in range(2):  # a cold call, then the remembered answer
+        assert sanitize.clean_url(value, BASE) == sanitize._clean_url(value, BASE)
+        assert sanitize.safe_link(value, BASE) == sanitize._safe_link(value, BASE)
+
+
+def test_long_values_are_checked_without_the_cache() -> None:
+    long_ok = "/a" * 2000
+    assert sanitize.safe_link(long_ok, BASE) == "https://news.example.org" + long_ok
+    assert sanitize.safe_link("http://127.0.0.1/" + "x" * 3000, BASE) is None
+    assert sanitize.clean_url("https://x.example/" + "<" * 3000, BASE) is None
+    before = sanitize._safe_link_cached.cache_info().currsize
+    sanitize.safe_link("/b" * 2000, BASE)
+    assert sanitize._safe_link_cached.cache_info().currsize == before
+
+
+def test_bundle_root_pass_writes_the_car(tmp_path: Path) -> None:
+    key = SigningKey("t", Ed25519PrivateKey.generate())
+    content: dict[str, bytes | Path] = {"index.html": b"<p>hi</p>", "assets/a.bin": b"x" * 5000}
+    car = tmp_path / "b.car"
+    result = write_bundle(
+        tmp_path / "b", content, article={"title": "t"}, capture={}, key=key, car_out=car
+    )
+    assert car.is_file() and not (tmp_path / "b" / "b.car").exists()
+    again = write_car(tmp_path / "b", tmp_path / "again.car")
+    assert again.root == result.root
+    assert car.read_bytes() == (tmp_path / "again.car").read_bytes()
