@@ -19,12 +19,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,7 +41,7 @@ from mirror.capture.extract import Article, extract_article
 from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
 from mirror.capture.page import render_reader_page
 from mirror.capture.sanitize import Sanitized, sanitize_article
-from mirror.errors import MirrorError, UsageError
+from mirror.errors import LimitExceeded, MirrorError, UsageError
 from mirror.keys import SigningKey
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ __all__ = [
     "CaptureSettings",
     "CaptureState",
     "Captured",
+    "ExtractPool",
     "Outcome",
     "article_fields",
     "batch_fetcher",
@@ -57,6 +61,7 @@ __all__ = [
     "capture_url",
     "car_path",
     "document_fetch",
+    "extract_processes",
     "gather_urls",
     "plan_targets",
     "read_urls_file",
@@ -72,11 +77,21 @@ MAX_BATCH = 10_000
 # Time kept back from the page budget for extraction, signing and writing files.
 _WRITE_MARGIN = 5.0
 _MIN_IMAGE_WAIT = 2.0
+_MIN_EXTRACT_WAIT = 10.0
 # trafilatura parses with one module-level lxml parser, and an lxml parser must not
 # be used by two threads at once (it corrupts the heap). Batch threads therefore
 # take turns for extraction; sanitizing (its own parser per call), fetching, images,
 # rendering and writing stay parallel.
 _PARSE_LOCK = threading.Lock()
+
+# (decoded page, its URL, seconds it may take) -> its article
+Extract = Callable[[str, str, float], Article]
+
+
+def _extract_here(text: str, url: str, timeout: float) -> Article:
+    """Extraction in this process, one thread at a time (not interruptible)."""
+    with _PARSE_LOCK:
+        return extract_article(text, url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +221,7 @@ def capture_url(
     fetched: FetchResult | None = None,
     started: float | None = None,
     identity: Signer | None = None,
+    extract: Extract | None = None,
 ) -> Captured:
     """Capture ``url`` into the bundle folder ``out`` and its CAR; see the module doc.
 
@@ -213,7 +229,8 @@ def capture_url(
     compare bytes with the last capture) skip the second request; ``started`` is then
     when that fetch began (monotonic clock), so the page's time budget counts it.
     With ``identity`` (the data directory's publisher identity) the bundle is signed
-    by its keys and carries its chain, as `mirror bundle` does.
+    by its keys and carries its chain, as `mirror bundle` does. ``extract`` runs the
+    extraction elsewhere (a batch's worker processes); by default it runs here.
     """
     settings = settings or CaptureSettings()
     started = time.monotonic() if started is None else started
@@ -221,8 +238,9 @@ def capture_url(
         fetched = fetcher.fetch(url)
     _check_html(fetched)
     text, encoding = decode_html(fetched.body, fetched.headers.get("content-type"))
-    with _PARSE_LOCK:
-        article = extract_article(text, fetched.final_url)
+    # parsing is not network waiting, but it is bounded all the same
+    extract_wait = max(_MIN_EXTRACT_WAIT, settings.page_budget - (time.monotonic() - started))
+    article = (extract or _extract_here)(text, fetched.final_url, extract_wait)
     sanitized = sanitize_article(article.content_html, fetched.final_url)
 
     def fetch_image(image_url: str) -> tuple[bytes, str | None]:
@@ -442,6 +460,115 @@ class CaptureState:
         self._written = time.monotonic()
 
 
+# -- extraction in worker processes --------------------------------------------------
+
+# Extraction is pure-Python work that holds the GIL for most of a batch's time, so
+# threads cannot share it out; worker processes can. Smaller batches extract here:
+# starting workers costs more than they would save.
+POOL_MIN_ARTICLES = 5
+_WORKER_EXIT_WAIT = 2.0
+# What the fork server imports once, so each worker starts with trafilatura loaded.
+_WORKER_PRELOAD = [
+    "__main__",  # multiprocessing's own default: workers then skip importing it again
+    "mirror.capture.extract",
+    "trafilatura",
+    "trafilatura.settings",
+    "trafilatura.utils",
+    "trafilatura.xml",
+]
+# The function a worker runs (module level: it is sent to workers by name).
+_worker_target: Callable[[str, str], Article] = extract_article
+
+
+def extract_processes(jobs: int, articles: int) -> int:
+    """Worker processes a batch extracts with: 0 (extract in this process) for small
+    batches, one job or one core; else one per job up to the cores available."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    workers = min(jobs, cores)
+    return workers if workers > 1 and articles >= POOL_MIN_ARTICLES else 0
+
+
+class ExtractPool:
+    """Extraction on ``workers`` processes, as an ``Extract`` callable for capture_url.
+
+    Workers come from a fork server that has already imported trafilatura (never a
+    plain fork of this threaded process). A worker's MirrorError comes back as is.
+    When a worker dies (crash, out of memory) every page it had in flight is retried
+    once alone in a fresh process, so only a page that kills its worker again fails;
+    the pool is replaced for the pages after it. A page that takes longer than its
+    wait fails with LimitExceeded, and the pool is replaced; ``close`` ends workers
+    still busy with such pages.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(_WORKER_PRELOAD)
+        self._workers = workers
+        self._lock = threading.Lock()
+        self._pool = self._new(workers)
+        self._stuck: list[ProcessPoolExecutor] = []  # replaced while a worker was busy
+
+    def _new(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=self._context)
+
+    def __call__(self, text: str, url: str, timeout: float) -> Article:
+        with self._lock:
+            pool = self._pool
+        try:
+            return self._wait(pool, pool.submit(_worker_target, text, url), url, timeout)
+        except BrokenProcessPool:
+            self._replace(pool, stuck=False)
+        alone = self._new(1)
+        try:
+            return self._wait(alone, alone.submit(_worker_target, text, url), url, timeout)
+        except BrokenProcessPool:
+            raise MirrorError(
+                f"extracting the article of {url} ended its process "
+                "(a crash or out of memory); the page was not captured"
+            ) from None
+        finally:
+            alone.shutdown(wait=False, cancel_futures=True)
+            with self._lock:
+                self._stuck.append(alone)
+
+    def _wait(
+        self, pool: ProcessPoolExecutor, future: Future[Article], url: str, timeout: float
+    ) -> Article:
+        try:
+            return future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()
+            self._replace(pool, stuck=True)
+            raise LimitExceeded(
+                f"extracting the article of {url} took longer than {timeout:.0f} s"
+            ) from None
+
+    def _replace(self, pool: ProcessPoolExecutor, *, stuck: bool) -> None:
+        with self._lock:
+            if self._pool is pool:  # the first thread to see it broken replaces it
+                self._pool = self._new(self._workers)
+                self._stuck.append(pool)
+        if not stuck:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop every worker: idle ones cleanly, busy ones (past their wait) by force."""
+        with self._lock:
+            pools, self._stuck = [self._pool, *self._stuck], []
+        for pool in pools:
+            # no public way to end a busy worker before Python 3.14
+            workers = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.join(timeout=_WORKER_EXIT_WAIT)  # idle workers exit at once
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join(timeout=_WORKER_EXIT_WAIT)
+
+
 # -- batch ---------------------------------------------------------------------------
 
 Status = Literal["captured", "unchanged", "failed"]
@@ -493,6 +620,7 @@ def _capture_one(
     settings: CaptureSettings,
     state: CaptureState | None,
     identity: Signer | None = None,
+    extract: Extract | None = None,
 ) -> Outcome:
     started = time.monotonic()
     try:
@@ -511,6 +639,7 @@ def _capture_one(
             fetched=fetched,
             started=started,
             identity=identity,
+            extract=extract,
         )
         if state is not None:
             state.record(captured, settings.keep_source)
@@ -554,11 +683,14 @@ def run_batch(
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
     identity: Signer | None = None,
+    processes: int | None = None,
 ) -> BatchReport:
     """Capture each (url, bundle folder) pair on ``jobs`` threads.
 
-    Callbacks run on the worker threads (the caller's progress display must be
-    thread-safe; rich's is). Outcomes come back in input order.
+    Articles are extracted on ``processes`` worker processes (default: see
+    ``extract_processes``; 0: in this process). Callbacks run on the worker threads
+    (the caller's progress display must be thread-safe; rich's is). Outcomes come
+    back in input order.
     """
     settings = settings or CaptureSettings()
     if len(targets) > MAX_BATCH:
@@ -568,7 +700,10 @@ def run_batch(
     folders = [Path(out).resolve() for _u, out in targets]
     if len(set(folders)) != len(folders):
         raise UsageError("two URLs of the batch would be written to the same folder")
+    if processes is None:
+        processes = extract_processes(jobs, len(targets))
     started = time.monotonic()
+    extract = ExtractPool(processes) if processes > 0 else None
 
     def work(target: tuple[str, Path]) -> Outcome:
         url, out = target
@@ -582,6 +717,7 @@ def run_batch(
             settings=settings,
             state=state,
             identity=identity,
+            extract=extract,
         )
         if on_done:
             on_done(outcome)
@@ -599,6 +735,8 @@ def run_batch(
                 raise
             pool.shutdown(wait=True)
     finally:
+        if extract is not None:
+            extract.close()
         if state is not None:
             state.flush()
     return BatchReport(tuple(outcomes), time.monotonic() - started)

@@ -40,6 +40,8 @@ class MirrorGroup(click.Group):
             if verbose:
                 traceback.print_exc()
             click.echo(f"mirror: error: {exc.message}", err=True)
+            if ctx.meta.get(JSON_META):  # tools reading --json get the verdict too
+                emit_json({"ok": False, "exit_code": exc.exit_code, "error": exc.message})
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("mirror: interrupted", err=True)
@@ -84,8 +86,22 @@ def main(ctx: click.Context, home: str | None, verbose: bool) -> None:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+JSON_META = "mirror.json"
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta[JSON_META] = value  # meta is shared with the root context's error handler
+    return value
+
+
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        callback=_remember_json,
+        help="Print the result as JSON (on failure: {ok: false, exit_code, error}).",
+    )(f)
 
 
 def emit_json(value: Any) -> None:

@@ -154,3 +154,15 @@ def test_car_output_folder_is_created_like_bundle(
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
     assert "cannot write" in run.stderr and str(blocker) in run.stderr
     assert snapshot(tmp_path) == before
+
+
+def test_json_verdict_on_failure_for_tools(mirror: Mirror, page_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "b"
+    make_bundle(mirror, page_dir, out)
+    (out / "article.md").write_text("changed")
+    run = mirror("verify", out, "--trust", "pub", "--json")
+    assert run.exit_code == 3
+    verdict = json.loads(run.stdout)
+    assert verdict["ok"] is False and verdict["exit_code"] == 3
+    assert "article.md" in verdict["error"]
+    assert run.stderr.startswith("mirror: error:")
