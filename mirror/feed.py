@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import canonjson, envelope, identity, store
 from .canonjson import HostileJSON
@@ -510,6 +511,7 @@ class Remembered:
     version: int
     payload_sha256: str
     feed_cid: str | None
+    gateways: tuple[str, ...] = ()  # the publisher's recommended gateways, from the feed
 
 
 def _state_path(home: Home, key_id: str) -> Path:
@@ -531,9 +533,31 @@ def load_remembered(home: Home, key_id: str) -> Remembered | None:
         version, digest = doc["version"], doc["payload_sha256"]
         if doc.get("format") != STATE_FORMAT or not isinstance(version, int):
             raise TypeError
-        return Remembered(key_id, version, str(digest), doc.get("feed_cid"))
+        gateways = doc.get("gateways", [])
+        if not isinstance(gateways, list) or not all(isinstance(g, str) for g in gateways):
+            raise TypeError
+        return Remembered(key_id, version, str(digest), doc.get("feed_cid"), tuple(gateways))
     except (KeyError, TypeError) as exc:
         raise UsageError(f"feed state {path} is corrupt") from exc
+
+
+def remembered_gateways(home: Home, trusted: Sequence[TrustedKey]) -> tuple[str, ...]:
+    """Gateways the trusted publishers' last verified feeds recommend (for `mirror get`).
+
+    Only public https gateways: a signed feed must not steer a reader's machine to a
+    local service (the content is verified either way)."""
+    from .capture.fetch import is_public_address, literal_ip
+
+    found: list[str] = []
+    for t in trusted:
+        known = load_remembered(home, t.key.key_id)
+        for url in known.gateways if known else ():
+            host = urlsplit(url).hostname or ""
+            ip = literal_ip(host)
+            local = host == "localhost" or host.endswith((".localhost", ".local"))
+            if url.startswith("https://") and not local and (ip is None or is_public_address(ip)):
+                found.append(url)
+    return tuple(found)
 
 
 def check_against_remembered(
@@ -590,6 +614,7 @@ def remember(home: Home, verified: VerifiedFeed, feed_cid: str | None) -> None:
         "version": feed.version,
         "payload_sha256": verified.payload_sha256,
         "feed_cid": feed_cid,
+        "gateways": list(feed.gateways),
         "remembered_at": format_time(utc_now()),
     }
     store.atomic_write(_state_path(home, who), canonjson.dumps(doc) + b"\n", label="feed-state")

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .. import export as export_mod
-from .. import keys, minisign, retrieve, viewer
+from .. import feed, keys, minisign, retrieve, viewer
 from ..config import PASSPHRASE_ENV, Home
 from ..errors import MirrorError, UsageError
 from ..ipld.cid import CID
@@ -153,7 +153,14 @@ def _fetch(
         raise UsageError(f"not a CID: {cid_text!r} ({exc.message})") from exc
     node = None if no_node else ipfs.IpfsNode(ipfs.resolve_api(api), timeout=min(30.0, timeout))
     return retrieve.fetch_verified(
-        ctx.home, cid, trusted, node=node, gateways=gateways, deadline=timeout, progress=note
+        ctx.home,
+        cid,
+        trusted,
+        node=node,
+        gateways=gateways,
+        feed_gateways=feed.remembered_gateways(ctx.home, trusted),
+        deadline=timeout,
+        progress=note,
     )
 
 
