@@ -55,13 +55,12 @@ def write_bundle(
     With `car_out` the pass that computes the root also writes the bundle's CAR
     there (atomically, from the staged files), so the files are not read a third time.
     """
-    # -- publisher identity (mirror/identity.py): the chain travels as identity.json, the
-    # manifest names the identity version, and a threshold of its keys signs.
+    # With a publisher identity the chain travels as identity.json, the manifest names
+    # the identity version, and a threshold of its keys signs.
     if identity is not None:
         content = {**content, CHAIN_NAME: identity.chain}
         publisher = {**identity.publisher(), **(publisher or {})}
     signing_keys = list(identity.keys) if identity is not None else [key]
-    # -- end publisher identity
     for path in content:
         check_relative_path(path)
         if path == MANIFEST_NAME:

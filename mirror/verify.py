@@ -74,12 +74,11 @@ def check_manifest(
         raise
     except UsageError as exc:
         raise VerificationError(f"manifest.json is damaged: {exc.message}") from exc
-    # -- publisher identity (mirror/identity.py): a bundle carrying identity.json, or a
-    # publisher whose identity is remembered, is judged under that identity.
+    # A bundle carrying identity.json, or from a publisher whose identity this reader
+    # remembers, is judged under that identity (thresholds, rotations, revocations).
     judged = identity.check_manifest(env, trusted, chain_data=chain, home=home)
     if judged is not None:
         return judged
-    # -- end publisher identity
     verified = envelope.verify(
         env, envelope.MANIFEST_TYPE, trusted, threshold=threshold, what="manifest"
     )
