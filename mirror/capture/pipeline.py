@@ -7,7 +7,8 @@ render the reader page -> write the signed bundle -> write the CAR beside it
 ``CaptureSettings.page_budget`` seconds of network waiting even when no image host
 answers.
 
-A batch runs captures on a thread pool. One URL failing never stops the others; each
+A batch runs captures on a thread pool (and, when asked, extracts the articles
+on worker processes: ``ExtractPool``). One URL failing never stops the others; each
 outcome carries its error and exit code. What was captured is remembered in the data
 directory (``captures.json``: URL -> sha256 of the fetched body, root CID, bundle
 path), so a re-run fetches each page again but skips building a bundle whose source
@@ -463,8 +464,8 @@ class CaptureState:
 # -- extraction in worker processes --------------------------------------------------
 
 # Extraction is pure-Python work that holds the GIL for most of a batch's time, so
-# threads cannot share it out; worker processes can. Smaller batches extract here:
-# starting workers costs more than they would save.
+# threads cannot share it out; worker processes can. For small batches starting
+# workers costs more than they would save (see extract_processes).
 POOL_MIN_ARTICLES = 5
 _WORKER_EXIT_WAIT = 2.0
 # What the fork server imports once, so each worker starts with trafilatura loaded.
@@ -683,14 +684,15 @@ def run_batch(
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
     identity: Signer | None = None,
-    processes: int | None = None,
+    processes: int = 0,
 ) -> BatchReport:
     """Capture each (url, bundle folder) pair on ``jobs`` threads.
 
-    Articles are extracted on ``processes`` worker processes (default: see
-    ``extract_processes``; 0: in this process). Callbacks run on the worker threads
-    (the caller's progress display must be thread-safe; rich's is). Outcomes come
-    back in input order.
+    With ``processes`` > 0 articles are extracted on that many worker processes
+    (``extract_processes`` suggests a number): faster on idle cores, but each worker
+    holds its own parser memory (about 100 MB), so by default they are extracted in
+    this process. Callbacks run on the worker threads (the caller's progress display
+    must be thread-safe; rich's is). Outcomes come back in input order.
     """
     settings = settings or CaptureSettings()
     if len(targets) > MAX_BATCH:
@@ -700,8 +702,6 @@ def run_batch(
     folders = [Path(out).resolve() for _u, out in targets]
     if len(set(folders)) != len(folders):
         raise UsageError("two URLs of the batch would be written to the same folder")
-    if processes is None:
-        processes = extract_processes(jobs, len(targets))
     started = time.monotonic()
     extract = ExtractPool(processes) if processes > 0 else None
 

@@ -79,6 +79,7 @@ def publish_cmd(
     proxy: str | None,
     no_source: bool,
     key_name: str | None,
+    processes: int,
     ttl: str,
     api: str | None,
     as_json: bool,
@@ -105,6 +106,7 @@ def publish_cmd(
         proxy=proxy,
         no_source=no_source,
         key_name=key_name,
+        processes=processes,
     )
     captured = [o for o in run.report.outcomes if o.root and o.path]
     for failed in run.report.failed:

@@ -112,6 +112,25 @@ def test_capture_options_decorator_gives_another_command_every_option() -> None:
             "proxy",
             "no_source",
             "key_name",
+            "processes",
         ]
     )
     assert seen["jobs"] == 2 and seen["no_source"] is True
+
+
+def test_batch_with_worker_processes_captures_every_article(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    with serve({f"/a{i}": respond(PAGE) for i in range(6)}) as server:
+        listing = tmp_path / "urls.txt"
+        listing.write_text("".join(server.url(f"/a{i}") + "\n" for i in range(6)))
+        run = mirror(
+            "capture", "--allow-private", "--urls-file", listing, "--processes", "2",
+            "-o", tmp_path / "out",
+        )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    roots = run.stdout.split()
+    assert len(roots) == 6 and all(r.startswith("bafy") for r in roots)
+    for bundle in (tmp_path / "out").iterdir():
+        if bundle.is_dir():
+            assert mirror("verify", bundle, "--trust", "pub").exit_code == 0
