@@ -166,3 +166,25 @@ def test_json_verdict_on_failure_for_tools(mirror: Mirror, page_dir: Path, tmp_p
     assert verdict["ok"] is False and verdict["exit_code"] == 3
     assert "article.md" in verdict["error"]
     assert run.stderr.startswith("mirror: error:")
+
+
+def test_verify_all_warns_when_the_capture_registry_lags_a_bundle(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    """A capture killed between swapping in the new bundle and recording it: the bundle
+    is complete and verifies, the registry names the old root. A warning, not a failure."""
+    from tests.helpers.webserver import respond, serve
+
+    page = Path(__file__).resolve().parents[1] / "fixtures" / "pages" / "ebb-org" / "source.html"
+    with serve({"/a": respond(page.read_bytes())}) as server:
+        out = tmp_path / "a"
+        run = mirror("capture", "--allow-private", server.url("/a"), "-o", out)
+    assert run.exit_code == 0, run.stderr
+    registry = mirror.home / "captures.json"
+    stale = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+    registry.write_text(registry.read_text().replace(run.stdout.strip(), stale))
+    audit = mirror("verify", "--all")
+    assert audit.exit_code == 0, audit.stdout
+    assert "captures.json records" in audit.stdout
+    (out / "article.md").write_text("tampered")
+    assert mirror("verify", "--all").exit_code == 3
