@@ -783,10 +783,17 @@ class Signer:
 
 
 def load_signer(
-    home: Home, passphrase: str, key_name: str | None = None, now: datetime | None = None
+    home: Home,
+    passphrase: str,
+    key_name: str | None = None,
+    now: datetime | None = None,
+    *,
+    loaded: SigningKey | None = None,
 ) -> Signer | None:
     """The identity signer of this data directory, or None when it has no identity
-    (bundles are then signed by one key, as before identities existed)."""
+    (bundles are then signed by one key, as before identities existed). `loaded` is
+    the key the caller already unlocked (key_name's, or the default), so it is not
+    derived from the passphrase a second time."""
     chain = home_chain(home)
     if chain is None:
         return None
@@ -798,11 +805,12 @@ def load_signer(
         )
     usable = [k for k in cur.keys if k not in chain.revoked]
     held: list[SigningKey] = []
-    if key_name:
-        first = keys.load_signing_key(home, key_name, passphrase)
-        if first.public not in usable:
+    if key_name or loaded is not None:
+        first = loaded or keys.load_signing_key(home, str(key_name), passphrase)
+        if first.public in usable:
+            held = [first]
+        elif key_name:
             raise UsageError(f"key {key_name!r} is not a current key of identity {cur.name!r}")
-        held = [first]
     rest = [k for k in usable if not held or k != held[0].public]
     held += held_keys(home, rest, passphrase, limit=cur.threshold - len(held))
     if len(held) < cur.threshold:

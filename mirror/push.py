@@ -128,6 +128,13 @@ def feed_signer(home: Home, passphrase: str, key_name: str | None = None) -> Fee
     signer = identity.load_signer(home, passphrase, key_name)
     if signer is None:
         return FeedSigner((keys.load_signing_key(home, key_name, passphrase),))
+    return signer_for_feed(signer.keys[0], signer)
+
+
+def signer_for_feed(key: SigningKey, signer: identity.Signer | None) -> FeedSigner:
+    """The feed signer from keys already unlocked (by a capture that just ran)."""
+    if signer is None:
+        return FeedSigner((key,))
     chain = canonjson.loads(signer.chain.rstrip(b"\n"), max_size=identity.MAX_CHAIN)
     return FeedSigner(signer.keys, chain)
 

@@ -108,6 +108,8 @@ def capture_options(f: F) -> F:
 class CaptureRun:
     report: pipeline.BatchReport
     single: bool  # one URL argument, no feed, sitemap or list
+    key: keys.SigningKey  # unlocked once; `mirror publish` signs its feed with them too
+    signer: identity.Signer | None
 
     @property
     def exit_code(self) -> int:
@@ -146,7 +148,8 @@ def run_capture(
     )
     secret = passphrase(confirm=False)
     signing_key = keys.load_signing_key(ctx.home, key_name, secret)
-    signer = identity.load_signer(ctx.home, secret, key_name)  # None: no identity, one key
+    # None: no identity, one key
+    signer = identity.load_signer(ctx.home, secret, key_name, loaded=signing_key)
     fetcher = pipeline.batch_fetcher(settings.policy)
     found = pipeline.gather_urls(
         urls, fetcher=fetcher, feeds=feeds, sitemaps=sitemaps, urls_file=urls_file
@@ -170,7 +173,7 @@ def run_capture(
             processes=0 if single else processes,
         )
     _sign_cars(ctx, report, signing_key)
-    return CaptureRun(report, single)
+    return CaptureRun(report, single, signing_key, signer)
 
 
 def _sign_cars(ctx: Context, report: pipeline.BatchReport, signing_key: keys.SigningKey) -> None:

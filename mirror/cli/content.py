@@ -85,7 +85,8 @@ def bundle(
     """
     secret = passphrase(confirm=False)
     signing_key = keys.load_signing_key(ctx.home, key_name, secret)
-    signer = identity.load_signer(ctx.home, secret, key_name)  # None: no identity, one key
+    # None: no identity, one key
+    signer = identity.load_signer(ctx.home, secret, key_name, loaded=signing_key)
     result = bundle_mod.bundle_local(
         src, output, url=url, title=title, key=signing_key, identity=signer
     )

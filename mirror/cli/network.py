@@ -112,7 +112,7 @@ def publish_cmd(
     for failed in run.report.failed:
         note(f"capture failed: {failed.url}: {failed.error}")
     if captured:
-        key = push.feed_signer(ctx.home, passphrase(confirm=False), key_name)
+        key = push.signer_for_feed(run.key, run.signer)  # no second passphrase prompt
         pushed, published = push.publish_bundles(
             node, ctx.home, [o.path for o in captured if o.path], key, ttl=lifetime, log=note
         )

@@ -12,7 +12,7 @@ from mirror import envelope, feed
 from mirror.ipld.cid import CID
 from mirror.keys import PublicKey, TrustedKey
 from mirror.push import file_cid
-from tests.conftest import Mirror
+from tests.conftest import PASSPHRASE, Mirror
 from tests.ipfs_support import LocalNode
 
 pytestmark = pytest.mark.ipfs
@@ -203,9 +203,12 @@ def test_publish_captures_pushes_and_publishes_the_feed(
             "--allow-private",
             "-o",
             tmp_path / "cap",
-            env=_env(ipfs_node),
+            # asked on the terminal: one answer must do for capture and feed signing
+            env={**_env(ipfs_node), "MIRROR_PASSPHRASE": None},  # type: ignore[dict-item]
+            input=PASSPHRASE + "\n",
         )
     assert run.exit_code == 0, run.stderr
+    assert run.stderr.count("Passphrase") == 1
     root = run.stdout.strip()
     assert ipfs_node.client.is_pinned(CID.decode(root))
     shown = json.loads(mirror("feed", "show", "--json").stdout)
