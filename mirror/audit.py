@@ -321,9 +321,7 @@ def _captures(audit: _Audit, known: list[TrustedKey]) -> list[Path]:
     return parents
 
 
-def _bundle(
-    audit: _Audit, target: Path, root: Any, known: list[TrustedKey], is_car: bool
-) -> None:
+def _bundle(audit: _Audit, target: Path, root: Any, known: list[TrustedKey], is_car: bool) -> None:
     """The bundle must verify; a root other than the registry's is only a warning: a
     capture interrupted between swapping in the new bundle and recording it leaves a
     complete new bundle and the old record, which the next capture of the URL updates."""

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from . import canonjson, store
 from .config import Home
-from .errors import StorageError, UsageError, VerificationError
+from .errors import UsageError
 
 KEY_FORMAT = "mirror-private-key/1"
 TRUST_FORMAT = "mirror-trust/1"
@@ -370,19 +370,3 @@ def resolve_trust(home: Home, trust_name: str | None, key_text: str | None) -> l
     if trust_name not in trusted:
         raise UsageError(f"no trusted key named {trust_name!r} (see `mirror trust add`)")
     return [trusted[trust_name]]
-
-
-def verify_any(keys: list[TrustedKey], signature: bytes, message: bytes) -> TrustedKey | None:
-    for trusted in keys:
-        if trusted.key.verify(signature, message):
-            return trusted
-    return None
-
-
-__all__ = [
-    "PublicKey",
-    "SigningKey",
-    "StorageError",
-    "TrustedKey",
-    "VerificationError",
-]

@@ -51,13 +51,6 @@ def public_key_text(public: PublicKey) -> str:
     return base64.b64encode(KEY_ALG + key_id(public) + public.raw).decode("ascii")
 
 
-def public_key_file(public: PublicKey) -> str:
-    """The contents of a `minisign.pub` file."""
-    return (
-        f"untrusted comment: minisign public key {key_id_text(public)}\n{public_key_text(public)}\n"
-    )
-
-
 def verify_command(public: PublicKey, file: str = "FILE") -> str:
     return f"minisign -Vm {file} -P {public_key_text(public)}"
 

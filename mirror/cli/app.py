@@ -8,7 +8,6 @@ is turned into one line on stderr and its exit code here, once.
 from __future__ import annotations
 
 import json
-import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,7 +110,3 @@ def emit_json(value: Any) -> None:
 def note(message: str) -> None:
     """Status and warnings go to stderr so stdout carries only results."""
     click.echo(message, err=True)
-
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()
