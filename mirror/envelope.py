@@ -35,6 +35,13 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 class Signature:
     keyid: str
     sig: bytes
+    tst: bytes | None = None  # RFC 3161 reply over `sig` (unsigned; mirror/timestamp.py)
+
+    def to_dict(self) -> dict[str, str]:
+        entry = {"keyid": self.keyid, "sig": b64encode(self.sig)}
+        if self.tst is not None:
+            entry["tst"] = b64encode(self.tst)
+        return entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,7 @@ class Envelope:
         doc = {
             "payload": b64encode(self.payload),
             "payloadType": self.payload_type,
-            "signatures": [{"keyid": s.keyid, "sig": b64encode(s.sig)} for s in self.signatures],
+            "signatures": [s.to_dict() for s in self.signatures],
         }
         return canonjson.dumps(doc) + b"\n"
 
@@ -65,12 +72,13 @@ class Envelope:
             raise UsageError(f"{what} must carry 1 to {MAX_SIGNATURES} signatures")
         signatures = []
         for entry in sigs:
-            if not isinstance(entry, dict) or set(entry) != {"keyid", "sig"}:
-                raise UsageError(f"{what}: each signature has exactly keyid and sig")
+            if not isinstance(entry, dict) or set(entry) - {"tst"} != {"keyid", "sig"}:
+                raise UsageError(f"{what}: each signature has exactly keyid, sig and maybe tst")
             if not isinstance(entry["keyid"], str) or not isinstance(entry["sig"], str):
                 raise UsageError(f"{what}: keyid and sig must be strings")
             sig = b64decode_strict(entry["sig"], "signature")
-            signatures.append(Signature(entry["keyid"], sig))
+            tst = None if "tst" not in entry else b64decode_strict(entry["tst"], "timestamp")
+            signatures.append(Signature(entry["keyid"], sig, tst))
         return cls(payload_type, b64decode_strict(payload, "payload"), tuple(signatures))
 
 

@@ -15,7 +15,10 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # make ``tests.helpers`` importable however pytest is started
     sys.path.insert(0, _ROOT)
 
-pytest_plugins = ["tests.ipfs_support"]  # js-ipfs node fixtures: ipfs_factory, ipfs_node, ...
+pytest_plugins = [
+    "tests.ipfs_support",  # js-ipfs node fixtures: ipfs_factory, ipfs_node, ...
+    "tests.helpers.tsa",  # OpenSSL timestamp authorities on 127.0.0.1: tsa, stranger_tsa
+]
 
 PASSPHRASE = "correct horse battery staple"
 SHARED = Path(_ROOT).parent / "shared"

@@ -1,0 +1,264 @@
+"""RFC 3161 timestamps against real OpenSSL TSAs on 127.0.0.1 (tests/helpers/tsa.py).
+
+Security case 39: tokens that do not match, come from an untrusted TSA, lack the
+timestamping key usage, or were made by a certificate not valid then are refused
+with a named reason (exit 3); a TSA that hangs or answers garbage is exit 4 within
+the timeout.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mirror import envelope as env
+from mirror.errors import NetworkError, UsageError, VerificationError
+from mirror.keys import SigningKey
+from mirror.timestamp import (
+    TsaRoot,
+    build_request,
+    load_root_certificate,
+    request_token,
+    stamp_envelope,
+    verify_envelope_stamps,
+    verify_token,
+)
+from tests.helpers.tsa import Authority, TsaServer, needs_openssl, serve_tsa
+
+pytestmark = needs_openssl
+
+DATA = b"\x01" * 64  # the raw bytes of a signature are what gets stamped
+
+
+def refused(reason: str) -> pytest.RaisesExc[VerificationError]:
+    """Expect a VerificationError (exit 3) with exactly this reason."""
+    return pytest.raises(VerificationError, check=lambda e: e.reason == reason)
+
+
+def _flip_time_digit(token: bytes) -> bytes:
+    """Move the TSA-signed genTime by one second, keeping the DER well-formed."""
+    year = str(datetime.now(UTC).year).encode()
+    at = token.find(year)
+    assert at > 0
+    end = token.index(b"Z", at)  # GeneralizedTime YYYYMMDDHHMMSSZ
+    digit = token[end - 1 : end]
+    new = b"1" if digit != b"1" else b"2"
+    return token[: end - 1] + new + token[end:]
+
+
+def test_token_over_bytes_verifies_and_gives_its_time(tsa: TsaServer, tsa_authority: Authority):
+    before = datetime.now(UTC).replace(microsecond=0)
+    token = request_token(tsa.url, DATA)
+    stamp = verify_token(token, DATA, [tsa_authority.root("test-tsa")])
+    assert before - timedelta(seconds=2) <= stamp.time <= datetime.now(UTC) + timedelta(seconds=2)
+    assert stamp.tsa == "test-tsa"
+    assert stamp.subject == "CN=Test TSA"
+    assert stamp.to_dict()["time"].endswith("Z") and stamp.to_dict()["tsa"] == "test-tsa"
+    assert len(tsa.queries) >= 1
+
+
+def test_changed_byte_of_stamped_data_is_bad_timestamp(tsa: TsaServer, tsa_authority: Authority):
+    token = request_token(tsa.url, DATA)
+    with refused("bad-timestamp") as info:
+        verify_token(token, DATA[:-1] + b"\x02", [tsa_authority.root()])
+    assert "other bytes" in info.value.message
+
+
+def test_changed_token_time_is_bad_timestamp(tsa: TsaServer, tsa_authority: Authority):
+    token = request_token(tsa.url, DATA)
+    moved = _flip_time_digit(token)
+    assert moved != token
+    with refused("bad-timestamp") as info:
+        verify_token(moved, DATA, [tsa_authority.root()])
+    assert "does not verify" in info.value.message
+
+
+def test_truncated_or_garbage_token_is_bad_timestamp(tsa: TsaServer, tsa_authority: Authority):
+    token = request_token(tsa.url, DATA)
+    for broken in (token[:-7], b"not a token", b"", token + b"\x00" * (70 << 10)):
+        with refused("bad-timestamp"):
+            verify_token(broken, DATA, [tsa_authority.root()])
+
+
+def test_wrong_root_is_untrusted_tsa(tsa: TsaServer, stranger_authority: Authority):
+    token = request_token(tsa.url, DATA)
+    with refused("untrusted-tsa") as info:
+        verify_token(token, DATA, [stranger_authority.root()])
+    assert "trust tsa add" in info.value.message
+    with refused("untrusted-tsa"):
+        verify_token(token, DATA, [])
+
+
+def test_token_from_second_tsa_is_untrusted(stranger_tsa: TsaServer, tsa_authority: Authority):
+    token = request_token(stranger_tsa.url, DATA)
+    with refused("untrusted-tsa"):
+        verify_token(token, DATA, [tsa_authority.root()])
+
+
+def test_both_roots_trusted_names_the_one_it_chains_to(
+    stranger_tsa: TsaServer, tsa_authority: Authority, stranger_authority: Authority
+):
+    token = request_token(stranger_tsa.url, DATA)
+    roots = [tsa_authority.root("a"), stranger_authority.root("b")]
+    assert verify_token(token, DATA, roots).tsa == "b"
+
+
+@pytest.mark.parametrize(
+    ("signer", "words"),
+    [
+        ("noeku", "lacks the timestamping extended key usage"),
+        ("noncritical", "extended key usage is not critical"),
+        ("extra", "extended key usage must be timestamping only"),
+    ],
+)
+def test_certificate_without_proper_timestamping_usage_is_bad_timestamp(
+    signer: str, words: str, tsa: TsaServer, tsa_authority: Authority
+):
+    genuine = request_token(tsa.url, DATA)
+    forged = tsa_authority.resign(genuine, signer)
+    assert forged != genuine
+    with refused("bad-timestamp") as info:
+        verify_token(forged, DATA, [tsa_authority.root()])
+    assert words in info.value.message
+    # the same re-signing with the proper certificate verifies: the refusal is the usage
+    assert verify_token(tsa_authority.resign(genuine, "tsa"), DATA, [tsa_authority.root()])
+
+
+def test_certificate_not_valid_at_stamped_time_is_bad_timestamp(tsa_authority: Authority):
+    query = build_request(DATA).as_bytes()
+    token = tsa_authority.reply(query, signer="expired")
+    with refused("bad-timestamp") as info:
+        verify_token(token, DATA, [tsa_authority.root()])
+    assert "not valid at the stamped time" in info.value.message
+
+
+def test_root_certificate_must_be_a_self_signed_ca(tsa_authority: Authority):
+    assert load_root_certificate(tsa_authority.root_pem.read_bytes())
+    for bad, words in (
+        (tsa_authority.signer("tsa").read_bytes(), "not a CA"),
+        (b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "not a PEM"),
+        (b"hello", "not a PEM"),
+        (tsa_authority.root_pem.read_bytes() * 2, "exactly one"),
+    ):
+        with pytest.raises(UsageError, match=words):
+            load_root_certificate(bad)
+
+
+# --- the TSA misbehaving: exit 4, within the timeout ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "words"),
+    [
+        ("garbage", "not a timestamp reply"),
+        ("error", "HTTP 500"),
+        ("huge", "larger than"),
+    ],
+)
+def test_tsa_answering_badly_is_network_error(mode: str, words: str, tsa_authority: Authority):
+    with serve_tsa(tsa_authority, mode) as server, pytest.raises(NetworkError, match=words) as e:
+        request_token(server.url, DATA)
+    assert e.value.exit_code == 4
+
+
+def test_tsa_replaying_an_old_reply_is_network_error(tsa_authority: Authority):
+    with serve_tsa(tsa_authority, "replay") as server:
+        request_token(server.url, DATA)
+        with pytest.raises(NetworkError, match="nonce"):
+            request_token(server.url, DATA)
+        with pytest.raises(NetworkError, match="other bytes"):
+            request_token(server.url, b"\x02" * 64)
+
+
+def test_tsa_that_never_answers_fails_within_the_timeout(tsa_authority: Authority):
+    with serve_tsa(tsa_authority, "hang") as server:
+        started = time.monotonic()
+        with pytest.raises(NetworkError, match="did not answer within 1s"):
+            request_token(server.url, DATA, timeout=1.0)
+        assert time.monotonic() - started < 5
+        assert len(server.queries) == 1
+
+
+def test_unreachable_tsa_and_bad_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    with pytest.raises(NetworkError, match="cannot reach TSA"):
+        request_token(f"http://127.0.0.1:{port}/", DATA, timeout=2)
+    with pytest.raises(UsageError, match="http"):
+        request_token("file:///etc/passwd", DATA)
+
+
+# --- envelopes --------------------------------------------------------------------
+
+
+def _envelope() -> env.Envelope:
+    keys = [SigningKey(n, Ed25519PrivateKey.generate()) for n in ("a", "b")]
+    return env.sign(env.MANIFEST_TYPE, b'{"x":1}', keys)
+
+
+def test_stamp_envelope_fills_every_signature_and_round_trips(
+    tsa: TsaServer, tsa_authority: Authority
+):
+    dead = "http://127.0.0.1:9/tsr"  # discard port: refused, so the next URL is tried
+    stamped = stamp_envelope(_envelope(), [dead, tsa.url], timeout=3)
+    assert all(s.tst is not None for s in stamped.signatures)
+    again = env.Envelope.from_bytes(stamped.to_bytes())
+    assert again == stamped
+    stamp = verify_envelope_stamps(again, [tsa_authority.root("t")])
+    assert stamp is not None and stamp.tsa == "t"
+    with refused("untrusted-tsa"):
+        verify_envelope_stamps(again, [])
+
+
+def test_earliest_stamp_and_keeping_existing_tokens(tsa: TsaServer, tsa_authority: Authority):
+    roots = [tsa_authority.root()]
+    one = stamp_envelope(_envelope(), [tsa.url])
+    time.sleep(1.1)  # two stamps whose times differ (the TSA's clock has seconds)
+    key = SigningKey("c", Ed25519PrivateKey.generate())
+    two = stamp_envelope(env.add_signature(one, key), [tsa.url])
+    assert two.signatures[:2] == one.signatures  # old tokens kept, not re-requested
+    times = [verify_token(s.tst or b"", s.sig, roots).time for s in two.signatures]
+    assert times[2] > times[0]
+    earliest = verify_envelope_stamps(two, roots)
+    assert earliest is not None and earliest.time == min(times)
+
+
+def test_token_moved_to_another_signature_is_bad_timestamp(
+    tsa: TsaServer, tsa_authority: Authority
+):
+    stamped = stamp_envelope(_envelope(), [tsa.url])
+    a, b = stamped.signatures
+    swapped = env.Envelope(
+        stamped.payload_type,
+        stamped.payload,
+        (env.Signature(a.keyid, a.sig, b.tst), b),
+    )
+    with refused("bad-timestamp"):
+        verify_envelope_stamps(swapped, [tsa_authority.root()])
+
+
+def test_unstamped_envelope_has_no_time(tsa_authority: Authority):
+    assert verify_envelope_stamps(_envelope(), [tsa_authority.root()]) is None
+
+
+def test_failing_tsa_is_exit_4_unless_optional(tsa_authority: Authority):
+    original = _envelope()
+    with serve_tsa(tsa_authority, "garbage") as server:
+        with pytest.raises(NetworkError, match="no timestamp for signature"):
+            stamp_envelope(original, [server.url])
+        warnings: list[str] = []
+        kept = stamp_envelope(original, [server.url], optional=True, warn=warnings.append)
+    assert kept == original
+    assert len(warnings) == 2 and "without a timestamp" in warnings[0]
+    assert stamp_envelope(original, []) is original
+
+
+def test_roots_from_pem_have_fingerprints(tsa_authority: Authority, stranger_authority: Authority):
+    a, b = tsa_authority.root(), stranger_authority.root()
+    assert a.fingerprint.startswith("sha256:") and a.fingerprint != b.fingerprint
+    assert TsaRoot.from_pem("x", a.to_pem()).der == a.der
