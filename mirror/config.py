@@ -3,6 +3,7 @@
 Layout (all under HOME, which is --home, else MIRROR_HOME, else the user's data dir):
     keys/NAME.key       encrypted private key (0600)    keys/NAME.pub   public key line
     trust.json          trusted publisher keys by name
+    trust-tsa.json      trusted timestamp authorities (TSA root certificates) by name
     settings.json       default signing key and other settings
     published.json      bundles this home has published (feed entries)
     feed/               the publisher's signed feed, its head and history
@@ -47,6 +48,10 @@ class Home:
     @property
     def trust_file(self) -> Path:
         return self.root / "trust.json"
+
+    @property
+    def tsa_trust_file(self) -> Path:
+        return self.root / "trust-tsa.json"
 
     @property
     def settings_file(self) -> Path:

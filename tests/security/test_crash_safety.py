@@ -36,7 +36,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from mirror import canonjson, identity, keys
+from mirror import canonjson, identity, keys, tsa_trust
 from mirror.audit import check_key_file
 from mirror.config import Home
 from mirror.envelope import Envelope
@@ -45,6 +45,7 @@ from mirror.follow import FollowState
 from mirror.ipld import car
 from mirror.minisign import verify_minisig
 from tests.conftest import PASSPHRASE, Mirror, Run, snapshot
+from tests.helpers.tsa import make_authority
 from tests.helpers.webserver import Server, respond, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,12 @@ def _keygen_first(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> lis
 
 def _trust_add(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
     return ["trust", "add", "carol", m("key", "show", "other").stdout.strip()]
+
+
+def _trust_tsa_add(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
+    first = make_authority(tmp / "tsa-first", "First TSA")
+    assert m("trust", "tsa", "add", "first", first.root_pem).exit_code == 0
+    return ["trust", "tsa", "add", "second", make_authority(tmp / "tsa-2", "Second TSA").root_pem]
 
 
 def _bundle_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
@@ -281,6 +288,7 @@ SCENARIOS = {
         home="empty",
     ),
     "trust": Scenario("trust", _trust_add, ("trust.json",), ("trust.json",)),
+    "trust-tsa": Scenario("trust-tsa", _trust_tsa_add, ("trust-tsa.json",), ("trust-tsa.json",)),
     "bundle": Scenario("bundle", _bundle_over_old, ("bundles/report",), ("bundles/report",)),
     "unpack": Scenario("unpack", _unpack_over_old, ("unpacked/report",), ("unpacked/report",)),
     "car": Scenario("car", _car_over_old, ("cars/report.car",), ("cars/report.car",)),
@@ -435,6 +443,10 @@ def _assert_complete(m: Mirror, label: str, step: str, files: dict[str, bytes]) 
     elif label == "trust":
         trusted = keys.load_trust(home)
         assert ("carol" in trusted) == (step == "renamed")
+    elif label == "trust-tsa":
+        assert sorted(tsa_trust.load(home)) == (
+            ["first", "second"] if step == "renamed" else ["first"]
+        )
     elif label == "published":
         count = len(json.loads((m.home / "published.json").read_bytes())["bundles"])
         assert count == (2 if step == "renamed" else 1)
