@@ -381,6 +381,40 @@ def _reaches_a_root(
 # --- envelopes --------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Stamper:
+    """What a signing command was asked about timestamps: TSA URLs in order, optional.
+
+    `Stamper()` stamps nothing. The CLI builds one from `--tsa URL` (repeatable, or
+    MIRROR_TSA) and `--tsa-optional`; signing code calls `stamp` on every envelope
+    it is about to write, before writing anything.
+    """
+
+    urls: tuple[str, ...] = ()
+    optional: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls)
+
+    def stamp(
+        self,
+        envelope: Envelope,
+        *,
+        warn: Callable[[str], None] | None = None,
+        session: requests.Session | None = None,
+    ) -> Envelope:
+        return stamp_envelope(
+            envelope,
+            self.urls,
+            optional=self.optional,
+            timeout=self.timeout,
+            session=session,
+            warn=warn,
+        )
+
+
 def stamp_envelope(
     envelope: Envelope,
     urls: Sequence[str],

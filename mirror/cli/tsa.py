@@ -1,14 +1,48 @@
-"""Reader commands for trusted timestamp authorities: trust tsa add/list/remove."""
+"""Timestamps on the command line: trust tsa add/list/remove, and the --tsa options.
+
+Signing commands take `@tsa_options` and turn what it parsed into a Stamper with
+`stamper(tsa, tsa_optional)`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from .. import tsa_trust
+from ..timestamp import Stamper
 from .app import Context, emit_json, json_option, note, pass_ctx
 from .keys import trust
+
+F = TypeVar("F", bound=Callable[..., Any])
+TSA_ENV = "MIRROR_TSA"
+
+
+def tsa_options(f: F) -> F:
+    """--tsa URL (repeatable; MIRROR_TSA, space-separated) and --tsa-optional."""
+    f = click.option(
+        "--tsa-optional",
+        is_flag=True,
+        help="Sign anyway when no TSA answers (the signature then has no timestamp).",
+    )(f)
+    return click.option(
+        "--tsa",
+        "tsa",
+        metavar="URL",
+        multiple=True,
+        envvar=TSA_ENV,
+        help="RFC 3161 timestamp authority to stamp each new signature (repeatable, tried "
+        "in order; also MIRROR_TSA, space-separated). A TSA failure is exit 4.",
+    )(f)
+
+
+def stamper(tsa: tuple[str, ...], tsa_optional: bool) -> Stamper:
+    if tsa_optional and not tsa:
+        raise click.UsageError("--tsa-optional needs --tsa URL (or MIRROR_TSA)")
+    return Stamper(tuple(tsa), tsa_optional)
 
 
 @trust.group("tsa")

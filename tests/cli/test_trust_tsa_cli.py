@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from mirror import envelope as env
 from mirror import tsa_trust
+from mirror.cli.tsa import stamper, tsa_options
 from mirror.config import Home
-from mirror.timestamp import request_token, verify_token
+from mirror.keys import SigningKey
+from mirror.timestamp import Stamper, request_token, verify_token
 from tests.conftest import Mirror, snapshot
 from tests.helpers.tsa import Authority, TsaServer, needs_openssl
 
@@ -96,3 +103,31 @@ def test_tampered_store_is_refused_in_one_line(empty_mirror: Mirror, tsa_authori
 def test_list_when_none_trusted(empty_mirror: Mirror):
     run = empty_mirror("trust", "tsa", "list", "--json")
     assert run.exit_code == 0 and json.loads(run.stdout) == []
+
+
+def test_tsa_options_parse_flags_and_environment(tsa: TsaServer, tsa_authority: Authority):
+    """The options signing commands share: repeatable --tsa, MIRROR_TSA split on spaces."""
+    seen: list[Stamper] = []
+
+    @click.command()
+    @tsa_options
+    def probe(tsa: tuple[str, ...], tsa_optional: bool) -> None:
+        seen.append(stamper(tsa, tsa_optional))
+        signed = env.sign(env.MANIFEST_TYPE, b"{}", [SigningKey("k", Ed25519PrivateKey.generate())])
+        stamped = seen[-1].stamp(signed, warn=lambda m: click.echo(m, err=True))
+        click.echo("stamped" if stamped.signatures[0].tst else "unstamped")
+
+    runner = CliRunner()
+    dead = "http://127.0.0.1:9/tsr"
+    run = runner.invoke(probe, ["--tsa", dead, "--tsa", tsa.url])
+    assert run.exit_code == 0 and run.stdout == "stamped\n", run.output
+    assert seen[-1] == Stamper((dead, tsa.url), False)
+    run = runner.invoke(probe, [], env={"MIRROR_TSA": f"{dead} {tsa.url}"})
+    assert run.exit_code == 0 and run.stdout == "stamped\n"
+    assert seen[-1].urls == (dead, tsa.url)
+    run = runner.invoke(probe, ["--tsa", dead, "--tsa-optional"])
+    assert run.exit_code == 0 and run.stdout == "unstamped\n"
+    assert "without a timestamp" in run.stderr
+    run = runner.invoke(probe, [])
+    assert run.exit_code == 0 and run.stdout == "unstamped\n" and not seen[-1].enabled
+    assert runner.invoke(probe, ["--tsa-optional"]).exit_code == 2
