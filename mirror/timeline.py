@@ -25,17 +25,103 @@ older bundles keep their verdicts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from .errors import VerificationError
+from .envelope import Envelope
+from .errors import UsageError, VerificationError
+from .keys import validate_name
+from .timestamp import TsaRoot, verify_envelope_stamps
 
 SIGNED_AFTER_ROTATION = "signed-after-rotation"
+FIELD = "timestamps"  # in the identity document, beside keys and threshold
+MAX_TSA_ROOTS = 4
 
 
 def _utc(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampPolicy:
+    """An identity version's `timestamps` field, signed by its threshold:
+
+        "timestamps": {"required": true,
+                       "tsa": [{"name": "freetsa", "certificate": "<PEM root>"}]}
+
+    `required`: bundles judged under older rules must prove their time (above).
+    `tsa`: TSA root certificates the publisher uses, trusted for this publisher's
+    tokens in addition to the reader's own (`mirror trust tsa`). Absent: nothing.
+    """
+
+    required: bool = False
+    roots: tuple[TsaRoot, ...] = ()
+
+    def to_field(self) -> dict[str, Any]:
+        return {
+            "required": self.required,
+            "tsa": [
+                {"name": r.name, "certificate": r.to_pem().decode("ascii")} for r in self.roots
+            ],
+        }
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any]) -> TimestampPolicy:
+        """Parse the field from an identity document's unknown fields (strict)."""
+        if FIELD not in extra:
+            return cls()
+        value = extra[FIELD]
+        what = f"identity {FIELD}"
+        if not isinstance(value, dict) or set(value) != {"required", "tsa"}:
+            raise UsageError(f"{what} must be an object with exactly required and tsa")
+        required, entries = value["required"], value["tsa"]
+        if not isinstance(required, bool):
+            raise UsageError(f"{what}.required must be true or false")
+        if not isinstance(entries, list) or len(entries) > MAX_TSA_ROOTS:
+            raise UsageError(f"{what}.tsa must be a list of at most {MAX_TSA_ROOTS} roots")
+        roots: list[TsaRoot] = []
+        for entry in entries:
+            if (
+                not isinstance(entry, dict)
+                or set(entry) != {"name", "certificate"}
+                or not isinstance(entry["name"], str)
+                or not isinstance(entry["certificate"], str)
+            ):
+                raise UsageError(f"{what}.tsa entries have exactly name and certificate")
+            validate_name(entry["name"], "TSA name")
+            try:
+                pem = entry["certificate"].encode("ascii")
+            except UnicodeEncodeError as exc:
+                raise UsageError(f"{what}.tsa certificate is not PEM") from exc
+            roots.append(TsaRoot.from_pem(entry["name"], pem, what=f"{what}.tsa certificate"))
+        return cls(required, tuple(roots))
+
+
+def merged_roots(reader: Sequence[TsaRoot], policies: Sequence[TimestampPolicy]) -> list[TsaRoot]:
+    """The reader's roots first (their names win), then every root a known version lists."""
+    out, seen = [], set()
+    for root in [*reader, *(r for p in policies for r in p.roots)]:
+        if root.der not in seen:
+            seen.add(root.der)
+            out.append(root)
+    return out
+
+
+def version_times(
+    versions: Sequence[tuple[int, TimestampPolicy, Envelope]], roots: Sequence[TsaRoot]
+) -> list[VersionTime]:
+    """Each known version with its policy and its earliest verified timestamp.
+
+    A token on an identity version that fails is refused like any other
+    (bad-timestamp, untrusted-tsa), never skipped.
+    """
+    out = []
+    for number, policy, envelope in versions:
+        stamp = verify_envelope_stamps(envelope, roots)
+        out.append(VersionTime(number, policy.required, None if stamp is None else stamp.time))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mirror import envelope as env
 from mirror.errors import NetworkError, UsageError, VerificationError
 from mirror.keys import SigningKey
+from mirror.timeline import TimestampPolicy, merged_roots, version_times
 from mirror.timestamp import (
     TsaRoot,
     build_request,
@@ -39,15 +40,14 @@ def refused(reason: str) -> pytest.RaisesExc[VerificationError]:
     return pytest.raises(VerificationError, check=lambda e: e.reason == reason)
 
 
-def _flip_time_digit(token: bytes) -> bytes:
-    """Move the TSA-signed genTime by one second, keeping the DER well-formed."""
+def _move_time(token: bytes, by: timedelta) -> bytes:
+    """Move the TSA-signed genTime (GeneralizedTime YYYYMMDDHHMMSSZ, same length)."""
     year = str(datetime.now(UTC).year).encode()
     at = token.find(year)
-    assert at > 0
-    end = token.index(b"Z", at)  # GeneralizedTime YYYYMMDDHHMMSSZ
-    digit = token[end - 1 : end]
-    new = b"1" if digit != b"1" else b"2"
-    return token[: end - 1] + new + token[end:]
+    assert at > 0 and token[at + 14 : at + 15] == b"Z"
+    old = datetime.strptime(token[at : at + 14].decode(), "%Y%m%d%H%M%S")
+    new = (old + by).strftime("%Y%m%d%H%M%S").encode()
+    return token[:at] + new + token[at + 14 :]
 
 
 def test_token_over_bytes_verifies_and_gives_its_time(tsa: TsaServer, tsa_authority: Authority):
@@ -70,7 +70,7 @@ def test_changed_byte_of_stamped_data_is_bad_timestamp(tsa: TsaServer, tsa_autho
 
 def test_changed_token_time_is_bad_timestamp(tsa: TsaServer, tsa_authority: Authority):
     token = request_token(tsa.url, DATA)
-    moved = _flip_time_digit(token)
+    moved = _move_time(token, timedelta(minutes=1))  # still within the cert's validity
     assert moved != token
     with refused("bad-timestamp") as info:
         verify_token(moved, DATA, [tsa_authority.root()])
@@ -262,3 +262,49 @@ def test_roots_from_pem_have_fingerprints(tsa_authority: Authority, stranger_aut
     a, b = tsa_authority.root(), stranger_authority.root()
     assert a.fingerprint.startswith("sha256:") and a.fingerprint != b.fingerprint
     assert TsaRoot.from_pem("x", a.to_pem()).der == a.der
+
+
+# --- identity versions: the timestamps field and version times ------------------
+
+
+def test_identity_timestamp_policy_round_trips_and_is_strict(
+    tsa_authority: Authority, stranger_authority: Authority
+):
+    policy = TimestampPolicy(True, (tsa_authority.root("newsroom"),))
+    field = policy.to_field()
+    again = TimestampPolicy.from_extra({"timestamps": field})
+    assert again.required and [r.der for r in again.roots] == [tsa_authority.root().der]
+    assert TimestampPolicy.from_extra({}) == TimestampPolicy()
+    pem = tsa_authority.root_pem.read_text()
+    leaf = tsa_authority.signer("tsa").read_text()
+    for bad in (
+        {"required": "yes", "tsa": []},
+        {"required": True},
+        {"required": True, "tsa": [], "extra": 1},
+        {"required": True, "tsa": [{"name": "x"}]},
+        {"required": True, "tsa": [{"name": "bad name", "certificate": pem}]},
+        {"required": True, "tsa": [{"name": "leaf", "certificate": leaf}]},
+        {"required": True, "tsa": [{"name": "n", "certificate": pem}] * 5},
+        [],
+    ):
+        with pytest.raises(UsageError):
+            TimestampPolicy.from_extra({"timestamps": bad})
+    # reader's names win for a root both trust; identity roots are added after them
+    mine = tsa_authority.root("my-name")
+    merged = merged_roots([mine], [policy, TimestampPolicy(False, (stranger_authority.root(),))])
+    assert [r.name for r in merged] == ["my-name", "Stranger TSA"]
+
+
+def test_version_times_use_each_versions_earliest_stamp(
+    tsa: TsaServer, tsa_authority: Authority, stranger_tsa: TsaServer
+):
+    roots = [tsa_authority.root()]
+    v1 = _envelope()
+    v2 = stamp_envelope(_envelope(), [tsa.url])
+    times = version_times([(1, TimestampPolicy(), v1), (2, TimestampPolicy(True), v2)], roots)
+    assert times[0].stamped is None and not times[0].requires_timestamps
+    assert times[1].requires_timestamps and times[1].stamped is not None
+    assert abs(times[1].stamped - datetime.now(UTC)) < timedelta(minutes=1)
+    foreign = stamp_envelope(_envelope(), [stranger_tsa.url])
+    with refused("untrusted-tsa"):
+        version_times([(1, TimestampPolicy(True), foreign)], roots)
