@@ -48,6 +48,19 @@ CN = unused
 basicConstraints = critical,CA:TRUE
 keyUsage = critical,keyCertSign,cRLSign
 subjectKeyIdentifier = hash
+[inter_ext]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+nsComment = {pad_inter}
+[tsa_big_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = critical,timeStamping
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+nsComment = {pad_big}
 [tsa_ext]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -114,22 +127,32 @@ class Authority:
     def key(self) -> Path:
         return self.directory / "tsa.key"
 
+    @property
+    def intermediate(self) -> Path:
+        return self.directory / "intermediate.pem"
+
     def signer(self, kind: str = "tsa") -> Path:
         """`tsa` (the good one); `noeku`, `noncritical` (usage not critical), `extra`
-        (timestamping and code signing), `expired` (never valid): each refused."""
+        (timestamping and code signing), `expired` (never valid): each refused;
+        `chained`: a good one issued by an intermediate CA under the root (smaller
+        than the intermediate, so signer-then-chain is DER order); `chained-unsorted`:
+        the same, larger (signer-then-chain is then out of DER order)."""
         return self.directory / f"{kind}.pem"
 
     def root(self, name: str | None = None) -> TsaRoot:
         return TsaRoot.from_pem(name or self.name, self.root_pem.read_bytes())
 
-    def reply(self, query: bytes, *, signer: str = "tsa") -> bytes:
-        """Run `openssl ts -reply` on a DER query; the DER TimeStampResp."""
+    def reply(self, query: bytes, *, signer: str = "tsa", chain: bool = False) -> bytes:
+        """Run `openssl ts -reply` on a DER query; the DER TimeStampResp.
+
+        `chain`: include the intermediate CA certificate in the token."""
         with tempfile.TemporaryDirectory(dir=self.directory) as work:
             q, r = Path(work) / "q.tsq", Path(work) / "r.tsr"
             q.write_bytes(query)
             openssl(
                 "ts", "-reply", "-config", self.config, "-queryfile", q,
                 "-signer", self.signer(signer), "-inkey", self.key, "-out", r,
+                *(["-chain", self.intermediate] if chain else []),
             )  # fmt: skip
             return r.read_bytes()
 
@@ -163,7 +186,11 @@ def make_authority(directory: Path, name: str) -> Authority:
     directory.mkdir(parents=True, exist_ok=True)
     authority = Authority(directory, name)
     (directory / "serial").write_text("01\n")
-    authority.config.write_text(_CONFIG.format(serial=directory / "serial"))
+    # DER orders a SET OF by encoding, in effect by size here: the padding makes the
+    # intermediate larger than `chained` and smaller than `chained-unsorted`
+    authority.config.write_text(
+        _CONFIG.format(serial=directory / "serial", pad_inter="i" * 300, pad_big="b" * 800)
+    )
     cfg = authority.config
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
     openssl(
@@ -174,6 +201,29 @@ def make_authority(directory: Path, name: str) -> Authority:
     openssl(
         "req", "-config", cfg, "-new", *ec, "-keyout", authority.key,
         "-out", directory / "tsa.csr", "-subj", f"/CN={name}",
+    )  # fmt: skip
+    openssl(
+        "req", "-config", cfg, "-new", *ec, "-keyout", directory / "inter.key",
+        "-out", directory / "inter.csr", "-subj", f"/CN={name} Intermediate",
+    )  # fmt: skip
+    openssl(
+        "x509", "-req", "-in", directory / "inter.csr", "-CA", authority.root_pem,
+        "-CAkey", directory / "root.key", "-set_serial", "100", "-out", authority.intermediate,
+        "-days", "1825", "-extfile", cfg, "-extensions", "inter_ext",
+    )  # fmt: skip
+    openssl(
+        "x509", "-req", "-in", directory / "tsa.csr", "-CA", authority.intermediate,
+        "-CAkey", directory / "inter.key", "-set_serial", "101",
+        "-out", authority.signer("chained"), "-days", "365",
+        "-extfile", cfg, "-extensions", "tsa_ext",
+    )  # fmt: skip
+    # the same, made larger than the intermediate, so that OpenSSL's certificate set
+    # (signer first) is not in DER order, which rfc3161-client's strict parser refuses
+    openssl(
+        "x509", "-req", "-in", directory / "tsa.csr", "-CA", authority.intermediate,
+        "-CAkey", directory / "inter.key", "-set_serial", "102",
+        "-out", authority.signer("chained-unsorted"), "-days", "365",
+        "-extfile", cfg, "-extensions", "tsa_big_ext",
     )  # fmt: skip
     for serial, (kind, ext, days) in enumerate(
         [
@@ -210,7 +260,9 @@ class _Httpd(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_tsa(authority: Authority | None, mode: str = "ok") -> Iterator[TsaServer]:
+def serve_tsa(
+    authority: Authority | None, mode: str = "ok", *, signer: str = "tsa", chain: bool = False
+) -> Iterator[TsaServer]:
     """An HTTP TSA on 127.0.0.1 (modes: ok, garbage, huge, hang, error, replay)."""
     stop = threading.Event()
     lock = threading.Lock()  # `openssl ts` keeps its serial in one file
@@ -242,7 +294,7 @@ def serve_tsa(authority: Authority | None, mode: str = "ok") -> Iterator[TsaServ
                 if mode == "replay" and "first" in replies:
                     body = replies["first"]  # an old reply: another request's nonce
                 else:
-                    body = authority.reply(query)
+                    body = authority.reply(query, signer=signer, chain=chain)
                     replies.setdefault("first", body)
             self._send(200, body)
 

@@ -136,6 +136,43 @@ def test_certificate_not_valid_at_stamped_time_is_bad_timestamp(tsa_authority: A
     assert "not valid at the stamped time" in info.value.message
 
 
+def test_tsa_under_an_intermediate_ca_verifies_when_the_token_carries_the_chain(
+    tsa_authority: Authority, stranger_authority: Authority
+):
+    query = build_request(DATA).as_bytes()
+    with_chain = tsa_authority.reply(query, signer="chained", chain=True)
+    stamp = verify_token(with_chain, DATA, [tsa_authority.root("root")])
+    assert stamp.tsa == "root" and stamp.subject == "CN=Test TSA"
+    with refused("untrusted-tsa"):
+        verify_token(with_chain, DATA, [stranger_authority.root()])
+    # without the intermediate the chain cannot be built to the root: not trusted
+    with refused("untrusted-tsa"):
+        verify_token(tsa_authority.reply(query, signer="chained"), DATA, [tsa_authority.root()])
+    # an intermediate is not an anchor: trust starts at a self-signed root
+    with pytest.raises(UsageError, match="not self-signed"):
+        load_root_certificate(tsa_authority.intermediate.read_bytes())
+
+
+def test_certificate_set_out_of_der_order_is_refused_when_signing_and_reading(
+    tsa_authority: Authority,
+):
+    """A known limit (decision 0008): OpenSSL writes the token's certificates signer
+    first, not sorted as DER requires, and rfc3161-client's strict parser refuses
+    such a token; the publisher learns it when signing (exit 4), never a reader later."""
+    query = build_request(DATA).as_bytes()
+    unsorted = tsa_authority.reply(query, signer="chained-unsorted", chain=True)
+    with refused("bad-timestamp") as info:
+        verify_token(unsorted, DATA, [tsa_authority.root()])
+    assert "does not parse" in info.value.message
+    with (
+        serve_tsa(tsa_authority, signer="chained-unsorted", chain=True) as server,
+        pytest.raises(NetworkError, match="not a timestamp reply"),
+    ):
+        request_token(server.url, DATA)
+    with serve_tsa(tsa_authority, signer="chained", chain=True) as server:
+        assert verify_token(request_token(server.url, DATA), DATA, [tsa_authority.root()])
+
+
 def test_root_certificate_must_be_a_self_signed_ca(tsa_authority: Authority):
     assert load_root_certificate(tsa_authority.root_pem.read_bytes())
     for bad, words in (
