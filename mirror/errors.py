@@ -28,6 +28,11 @@ class MirrorError(Exception):
         return self.message
 
 
+def refusal(exc: MirrorError) -> dict[str, object]:
+    """The JSON of a refusal, the same on every surface (`--json`)."""
+    return {"ok": False, "exit_code": exc.exit_code, "reason": exc.reason, "error": exc.message}
+
+
 class UsageError(MirrorError):
     """Bad arguments or malformed input (a file that does not parse, a bad name)."""
 
@@ -62,6 +67,30 @@ class StorageError(MirrorError):
     exit_code = 6
     reason = "storage"
 
+
+class MalformedInput(UsageError):
+    """Input that does not parse as what it claims to be (exit 2, reason `malformed`)."""
+
+    reason = "malformed"
+
+
+# Every reason code a verdict or refusal can carry, for docs and the completeness test.
+VERDICT_REASONS = (
+    "untrusted-key",
+    "revoked-key",
+    "threshold-not-met",
+    "identity-invalid",
+    "rollback",
+    "expired",
+    "content-mismatch",
+    "unlisted-file",
+    "missing-file",
+    "non-canonical",
+    "not-a-bundle",
+    "wrong-type",
+    "malformed",
+    "limit",
+)
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
