@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import feed, identity_state, keys, retrieve, store
+from . import feed, identity_state, keys, retrieve, store, tsa_trust
 from .clock import Clock, sha256_tag, system_clock
 from .config import Home
 from .errors import LimitExceeded, UsageError, VerificationError
@@ -36,6 +36,7 @@ def load_trust(home: Home, trusted: Sequence[TrustedKey], clock: Clock = system_
         remembered=identity_state.remembered_chains(home, trusted),
         own=identity_state.home_chain(home),
         now=clock(),
+        tsa_roots=tuple(tsa_trust.roots(home)),
     )
 
 

@@ -13,8 +13,6 @@ reader who knows it judges bundles accepted under an older rule by time:
   earlier than the moment its version was superseded, when the requirement applies
   to it: the named version is older than the first version requiring timestamps,
   or requires them itself and has been superseded. Otherwise: `signed-after-rotation`.
-- A bundle naming the current version, when that version requires timestamps, must
-  carry one (`bad-timestamp` if it does not).
 - Bundles accepted because a threshold of the newest version's keys signed them
   (re-signed by current keys, `mirror identity resign`) are not judged here: the
   caller skips this check for them.
@@ -156,12 +154,7 @@ def check_bundle_time(
     what = "names no identity version" if named is None else f"names identity version {named}"
     current = max(v.version for v in versions)
     if number >= current:
-        if stamped is None and any(v.version == current for v in versions if v.requires_timestamps):
-            raise VerificationError(
-                f"bundle carries no timestamp, but identity version {current} requires them",
-                reason="bad-timestamp",
-            )
-        return
+        return  # the current version: its own threshold vouches for it now
     named_requires = any(v.version == number and v.requires_timestamps for v in versions)
     if number < first_required or named_requires:
         limit = superseded_at(versions, number)

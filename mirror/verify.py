@@ -35,6 +35,8 @@ from .ipld import car, dagpb, unixfs
 from .ipld.cid import CID, DAG_PB, RAW, SHA2_256
 from .keys import PublicKey, TrustedKey
 from .manifest import MANIFEST_NAME, MAX_MANIFEST, Manifest
+from .timeline import TimestampPolicy, check_bundle_time, merged_roots, version_times
+from .timestamp import Stamp, TsaRoot, verify_envelope_stamps
 
 SOURCES = ("folder", "car", "single-file")
 
@@ -48,6 +50,7 @@ class Trust:
     remembered: Mapping[PublicKey, Chain]  # anchor key -> longest chain remembered
     own: Chain | None  # the identity of this data directory, when it publishes
     now: datetime
+    tsa_roots: tuple[TsaRoot, ...]  # the reader's trusted TSA roots (`mirror trust tsa`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,7 @@ class Verdict:
     source: str  # one of SOURCES
     manifest_json: bytes = field(repr=False)
     remember: Remember | None = None
+    timestamp: Stamp | None = None  # earliest verified RFC 3161 time of the signatures
 
     @property
     def identity_version(self) -> int | None:
@@ -92,6 +96,7 @@ class Verdict:
             "files_checked": self.files_checked,
             "source": self.source,
             "identity_version": self.identity_version,
+            "timestamp": None if self.timestamp is None else self.timestamp.to_dict(),
         }
 
 
@@ -103,6 +108,7 @@ class Judged:
     manifest: Manifest
     signer: TrustedKey
     remember: Remember | None
+    timestamp: Stamp | None = None
 
 
 def _non_canonical(message: str) -> VerificationError:
@@ -110,18 +116,15 @@ def _non_canonical(message: str) -> VerificationError:
 
 
 def parse_envelope(data: bytes) -> Envelope:
-    """manifest.json as an envelope. Hostile JSON and a reserved field used before its
-    time are malformed input (exit 2); any other damage means the bytes are not what
-    the publisher wrote (exit 3)."""
+    """manifest.json as an envelope. Hostile JSON is malformed input (exit 2); any other
+    damage means the bytes are not what the publisher wrote (exit 3). Timestamp tokens
+    (`tst`) are judged with the signatures (`judge_manifest`)."""
     try:
         env = Envelope.from_bytes(data, max_size=MAX_MANIFEST, what="manifest.json")
     except (HostileJSON, LimitExceeded):
         raise
     except UsageError as exc:
         raise VerificationError(f"manifest.json is damaged: {exc.message}") from exc
-    if any(s.tst is not None for s in env.signatures):
-        # Reserved for RFC 3161 timestamps; refused until they are checked.
-        raise MalformedInput("manifest.json carries a timestamp token, which is not supported")
     return env
 
 
@@ -149,10 +152,11 @@ def _chain_sources(chain_data: bytes | None, trust: Trust) -> dict[PublicKey, li
 
 def _judge_under_chain(
     env: Envelope, chain: Chain, anchor: TrustedKey
-) -> tuple[Manifest, TrustedKey, set[PublicKey]]:
+) -> tuple[Manifest, TrustedKey, bool]:
     """A manifest is valid when a threshold of the keys of the identity version it names
     signed it, or a threshold of the newest version's keys did; revoked keys never
-    count. Returns the manifest, the signer to name, and every key that signed."""
+    count. Returns the manifest, the signer to name, and whether current keys alone
+    vouch for it (then no stamped time has to show it predates a rotation)."""
     pool = [TrustedKey(anchor.name, k, "") for k in chain.all_keys()]
     verified = envelope.verify(
         env, envelope.MANIFEST_TYPE, pool, what=f"manifest (identity {chain.name!r})"
@@ -184,9 +188,10 @@ def _judge_under_chain(
         base_keys, base_threshold = version.keys, version.threshold
         base_ok = len(good & set(base_keys)) >= base_threshold
         label = f"version {named}"
+    by_current = len(good & set(current.keys)) >= current.threshold
     if base_ok:
         signer = next(k for k in base_keys if k in good)
-    elif len(good & set(current.keys)) >= current.threshold:
+    elif by_current:
         signer = next(k for k in current.keys if k in good)
     else:
         bad = sorted(signed & revoked, key=lambda k: k.key_id)
@@ -203,7 +208,33 @@ def _judge_under_chain(
             f"{label}, {base_threshold} required",
             reason="threshold-not-met" if count else "untrusted-key",
         )
-    return manifest, TrustedKey(anchor.name, signer, anchor.added), signed
+    return manifest, TrustedKey(anchor.name, signer, anchor.added), by_current
+
+
+def _judge_time(
+    env: Envelope, chain: Chain, manifest: Manifest, by_current: bool, trust: Trust
+) -> Stamp | None:
+    """The bundle's timestamp, verified against the reader's TSA roots and those the
+    identity lists; and, when a known version requires timestamps and the bundle was
+    accepted under an older rule, the proof that it was signed before its version was
+    superseded (mirror/timeline.py, decision 0008)."""
+    policies = [TimestampPolicy.from_extra(link.identity.extra) for link in chain.links]
+    roots = merged_roots(trust.tsa_roots, policies)
+    stamp = verify_envelope_stamps(env, roots)
+    if by_current or not any(p.required for p in policies):
+        return stamp
+    named = manifest.publisher.get("identity_version")
+    times = version_times(
+        [
+            (link.identity.version, p, link.envelope)
+            for link, p in zip(chain.links, policies, strict=True)
+        ],
+        roots,
+    )
+    check_bundle_time(
+        times, named if isinstance(named, int) else None, None if stamp is None else stamp.time
+    )
+    return stamp
 
 
 def _parse_manifest(payload: bytes) -> Manifest:
@@ -255,20 +286,22 @@ def judge_manifest(data: bytes, chain_data: bytes | None, trust: Trust) -> Judge
         verified = envelope.verify(env, envelope.MANIFEST_TYPE, trust.keys, what="manifest")
         manifest = _parse_manifest(verified.payload)
         _check_signatures(env, [t.key for t in trust.keys], data)
-        return Judged(manifest, verified.signers[0], None)
+        stamp = verify_envelope_stamps(env, trust.tsa_roots)
+        return Judged(manifest, verified.signers[0], None, stamp)
     first_error: VerificationError | None = None
     for anchor_key, chains in sources.items():
         anchor = next(t for t in trust.keys if t.key == anchor_key)
         try:
             known = merge(chains)
-            manifest, signer, _ = _judge_under_chain(env, known, anchor)
+            manifest, signer, by_current = _judge_under_chain(env, known, anchor)
         except VerificationError as exc:
             first_error = first_error or exc
             continue
         _check_signatures(env, known.all_keys(), data)
+        stamp = _judge_time(env, known, manifest, by_current, trust)
         remembered = trust.remembered.get(anchor_key)
         grows = remembered is None or len(known.links) > len(remembered.links)
-        return Judged(manifest, signer, Remember(anchor_key, known) if grows else None)
+        return Judged(manifest, signer, Remember(anchor_key, known) if grows else None, stamp)
     assert first_error is not None
     raise first_error
 
@@ -365,6 +398,7 @@ def _verdict(root: CID, judged: Judged, checked: int, source: str, manifest_json
         source,
         manifest_json,
         judged.remember,
+        judged.timestamp,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from mirror.clock import system_clock
 from mirror.identity import Chain
 from mirror.keys import PublicKey, TrustedKey
+from mirror.timestamp import TsaRoot
 from mirror.verify import Trust
 
 
@@ -14,5 +15,6 @@ def trust_of(
     trusted: Sequence[TrustedKey],
     remembered: Mapping[PublicKey, Chain] | None = None,
     own: Chain | None = None,
+    tsa_roots: Sequence[TsaRoot] = (),
 ) -> Trust:
-    return Trust(tuple(trusted), dict(remembered or {}), own, system_clock())
+    return Trust(tuple(trusted), dict(remembered or {}), own, system_clock(), tuple(tsa_roots))

@@ -94,13 +94,14 @@ def test_extra_signature_is_non_canonical(mirror: Mirror, page_dir: Path) -> Non
     assert r.exit_code == 3 and _refusal(r)["reason"] == "non-canonical"
 
 
-def test_timestamp_field_is_malformed_until_supported(mirror: Mirror, page_dir: Path) -> None:
+def test_garbage_timestamp_field_is_bad_timestamp(mirror: Mirror, page_dir: Path) -> None:
+    """A `tst` is never ignored: one that is not a token refuses the verdict (case 39)."""
     b = _bundle(mirror, page_dir, page_dir.parent / "b")
     doc = json.loads((b / "manifest.json").read_bytes())
     doc["signatures"][0]["tst"] = "AAAA"
     (b / "manifest.json").write_bytes(canonjson.dumps(doc) + b"\n")
     r = mirror("verify", b, "--trust", "pub", "--json")
-    assert r.exit_code == 2 and _refusal(r)["reason"] == "malformed"
+    assert r.exit_code == 3 and _refusal(r)["reason"] == "bad-timestamp"
 
 
 def test_car_with_lying_tsize_is_non_canonical(mirror: Mirror, page_dir: Path) -> None:
