@@ -84,7 +84,8 @@ def write_bundle(
             capture={"tool": f"mirror {__version__}", **capture},
             files=records,
         )
-        signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), signer.keys).to_bytes()
+        unstamped = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), signer.keys)
+        signed = signer.stamp(unstamped).to_bytes()  # a TSA failure leaves nothing written
         try:
             (stage / MANIFEST_NAME).write_bytes(signed)
         except OSError as exc:

@@ -20,7 +20,7 @@ Decisions: docs/decisions/0004-feed.md, 0006-publisher-identity.md.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from .addresses import is_public_address, literal_ip
 from .canonjson import HostileJSON
 from .clock import format_time, sha256_tag, utc_now
 from .config import Home
+from .envelope import Envelope
 from .errors import LimitExceeded, UsageError, VerificationError
 from .ipld.cid import CID
 from .keys import SigningKey, TrustedKey
@@ -338,12 +339,16 @@ def build_feed(
     )
 
 
-def sign_feed(feed: Feed, key: Signers) -> bytes:
-    """The feed file: the signed envelope bytes, as stored on IPFS."""
+def sign_feed(
+    feed: Feed, key: Signers, stamp: Callable[[Envelope], Envelope] | None = None
+) -> bytes:
+    """The feed file: the signed envelope bytes, as stored on IPFS. `stamp` adds RFC
+    3161 timestamps to the signatures (Signer.stamp)."""
     payload = feed.to_bytes()
     if len(payload) > MAX_FEED_PAYLOAD:
         raise LimitExceeded(f"feed document is larger than {MAX_FEED_PAYLOAD} bytes")
-    return envelope.sign(envelope.FEED_TYPE, payload, _key_list(key)).to_bytes()
+    signed = envelope.sign(envelope.FEED_TYPE, payload, _key_list(key))
+    return (stamp(signed) if stamp else signed).to_bytes()
 
 
 def sign_head(head: Head, key: Signers) -> bytes:

@@ -22,6 +22,7 @@ from .ipfs import IpfsNode
 from .publisher import load_signer
 from .reader import own_bundle_signer
 from .signer import Signer
+from .timestamp import Stamper
 
 DEFAULT_OUTPUT = Path("captures")
 EXIT_SOME_FAILED = NetworkError.exit_code  # 4: documented contract for batches
@@ -40,6 +41,8 @@ class CaptureRequest:
     no_source: bool = False
     key_name: str | None = None
     processes: int = 0
+    tsa: tuple[str, ...] = ()  # RFC 3161 TSAs stamping each bundle's signatures
+    tsa_optional: bool = False
 
     @property
     def single(self) -> bool:
@@ -74,6 +77,7 @@ def capture(
     passphrase: str,
     *,
     progress: Progress | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> CaptureRun:
     """Unlock the signer, gather the URLs, capture them all, sign each CAR for minisign."""
     if not (request.urls or request.feeds or request.sitemaps or request.urls_file):
@@ -82,7 +86,8 @@ def capture(
         policy=FetchPolicy(allow_private=request.allow_private, proxy=request.proxy),
         keep_source=not request.no_source,
     )
-    signer = load_signer(home, passphrase, request.key_name)
+    stamper = Stamper(request.tsa, request.tsa_optional, warn=warn)
+    signer = load_signer(home, passphrase, request.key_name).with_stamper(stamper)
     fetcher = pipeline.batch_fetcher(settings.policy)
     found = pipeline.gather_urls(
         request.urls,

@@ -31,6 +31,9 @@ from .identity import (
 from .identity_state import home_chain, identity_dir, load_envelope
 from .keys import PublicKey, SigningKey
 from .signer import Signer
+from .timeline import FIELD as TIMESTAMPS_FIELD
+from .timeline import TimestampPolicy
+from .timestamp import NO_STAMPS, Stamper
 
 PENDING_NAME = "pending.json"  # a next version waiting for co-signatures
 
@@ -80,8 +83,11 @@ def init(
     name: str,
     ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
+    stamper: Stamper = NO_STAMPS,
+    timestamps: TimestampPolicy | None = None,
 ) -> Link:
-    """Version 1: the key alone, threshold 1."""
+    """Version 1: the key alone, threshold 1 (with `timestamps`: its timestamp policy;
+    `stamper` stamps its signature)."""
     if home_chain(home) is not None:
         raise UsageError(f"{home.root} already has an identity (use `mirror identity rotate`)")
     doc = Identity(
@@ -90,8 +96,9 @@ def init(
         format_time((now or utc_now()) + ttl),
         1,
         (key.public,),
+        extra={} if timestamps is None else {TIMESTAMPS_FIELD: timestamps.to_field()},
     )
-    env = envelope.sign(envelope.IDENTITY_TYPE, doc.to_bytes(), [key])
+    env = stamper.stamp(envelope.sign(envelope.IDENTITY_TYPE, doc.to_bytes(), [key]))
     link = verify_link(None, env, frozenset())
     _store_version(home, env, 1)
     return link
@@ -106,8 +113,10 @@ def next_version(
     threshold: int | None = None,
     ttl: timedelta = DEFAULT_TTL,
     now: datetime | None = None,
+    timestamps: TimestampPolicy | None = None,
 ) -> Identity:
-    """The next identity document (unsigned): keys changed, revocations added, expiry renewed."""
+    """The next identity document (unsigned): keys changed, revocations added, expiry
+    renewed; the timestamp policy kept unless `timestamps` replaces it."""
     cur = chain.current
     current_keys = list(cur.keys)
     for key in remove:
@@ -145,7 +154,7 @@ def next_version(
         tuple(new_keys),
         tuple(revoked),
         chain.links[-1].digest,
-        dict(cur.extra),
+        {**cur.extra, **({} if timestamps is None else {TIMESTAMPS_FIELD: timestamps.to_field()})},
     )
 
 
@@ -194,7 +203,9 @@ def _try_adopt(home: Home, chain: Chain, env: Envelope) -> bool:
     return True
 
 
-def propose(home: Home, doc: Identity, passphrase: str) -> SignStatus:
+def propose(
+    home: Home, doc: Identity, passphrase: str, *, stamper: Stamper = NO_STAMPS
+) -> SignStatus:
     """Sign the next version with every key held here (old or new, not revoked); store it
     when both thresholds are met, else write identity/pending.json for co-signers."""
     chain = require_chain(home)
@@ -205,7 +216,7 @@ def propose(home: Home, doc: Identity, passphrase: str) -> SignStatus:
     signers = held_keys(home, [k for k in (*cur.keys, *doc.keys) if k not in revoked], passphrase)
     if not signers:
         raise UsageError("this data directory holds none of the identity's keys")
-    env = envelope.sign(envelope.IDENTITY_TYPE, doc.to_bytes(), signers)
+    env = stamper.stamp(envelope.sign(envelope.IDENTITY_TYPE, doc.to_bytes(), signers))
     if _try_adopt(home, chain, env):
         return _status(chain, env, identity_dir(home) / f"v{doc.version}.json", True)
     pending = identity_dir(home) / PENDING_NAME
@@ -213,7 +224,14 @@ def propose(home: Home, doc: Identity, passphrase: str) -> SignStatus:
     return _status(chain, env, pending, False)
 
 
-def cosign(home: Home, path: Path, passphrase: str, key_names: Sequence[str] = ()) -> SignStatus:
+def cosign(
+    home: Home,
+    path: Path,
+    passphrase: str,
+    key_names: Sequence[str] = (),
+    *,
+    stamper: Stamper = NO_STAMPS,
+) -> SignStatus:
     """Add this data directory's signatures to a pending identity version file (rewritten
     atomically); when it extends this directory's identity and is now complete, store it."""
     env = load_envelope(path, "identity file")
@@ -236,6 +254,7 @@ def cosign(home: Home, path: Path, passphrase: str, key_names: Sequence[str] = (
         raise LimitExceeded(
             f"an identity version carries at most {envelope.MAX_SIGNATURES} signatures"
         )
+    env = stamper.stamp(env)  # the new signatures; earlier ones keep their tokens
     store.atomic_write(path, env.to_bytes(), label="identity-pending")
     if chain is not None and _try_adopt(home, chain, env):
         if path.resolve() == (identity_dir(home) / PENDING_NAME).resolve():

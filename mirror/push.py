@@ -237,7 +237,7 @@ def push_feed(
         gateways=gateways,
         chain=_chain_object(signer),
     )
-    data = feed.sign_feed(new, signer.keys)
+    data = feed.sign_feed(new, signer.keys, stamp=signer.stamp)
     with scratch_dir(home) as work:
         (work / "feed.json").write_bytes(data)
         root = car.write_car(work / "feed.json", work / "feed.car").root

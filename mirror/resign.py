@@ -17,6 +17,7 @@ from .config import Home
 from .identity import CHAIN_NAME
 from .keys import TrustedKey
 from .publisher import load_signer, require_chain
+from .timestamp import NO_STAMPS, Stamper
 from .verify import check_own_folder
 
 
@@ -28,7 +29,9 @@ class ResignResult:
     version: int
 
 
-def resign(home: Home, folders: Sequence[Path], passphrase: str) -> list[ResignResult]:
+def resign(
+    home: Home, folders: Sequence[Path], passphrase: str, *, stamper: Stamper = NO_STAMPS
+) -> list[ResignResult]:
     """Re-sign each folder under the current identity version.
 
     Each folder must be intact and signed by some key that ever belonged to this
@@ -36,7 +39,7 @@ def resign(home: Home, folders: Sequence[Path], passphrase: str) -> list[ResignR
     stolen key may have signed others.
     """
     chain = require_chain(home)
-    signer = load_signer(home, passphrase)
+    signer = load_signer(home, passphrase).with_stamper(stamper)
     pool = [TrustedKey(chain.name, k, "") for k in chain.all_keys()]
     results = []
     for folder in folders:

@@ -8,11 +8,13 @@ Signer is one key and no chain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from .envelope import Envelope
 from .errors import UsageError
 from .keys import SigningKey
+from .timestamp import NO_STAMPS, Stamper
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,14 @@ class Signer:
     keys: tuple[SigningKey, ...]
     version: int | None = None  # identity version, None when there is no identity
     chain: bytes | None = None  # identity.json: the chain from version 1 to `version`
+    stamper: Stamper = NO_STAMPS  # RFC 3161 timestamps on every signature it makes
+
+    def with_stamper(self, stamper: Stamper) -> Signer:
+        return replace(self, stamper=stamper)
+
+    def stamp(self, envelope: Envelope) -> Envelope:
+        """`envelope` with a timestamp on each new signature (none asked: unchanged)."""
+        return self.stamper.stamp(envelope)
 
     def __post_init__(self) -> None:
         if not self.keys:

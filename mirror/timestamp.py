@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -393,6 +393,7 @@ class Stamper:
     urls: tuple[str, ...] = ()
     optional: bool = False
     timeout: float = DEFAULT_TIMEOUT
+    warn: Callable[[str], None] | None = field(default=None, compare=False)
 
     @property
     def enabled(self) -> bool:
@@ -411,8 +412,11 @@ class Stamper:
             optional=self.optional,
             timeout=self.timeout,
             session=session,
-            warn=warn,
+            warn=warn or self.warn,
         )
+
+
+NO_STAMPS = Stamper()  # the default: no timestamps asked for
 
 
 def stamp_envelope(

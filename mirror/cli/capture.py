@@ -13,6 +13,7 @@ import click
 from ..errors import MirrorError
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
+from .tsa import stamper, tsa_options
 
 if TYPE_CHECKING:  # the capture stack is imported when a capture runs, not for --help
     from .. import publish
@@ -23,7 +24,7 @@ def capture_options(f: F) -> F:
     """Every option of `mirror capture` (not the URL arguments), for reuse by
     commands that capture before doing more (`mirror publish`). The decorated
     function receives: output, feeds, sitemaps, urls_file, jobs, allow_private,
-    proxy, no_source, key_name, processes."""
+    proxy, no_source, key_name, processes, tsa, tsa_optional."""
     options = [
         click.option(
             "-o",
@@ -96,7 +97,7 @@ def capture_options(f: F) -> F:
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    return tsa_options(f)
 
 
 def publish_car(bundle: Path) -> Path:
@@ -111,6 +112,7 @@ def run_capture(
     """Ask the passphrase once and capture, with a progress display on stderr."""
     from .. import publish as publish_mod  # the capture stack loads for a capture, not --help
 
+    stamper(options["tsa"], options["tsa_optional"])  # refuses --tsa-optional alone
     request = publish_mod.CaptureRequest(urls=tuple(urls), **options)
     secret = passphrase(confirm=False)
     bars: list[_Progress] = []
@@ -121,7 +123,7 @@ def run_capture(
         return bar.done
 
     try:
-        return publish_mod.capture(ctx.home, request, secret, progress=progress)
+        return publish_mod.capture(ctx.home, request, secret, progress=progress, warn=note)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)

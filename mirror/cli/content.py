@@ -15,6 +15,7 @@ from ..publisher import load_signer
 from ..store import storage_error
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase, write_minisig_for_bundle
+from .tsa import stamper, tsa_options
 
 
 def trust_options(f: F) -> F:
@@ -73,15 +74,24 @@ def car(ctx: Context, path: Path, output: Path) -> None:
 @click.option("--url", default=None, help="Original URL of the article.")
 @click.option("--title", default=None, help="Article title (default: the page's <title>).")
 @click.option("--key-name", default=None, help="Signing key (default: the default key).")
+@tsa_options
 @pass_ctx
 def bundle(
-    ctx: Context, src: Path, output: Path, url: str | None, title: str | None, key_name: str | None
+    ctx: Context,
+    src: Path,
+    output: Path,
+    url: str | None,
+    title: str | None,
+    key_name: str | None,
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
 ) -> None:
     """Build a signed bundle from a local HTML file or a folder with index.html.
 
     Prints the bundle's root CID on stdout.
     """
-    signer = load_signer(ctx.home, passphrase(confirm=False), key_name)
+    stamps = stamper(tsa, tsa_optional, warn=note)
+    signer = load_signer(ctx.home, passphrase(confirm=False), key_name).with_stamper(stamps)
     result = bundle_local(src, output, url=url, title=title, signer=signer)
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")
@@ -141,6 +151,9 @@ def verify(
     click.echo(f"captured: {d['captured_at']}")
     click.echo(f"root:     {d['root_cid']}")
     click.echo(f"files:    {d['files_checked']} checked")
+    if verdict.timestamp is not None:
+        stamp = verdict.timestamp.to_dict()
+        click.echo(f"timestamp: existed by {stamp['time']} (TSA {stamp['tsa']})")
 
 
 def _verify_all(ctx: Context, repair: bool, as_json: bool) -> None:

@@ -9,11 +9,15 @@ from typing import Any
 import click
 
 from .. import identity as ident
-from .. import identity_state, keys, publisher
+from .. import identity_state, keys, publisher, tsa_trust
 from .. import resign as resign_mod
+from ..config import Home
 from ..errors import UsageError
+from ..timeline import TimestampPolicy
+from ..timestamp import Stamper
 from .app import Context, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
+from .tsa import stamper, tsa_options
 
 
 def _ttl(days: int) -> timedelta:
@@ -30,6 +34,47 @@ def expires_option(f: Any) -> Any:
         show_default=True,
         help="The new version expires after this many days.",
     )(f)
+
+
+def policy_options(f: Any) -> Any:
+    """--require-timestamps and --tsa-root NAME, for the versions init and rotate make."""
+    f = click.option(
+        "--tsa-root",
+        "tsa_roots",
+        multiple=True,
+        metavar="NAME",
+        help="List this TSA root (a name from `mirror trust tsa list`) in the new "
+        "version, so readers trust its timestamps on this publisher (repeatable).",
+    )(f)
+    return click.option(
+        "--require-timestamps",
+        is_flag=True,
+        help="Readers who know the new version refuse bundles of older versions unless "
+        "stamped before it (closes the old-key hole); needs --tsa.",
+    )(f)
+
+
+def _policy(
+    home: Home,
+    previous: TimestampPolicy,
+    require: bool,
+    root_names: tuple[str, ...],
+    stamps: Stamper,
+) -> TimestampPolicy | None:
+    """The new version's timestamp policy (None: keep the previous one)."""
+    if not require and not root_names:
+        return None
+    if require and (not stamps.enabled or stamps.optional):
+        raise UsageError(
+            "--require-timestamps needs --tsa URL (and not --tsa-optional): the new "
+            "version's own timestamp is what older bundles are judged against"
+        )
+    trusted = tsa_trust.load(home)
+    missing = [n for n in root_names if n not in trusted]
+    if missing:
+        raise UsageError(f"no trusted TSA named {missing[0]!r} (see `mirror trust tsa add`)")
+    roots = tuple(trusted[n].root for n in root_names) if root_names else previous.roots
+    return TimestampPolicy(require or previous.required, roots)
 
 
 def _describe(home_keys: dict[keys.PublicKey, str], doc: ident.Identity) -> dict[str, Any]:
@@ -107,11 +152,31 @@ def show(ctx: Context, chain: bool, as_json: bool) -> None:
 @click.option("--name", default=None, help="Publisher name (default: the signing key's name).")
 @click.option("--key-name", default=None, help="Signing key (default: the default key).")
 @expires_option
+@policy_options
+@tsa_options
 @pass_ctx
-def init(ctx: Context, name: str | None, key_name: str | None, expires_days: int) -> None:
+def init(
+    ctx: Context,
+    name: str | None,
+    key_name: str | None,
+    expires_days: int,
+    require_timestamps: bool,
+    tsa_roots: tuple[str, ...],
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
+) -> None:
     """Make identity version 1: the signing key alone, threshold 1."""
+    stamps = stamper(tsa, tsa_optional, warn=note)
+    policy = _policy(ctx.home, TimestampPolicy(), require_timestamps, tsa_roots, stamps)
     signing = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
-    link = publisher.init(ctx.home, signing, name=name or signing.name, ttl=_ttl(expires_days))
+    link = publisher.init(
+        ctx.home,
+        signing,
+        name=name or signing.name,
+        ttl=_ttl(expires_days),
+        stamper=stamps,
+        timestamps=policy,
+    )
     note(f"identity {link.identity.name!r} version 1 with key {signing.public.key_id}")
     click.echo(str(identity_state.identity_dir(ctx.home) / "v1.json"))
 
@@ -123,6 +188,8 @@ def init(ctx: Context, name: str | None, key_name: str | None, expires_days: int
 )
 @click.option("--threshold", type=int, default=None, help="Signatures required from now on.")
 @expires_option
+@policy_options
+@tsa_options
 @pass_ctx
 def rotate(
     ctx: Context,
@@ -130,6 +197,10 @@ def rotate(
     remove: tuple[str, ...],
     threshold: int | None,
     expires_days: int,
+    require_timestamps: bool,
+    tsa_roots: tuple[str, ...],
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
 ) -> None:
     """Make the next identity version (no options: renew the expiry).
 
@@ -137,15 +208,18 @@ def rotate(
     version's threshold is not met, it is written to identity/pending.json for
     `mirror identity sign` on the machines holding the other keys.
     """
+    stamps = stamper(tsa, tsa_optional, warn=note)
     chain = publisher.require_chain(ctx.home)
+    previous = TimestampPolicy.from_extra(chain.current.extra)
     doc = publisher.next_version(
         chain,
         add=[publisher.resolve_key(ctx.home, k) for k in add],
         remove=[publisher.resolve_key(ctx.home, k) for k in remove],
         threshold=threshold,
         ttl=_ttl(expires_days),
+        timestamps=_policy(ctx.home, previous, require_timestamps, tsa_roots, stamps),
     )
-    _report(publisher.propose(ctx.home, doc, passphrase(confirm=False)))
+    _report(publisher.propose(ctx.home, doc, passphrase(confirm=False), stamper=stamps))
 
 
 @identity.command("revoke")
@@ -153,9 +227,16 @@ def rotate(
 @click.option("--add", "add", multiple=True, metavar="KEY", help="Key to add in the same version.")
 @click.option("--threshold", type=int, default=None, help="Signatures required from now on.")
 @expires_option
+@tsa_options
 @pass_ctx
 def revoke(
-    ctx: Context, key_value: str, add: tuple[str, ...], threshold: int | None, expires_days: int
+    ctx: Context,
+    key_value: str,
+    add: tuple[str, ...],
+    threshold: int | None,
+    expires_days: int,
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
 ) -> None:
     """Revoke a compromised KEY: the next version lists it as revoked.
 
@@ -170,29 +251,41 @@ def revoke(
         threshold=threshold,
         ttl=_ttl(expires_days),
     )
-    _report(publisher.propose(ctx.home, doc, passphrase(confirm=False)))
+    stamps = stamper(tsa, tsa_optional, warn=note)
+    _report(publisher.propose(ctx.home, doc, passphrase(confirm=False), stamper=stamps))
 
 
 @identity.command("sign")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--key-name", "key_names", multiple=True, help="Sign with this key (repeatable).")
+@tsa_options
 @pass_ctx
-def sign(ctx: Context, file: Path, key_names: tuple[str, ...]) -> None:
+def sign(
+    ctx: Context, file: Path, key_names: tuple[str, ...], tsa: tuple[str, ...], tsa_optional: bool
+) -> None:
     """Co-sign a pending identity version FILE (rewritten in place).
 
     Without --key-name every key held here that belongs to the new or the previous
     version signs. When FILE extends this data directory's identity and is now fully
     signed, it becomes the current version.
     """
-    status = publisher.cosign(ctx.home, file, passphrase(confirm=False), key_names)
+    stamps = stamper(tsa, tsa_optional, warn=note)
+    status = publisher.cosign(ctx.home, file, passphrase(confirm=False), key_names, stamper=stamps)
     _report(status)
 
 
 @identity.command("resign")
 @click.argument("bundles", nargs=-1, type=click.Path(file_okay=False, path_type=Path))
+@tsa_options
 @json_option
 @pass_ctx
-def resign(ctx: Context, bundles: tuple[Path, ...], as_json: bool) -> None:
+def resign(
+    ctx: Context,
+    bundles: tuple[Path, ...],
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
+    as_json: bool,
+) -> None:
     """Re-sign BUNDLES (folders) with the current identity's keys.
 
     Use it after a revocation, for bundles you know you published: their content is
@@ -201,7 +294,8 @@ def resign(ctx: Context, bundles: tuple[Path, ...], as_json: bool) -> None:
     """
     if not bundles:
         raise UsageError("give the bundle folders to re-sign")
-    results = resign_mod.resign(ctx.home, list(bundles), passphrase(confirm=False))
+    stamps = stamper(tsa, tsa_optional, warn=note)
+    results = resign_mod.resign(ctx.home, list(bundles), passphrase(confirm=False), stamper=stamps)
     if as_json:
         emit_json(
             [

@@ -20,6 +20,7 @@ from ..publisher import load_signer
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .capture import capture_options, run_capture
 from .keys import passphrase
+from .tsa import stamper, tsa_options
 
 
 def api_option(f: F) -> F:
@@ -121,6 +122,7 @@ def feed_group() -> None:
 @click.option("--ttl", default="7d", show_default=True, help="How long the feed stays valid.")
 @click.option("--gateway", "gateways", multiple=True, help="Recommend a gateway URL (repeatable).")
 @click.option("--no-announce", is_flag=True, help="Do not announce over IPNS or pubsub.")
+@tsa_options
 @api_option
 @json_option
 @pass_ctx
@@ -130,6 +132,8 @@ def feed_publish(
     ttl: str,
     gateways: tuple[str, ...],
     no_announce: bool,
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
     api: str | None,
     as_json: bool,
 ) -> None:
@@ -141,7 +145,8 @@ def feed_publish(
     its current keys. The signed head is written to feed/head.json and announced by IPNS and pubsub
     when the node supports them. Prints the new feed CID on stdout.
     """
-    signer = load_signer(ctx.home, passphrase(confirm=False), key_name)
+    stamps = stamper(tsa, tsa_optional, warn=note)
+    signer = load_signer(ctx.home, passphrase(confirm=False), key_name).with_stamper(stamps)
     result = push.push_feed(
         connect(api),
         ctx.home,

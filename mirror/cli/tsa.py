@@ -39,10 +39,12 @@ def tsa_options(f: F) -> F:
     )(f)
 
 
-def stamper(tsa: tuple[str, ...], tsa_optional: bool) -> Stamper:
+def stamper(
+    tsa: tuple[str, ...], tsa_optional: bool, *, warn: Callable[[str], None] | None = None
+) -> Stamper:
     if tsa_optional and not tsa:
         raise click.UsageError("--tsa-optional needs --tsa URL (or MIRROR_TSA)")
-    return Stamper(tuple(tsa), tsa_optional)
+    return Stamper(tuple(tsa), tsa_optional, warn=warn)
 
 
 @trust.group("tsa")
