@@ -217,7 +217,6 @@ def _judge_time(
     stamp = verify_envelope_stamps(env, roots)
     if by_current or not any(p.required for p in policies):
         return stamp
-    named = manifest.publisher.get("identity_version")
     times = version_times(
         [
             (link.identity.version, p, link.envelope)
@@ -225,9 +224,8 @@ def _judge_time(
         ],
         roots,
     )
-    check_bundle_time(
-        times, named if isinstance(named, int) else None, None if stamp is None else stamp.time
-    )
+    named = manifest.publisher.identity_version
+    check_bundle_time(times, named, None if stamp is None else stamp.time)
     return stamp
 
 
