@@ -88,6 +88,9 @@ VERDICT_REASONS = (
     "non-canonical",
     "not-a-bundle",
     "wrong-type",
+    "bad-timestamp",
+    "untrusted-tsa",
+    "signed-after-rotation",
     "malformed",
     "limit",
 )
