@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import canonjson, clock, envelope, identity, identity_state, store
+from . import canonjson, clock, envelope, identity, identity_state, store, tsa_trust
 from .addresses import is_public_address, literal_ip
 from .canonjson import HostileJSON
 from .clock import format_time, sha256_tag, utc_now
@@ -36,6 +36,8 @@ from .envelope import Envelope
 from .errors import LimitExceeded, UsageError, VerificationError
 from .ipld.cid import CID
 from .keys import SigningKey, TrustedKey
+from .timeline import TimestampPolicy, merged_roots
+from .timestamp import verify_envelope_stamps
 
 Signers = SigningKey | Sequence[SigningKey]
 
@@ -438,6 +440,17 @@ def authority(
     return Authority(tuple(trusted), 1, None, None)
 
 
+def _check_stamps(env: Envelope, chain: identity.Chain | None, home: Home | None) -> None:
+    """A feed's timestamps are never ignored: each verifies against the reader's TSA
+    roots and those the publisher's identity lists (bad-timestamp, untrusted-tsa)."""
+    if all(s.tst is None for s in env.signatures):
+        return
+    policies = (
+        [TimestampPolicy.from_extra(link.identity.extra) for link in chain.links] if chain else []
+    )
+    verify_envelope_stamps(env, merged_roots(tsa_trust.roots(home) if home else [], policies))
+
+
 def verify_feed(
     data: bytes, trusted: Sequence[TrustedKey], *, home: Home | None = None
 ) -> VerifiedFeed:
@@ -464,6 +477,7 @@ def verify_feed(
     signer = next((t for t in verified.signers if t.key.to_text() == feed.public_key), None)
     if signer is None or feed.key_id != signer.key.key_id:
         raise VerificationError("feed names a publisher key other than the one that signed it")
+    _check_stamps(env, auth.chain, home)
     anchor = auth.anchor or signer
     return VerifiedFeed(feed, sha256_tag(verified.payload), signer, anchor, auth.chain)
 

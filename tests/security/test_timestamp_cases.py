@@ -13,17 +13,22 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import bundle
+from mirror import bundle, feed
 from mirror.config import Home
-from mirror.keys import load_signing_key
+from mirror.envelope import Envelope
+from mirror.errors import VerificationError
+from mirror.keys import SigningKey, TrustedKey, load_signing_key
 from mirror.signer import Signer
-from mirror.timestamp import Stamper
+from mirror.timestamp import Stamper, verify_envelope_stamps
 from tests.conftest import PASSPHRASE, Mirror, snapshot
 from tests.helpers.tsa import Authority, TsaServer, needs_openssl, serve_tsa
+from tests.helpers.webserver import respond, serve
 
 pytestmark = needs_openssl
 
@@ -230,3 +235,67 @@ def test_failing_tsa_is_exit_4_and_writes_nothing(
 def test_require_timestamps_needs_a_tsa(world: World):
     run = world.publisher("identity", "rotate", "--require-timestamps")
     assert run.exit_code == 2 and "needs --tsa" in run.stderr
+
+
+def test_capture_stamps_and_verify_prints_the_time(
+    mirror: Mirror, tsa: TsaServer, tsa_authority: Authority, tmp_path: Path
+):
+    page = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Stamped report</title>"
+        "</head><body><article><h1>Stamped report</h1>"
+        + "".join(f"<p>Paragraph {i} of a report that matters to readers.</p>" for i in range(12))
+        + "</article></body></html>"
+    )
+    with serve({"/story": respond(page)}) as server:
+        out = tmp_path / "captured"
+        run = mirror(
+            "capture", "--allow-private", server.url("/story"), "-o", out, "--tsa", tsa.url
+        )
+        assert run.exit_code == 0, run.stderr
+    assert mirror("trust", "tsa", "add", "local", tsa_authority.root_pem).exit_code == 0
+    run = mirror("verify", out, "--trust", "pub")
+    assert run.exit_code == 0, run.stderr
+    assert "(TSA local)" in run.stdout and "timestamp: existed by " in run.stdout
+
+
+def test_identity_versions_and_co_signatures_are_stamped(
+    mirror: Mirror, tsa: TsaServer, tsa_authority: Authority, tmp_path: Path
+):
+    env = {"MIRROR_TSA": tsa.url}
+    assert mirror("identity", "init", "--name", "paper", env=env).exit_code == 0
+    roots = [tsa_authority.root()]
+    v1 = Envelope.from_bytes((mirror.home / "identity" / "v1.json").read_bytes())
+    assert verify_envelope_stamps(v1, roots) is not None
+    # a 2-of-2 version whose second signature comes later, from another machine
+    carol_home = Mirror(tmp_path / "carol")
+    assert carol_home("keygen", "--name", "carol").exit_code == 0
+    carol = carol_home("key", "show", "carol").stdout.strip()
+    run = mirror("identity", "rotate", "--add", carol, "--threshold", "2", env=env)
+    assert run.exit_code == 0, run.stderr
+    pending = mirror.home / "identity" / "pending.json"
+    first = Envelope.from_bytes(pending.read_bytes())
+    assert len(first.signatures) == 1 and first.signatures[0].tst
+    run = carol_home("identity", "sign", pending, "--tsa", tsa.url)
+    assert run.exit_code == 0, run.stderr
+    both = Envelope.from_bytes(pending.read_bytes())
+    assert len(both.signatures) == 2 and all(s.tst for s in both.signatures)
+    kept = next(s for s in both.signatures if s.keyid == first.signatures[0].keyid)
+    assert kept == first.signatures[0]  # the first signer's token is kept as it was
+    assert verify_envelope_stamps(both, roots) is not None
+
+
+def test_feed_signatures_are_stamped_and_checked(
+    tsa: TsaServer, tsa_authority: Authority, tmp_path: Path
+):
+    signing = SigningKey("feed", Ed25519PrivateKey.generate())
+    doc = feed.build_feed(signing, [], previous=None, previous_cid=None, ttl=timedelta(days=1))
+    data = feed.sign_feed(doc, signing, stamp=Stamper((tsa.url,)).stamp)
+    env = Envelope.from_bytes(data)
+    assert env.signatures[0].tst is not None
+    assert verify_envelope_stamps(env, [tsa_authority.root()]) is not None
+    trusted = [TrustedKey("feed", signing.public, "")]
+    home = Home(tmp_path / "follower")
+    with pytest.raises(VerificationError, check=lambda e: e.reason == "untrusted-tsa"):
+        feed.verify_feed(data, trusted, home=home)  # never silently ignored
+    assert Mirror(home.root)("trust", "tsa", "add", "t", tsa_authority.root_pem).exit_code == 0
+    assert feed.verify_feed(data, trusted, home=home).feed.version == 1
