@@ -113,6 +113,8 @@ def test_capture_options_decorator_gives_another_command_every_option() -> None:
             "no_source",
             "key_name",
             "processes",
+            "tsa",
+            "tsa_optional",
         ]
     )
     assert seen["jobs"] == 2 and seen["no_source"] is True
