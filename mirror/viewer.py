@@ -126,10 +126,14 @@ def verified_page(verdict: Verdict) -> bytes:
     e = html.escape
     d = verdict.to_dict()
     source = f" from {e(d['url'])}" if d["url"] else ""
+    stamp = d["timestamp"]
+    existed = (
+        f"; existed by {e(stamp['time'])} (TSA {e(stamp['tsa'])})" if stamp is not None else ""
+    )
     body = (
         '<header class="bar" id="verdict" role="status" data-verdict="verified">'
         f"<div><strong>verified</strong>: signed by {e(d['publisher'])} "
-        f"<code>{e(d['key_id'])}</code>, captured {e(d['captured_at'])}</div>"
+        f"<code>{e(d['key_id'])}</code>, captured {e(d['captured_at'])}{existed}</div>"
         f'<div class="sub">{e(d["title"])}{source} · root <code>{e(d["root_cid"])}</code> · '
         f"{d['files_checked']} file(s) checked</div></header>\n"
         f'<iframe src="{ARTICLE}{PAGE}" title="article" referrerpolicy="no-referrer" '

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import bundle, feed
+from mirror import bundle, feed, reader, viewer
 from mirror.config import Home
 from mirror.envelope import Envelope
 from mirror.errors import VerificationError
-from mirror.keys import SigningKey, TrustedKey, load_signing_key
+from mirror.keys import SigningKey, TrustedKey, load_signing_key, resolve_trust
 from mirror.signer import Signer
 from mirror.timestamp import Stamper, verify_envelope_stamps
 from tests.conftest import PASSPHRASE, Mirror, snapshot
@@ -122,6 +122,14 @@ def test_bundle_stamped_before_the_rotation_verifies_and_says_when(world: World)
     doc = json.loads(world.reader("verify", world.old, "--trust", "paper", "--json").stdout)
     assert doc["timestamp"]["tsa"] == "test-tsa" and doc["timestamp"]["time"].endswith("Z")
     assert doc["identity_version"] == 1
+
+
+def test_read_verdict_bar_says_when(world: World):
+    trusted = resolve_trust(Home(world.reader.home), "paper", None)
+    verdict = reader.verify(Home(world.reader.home), world.old, trusted)
+    assert verdict.timestamp is not None
+    page = viewer.verified_page(verdict).decode()
+    assert f"existed by {verdict.timestamp.to_dict()['time']} (TSA test-tsa)" in page
 
 
 def test_old_key_alone_with_a_fresh_stamp_naming_v1_is_refused(
