@@ -36,7 +36,7 @@ from .envelope import Envelope
 from .errors import LimitExceeded, UsageError, VerificationError
 from .ipld.cid import CID
 from .keys import SigningKey, TrustedKey
-from .timeline import TimestampPolicy, merged_roots
+from .timeline import chain_policies, merged_roots
 from .timestamp import verify_envelope_stamps
 
 Signers = SigningKey | Sequence[SigningKey]
@@ -445,9 +445,7 @@ def _check_stamps(env: Envelope, chain: identity.Chain | None, home: Home | None
     roots and those the publisher's identity lists (bad-timestamp, untrusted-tsa)."""
     if all(s.tst is None for s in env.signatures):
         return
-    policies = (
-        [TimestampPolicy.from_extra(link.identity.extra) for link in chain.links] if chain else []
-    )
+    policies = chain_policies([link.identity.extra for link in chain.links]) if chain else []
     verify_envelope_stamps(env, merged_roots(tsa_trust.roots(home) if home else [], policies))
 
 

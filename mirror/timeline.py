@@ -97,6 +97,22 @@ class TimestampPolicy:
         return cls(required, tuple(roots))
 
 
+def chain_policies(identities: Sequence[Mapping[str, Any]]) -> list[TimestampPolicy]:
+    """Each version's policy from its unknown fields (`Identity.extra`), version 1 first.
+
+    A signed version whose field cannot be read makes the chain unusable for a
+    verdict: VerificationError, reason identity-invalid."""
+    policies = []
+    for number, extra in enumerate(identities, start=1):
+        try:
+            policies.append(TimestampPolicy.from_extra(extra))
+        except UsageError as exc:
+            raise VerificationError(
+                f"identity version {number}: {exc.message}", reason="identity-invalid"
+            ) from exc
+    return policies
+
+
 def merged_roots(reader: Sequence[TsaRoot], policies: Sequence[TimestampPolicy]) -> list[TsaRoot]:
     """The reader's roots first (their names win), then every root a known version lists."""
     out, seen = [], set()

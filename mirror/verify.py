@@ -35,7 +35,7 @@ from .ipld import car, dagpb, unixfs
 from .ipld.cid import CID, DAG_PB, RAW, SHA2_256
 from .keys import PublicKey, TrustedKey
 from .manifest import MANIFEST_NAME, MAX_MANIFEST, Manifest
-from .timeline import TimestampPolicy, check_bundle_time, merged_roots, version_times
+from .timeline import chain_policies, check_bundle_time, merged_roots, version_times
 from .timestamp import Stamp, TsaRoot, verify_envelope_stamps
 
 SOURCES = ("folder", "car", "single-file")
@@ -212,7 +212,7 @@ def _judge_time(
     identity lists; and, when a known version requires timestamps and the bundle was
     accepted under an older rule, the proof that it was signed before its version was
     superseded (mirror/timeline.py, decision 0008)."""
-    policies = [TimestampPolicy.from_extra(link.identity.extra) for link in chain.links]
+    policies = chain_policies([link.identity.extra for link in chain.links])
     roots = merged_roots(trust.tsa_roots, policies)
     stamp = verify_envelope_stamps(env, roots)
     if by_current or not any(p.required for p in policies):

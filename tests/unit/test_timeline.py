@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mirror.errors import VerificationError
-from mirror.timeline import VersionTime, check_bundle_time, superseded_at
+from mirror.timeline import VersionTime, chain_policies, check_bundle_time, superseded_at
 
 T1 = datetime(2026, 1, 1, tzinfo=UTC)  # v1 stamped
 T2 = datetime(2026, 6, 1, tzinfo=UTC)  # v2 (requires timestamps) stamped
@@ -83,3 +83,10 @@ def test_without_any_requirement_nothing_changes():
     for named in (None, 1, 2):
         check_bundle_time(plain, named, None)
         check_bundle_time(plain, named, T2 + 100 * HOUR)
+
+
+def test_unreadable_policy_in_a_signed_version_makes_the_chain_invalid():
+    assert [p.required for p in chain_policies([{}, {}])] == [False, False]
+    with refused("identity-invalid") as info:
+        chain_policies([{}, {"timestamps": {"required": "yes", "tsa": []}}])
+    assert "identity version 2" in info.value.message
