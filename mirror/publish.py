@@ -87,7 +87,7 @@ def capture(
         keep_source=not request.no_source,
     )
     stamper = Stamper(request.tsa, request.tsa_optional, warn=warn)
-    signer = load_signer(home, passphrase, request.key_name).with_stamper(stamper)
+    signer = load_signer(home, passphrase, request.key_name, stamper=stamper)
     fetcher = pipeline.batch_fetcher(settings.policy)
     found = pipeline.gather_urls(
         request.urls,

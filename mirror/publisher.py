@@ -272,19 +272,32 @@ def pending(home: Home) -> Path | None:
 
 
 def load_signer(
-    home: Home, passphrase: str, key_name: str | None = None, now: datetime | None = None
+    home: Home,
+    passphrase: str,
+    key_name: str | None = None,
+    now: datetime | None = None,
+    *,
+    stamper: Stamper = NO_STAMPS,
 ) -> Signer:
     """The Signer of this data directory: with an identity, a threshold of its current
     keys held here (KEY_NAME's first) under the current version; without one, the
-    named or default key alone. Each key is unlocked once."""
+    named or default key alone. Each key is unlocked once. `stamper` timestamps what it
+    signs; an identity version that requires timestamps refuses to sign without one."""
     chain = home_chain(home)
     if chain is None:
-        return Signer.single(keys.load_signing_key(home, key_name, passphrase))
+        return Signer.single(keys.load_signing_key(home, key_name, passphrase)).with_stamper(
+            stamper
+        )
     cur = chain.current
     if cur.expired(now):
         raise UsageError(
             f"identity {cur.name!r} version {cur.version} expired at {cur.expires}; "
             "renew it with `mirror identity rotate`"
+        )
+    if TimestampPolicy.from_extra(cur.extra).required and not stamper.enabled:
+        raise UsageError(
+            f"identity {cur.name!r} version {cur.version} requires timestamps: pass "
+            "--tsa URL (or set MIRROR_TSA)"
         )
     usable = [k for k in cur.keys if k not in chain.revoked]
     held: list[SigningKey] = []
@@ -300,4 +313,4 @@ def load_signer(
             f"identity {cur.name!r} version {cur.version} needs {cur.threshold} signatures; "
             f"this data directory holds {len(held)} of its keys"
         )
-    return Signer(tuple(held[: cur.threshold]), cur.version, chain.to_bytes())
+    return Signer(tuple(held[: cur.threshold]), cur.version, chain.to_bytes(), stamper)

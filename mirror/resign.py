@@ -39,7 +39,7 @@ def resign(
     stolen key may have signed others.
     """
     chain = require_chain(home)
-    signer = load_signer(home, passphrase).with_stamper(stamper)
+    signer = load_signer(home, passphrase, stamper=stamper)
     pool = [TrustedKey(chain.name, k, "") for k in chain.all_keys()]
     results = []
     for folder in folders:

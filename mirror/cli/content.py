@@ -91,7 +91,7 @@ def bundle(
     Prints the bundle's root CID on stdout.
     """
     stamps = stamper(tsa, tsa_optional, warn=note)
-    signer = load_signer(ctx.home, passphrase(confirm=False), key_name).with_stamper(stamps)
+    signer = load_signer(ctx.home, passphrase(confirm=False), key_name, stamper=stamps)
     result = bundle_local(src, output, url=url, title=title, signer=signer)
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")

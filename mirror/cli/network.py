@@ -146,7 +146,7 @@ def feed_publish(
     when the node supports them. Prints the new feed CID on stdout.
     """
     stamps = stamper(tsa, tsa_optional, warn=note)
-    signer = load_signer(ctx.home, passphrase(confirm=False), key_name).with_stamper(stamps)
+    signer = load_signer(ctx.home, passphrase(confirm=False), key_name, stamper=stamps)
     result = push.push_feed(
         connect(api),
         ctx.home,

@@ -307,3 +307,12 @@ def test_feed_signatures_are_stamped_and_checked(
         feed.verify_feed(data, trusted, home=home)  # never silently ignored
     assert Mirror(home.root)("trust", "tsa", "add", "t", tsa_authority.root_pem).exit_code == 0
     assert feed.verify_feed(data, trusted, home=home).feed.version == 1
+
+
+def test_publisher_cannot_sign_unstamped_under_a_version_requiring_timestamps(
+    world: World, tmp_path: Path
+):
+    out = tmp_path / "unstamped-publisher"
+    run = world.publisher("bundle", _page(tmp_path, "Y"), "-o", out)
+    assert run.exit_code == 2 and "requires timestamps" in run.stderr
+    assert not out.exists()
