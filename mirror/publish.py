@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from . import minisign, push
+from . import minisign, push, tsa_trust
 from .capture import pipeline
 from .capture.fetch import FetchPolicy
 from .config import Home
@@ -86,7 +86,8 @@ def capture(
         policy=FetchPolicy(allow_private=request.allow_private, proxy=request.proxy),
         keep_source=not request.no_source,
     )
-    stamper = Stamper(request.tsa, request.tsa_optional, warn=warn)
+    roots = tsa_trust.signing_roots(home) if request.tsa else None
+    stamper = Stamper(request.tsa, request.tsa_optional, warn=warn, roots=roots)
     signer = load_signer(home, passphrase, request.key_name, stamper=stamper)
     fetcher = pipeline.batch_fetcher(settings.policy)
     found = pipeline.gather_urls(

@@ -394,6 +394,9 @@ class Stamper:
     optional: bool = False
     timeout: float = DEFAULT_TIMEOUT
     warn: Callable[[str], None] | None = field(default=None, compare=False)
+    # When set, each new token must verify against these roots before it is kept: a
+    # publisher signs only what its own verification (push, verify --all) accepts.
+    roots: tuple[TsaRoot, ...] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -413,6 +416,7 @@ class Stamper:
             timeout=self.timeout,
             session=session,
             warn=warn or self.warn,
+            roots=self.roots,
         )
 
 
@@ -427,13 +431,17 @@ def stamp_envelope(
     timeout: float = DEFAULT_TIMEOUT,
     session: requests.Session | None = None,
     warn: Callable[[str], None] | None = None,
+    roots: Sequence[TsaRoot] | None = None,
 ) -> Envelope:
     """Return `envelope` with a `tst` on every signature that has none.
 
     Each signature's raw bytes are sent to the TSAs in `urls`, in order, until one
     answers; signatures already stamped keep their token (a co-signature added later
     gets its own). When every TSA fails: NetworkError (exit 4), nothing changed, unless
-    `optional`, then that signature stays unstamped and `warn` hears why.
+    `optional`, then that signature stays unstamped and `warn` hears why. With
+    `roots`, each token is verified first: one from a TSA those roots do not cover is
+    a UsageError (exit 2: trust the TSA's root first), whatever `optional` says; one
+    that does not verify counts as that TSA failing.
     """
     if not urls:
         return envelope
@@ -446,8 +454,11 @@ def stamp_envelope(
         for url in urls:
             try:
                 token = request_token(url, signature.sig, timeout=timeout, session=session)
+                if roots is not None:
+                    _check_own_token(url, token, signature.sig, roots)
                 break
             except NetworkError as exc:
+                token = None
                 errors.append(exc.message)
         if token is None:
             message = "; ".join(errors)
@@ -459,6 +470,21 @@ def stamp_envelope(
             continue
         signatures.append(replace(signature, tst=token))
     return replace(envelope, signatures=tuple(signatures))
+
+
+def _check_own_token(url: str, token: bytes, data: bytes, roots: Sequence[TsaRoot]) -> None:
+    try:
+        verify_token(token, data, roots)
+    except VerificationError as exc:
+        if exc.reason == UNTRUSTED:
+            raise UsageError(
+                f"timestamps from TSA {url} are not trusted here: add its root with "
+                "`mirror trust tsa add NAME CERT.pem` (and list it for readers with "
+                "`mirror identity rotate --tsa-root NAME`)"
+            ) from exc
+        raise NetworkError(
+            f"TSA {url} sent a timestamp that does not verify: {exc.message}"
+        ) from exc
 
 
 def verify_envelope_stamps(envelope: Envelope, roots: Sequence[TsaRoot]) -> Stamp | None:

@@ -22,7 +22,9 @@ from pathlib import Path
 from . import canonjson, store
 from .config import Home
 from .errors import UsageError
+from .identity_state import home_chain
 from .keys import validate_name
+from .timeline import chain_policies, merged_roots
 from .timestamp import MAX_CERTIFICATE, TsaRoot
 
 FORMAT = "mirror-tsa-trust/1"
@@ -78,6 +80,14 @@ def load(home: Home) -> dict[str, TrustedTsa]:
 def roots(home: Home) -> list[TsaRoot]:
     """The roots a timestamp verification accepts, from the reader's own trust."""
     return [t.root for t in load(home).values()]
+
+
+def signing_roots(home: Home) -> tuple[TsaRoot, ...]:
+    """The roots this data directory's own verdicts accept for its own tokens: its
+    trusted TSA roots and those its identity lists (what a publisher may stamp with)."""
+    chain = home_chain(home)
+    policies = chain_policies([link.identity.extra for link in chain.links]) if chain else []
+    return tuple(merged_roots(roots(home), policies))
 
 
 def _save(home: Home, trusted: dict[str, TrustedTsa]) -> None:

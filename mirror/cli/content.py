@@ -91,7 +91,7 @@ def bundle(
     """
     from ..capture.local import bundle_local  # the capture stack loads for a bundle only
 
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     signer = load_signer(ctx.home, passphrase(confirm=False), key_name, stamper=stamps)
     result = bundle_local(src, output, url=url, title=title, signer=signer)
     for name in result.skipped_hidden:

@@ -166,7 +166,7 @@ def init(
     tsa_optional: bool,
 ) -> None:
     """Make identity version 1: the signing key alone, threshold 1."""
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     policy = _policy(ctx.home, TimestampPolicy(), require_timestamps, tsa_roots, stamps)
     signing = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
     link = publisher.init(
@@ -208,7 +208,7 @@ def rotate(
     version's threshold is not met, it is written to identity/pending.json for
     `mirror identity sign` on the machines holding the other keys.
     """
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     chain = publisher.require_chain(ctx.home)
     previous = TimestampPolicy.from_extra(chain.current.extra)
     doc = publisher.next_version(
@@ -251,7 +251,7 @@ def revoke(
         threshold=threshold,
         ttl=_ttl(expires_days),
     )
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     _report(publisher.propose(ctx.home, doc, passphrase(confirm=False), stamper=stamps))
 
 
@@ -269,7 +269,7 @@ def sign(
     version signs. When FILE extends this data directory's identity and is now fully
     signed, it becomes the current version.
     """
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     status = publisher.cosign(ctx.home, file, passphrase(confirm=False), key_names, stamper=stamps)
     _report(status)
 
@@ -294,7 +294,7 @@ def resign(
     """
     if not bundles:
         raise UsageError("give the bundle folders to re-sign")
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     results = resign_mod.resign(ctx.home, list(bundles), passphrase(confirm=False), stamper=stamps)
     if as_json:
         emit_json(

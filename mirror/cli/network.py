@@ -147,7 +147,7 @@ def feed_publish(
     its current keys. The signed head is written to feed/head.json and announced by IPNS and pubsub
     when the node supports them. Prints the new feed CID on stdout.
     """
-    stamps = stamper(tsa, tsa_optional, warn=note)
+    stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     signer = load_signer(ctx.home, passphrase(confirm=False), key_name, stamper=stamps)
     result = push.push_feed(
         connect(api),

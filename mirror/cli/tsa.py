@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import tsa_trust
+from ..config import Home
 from ..timestamp import Stamper
 from .app import Context, emit_json, json_option, note, pass_ctx
 from .keys import trust
@@ -40,11 +41,18 @@ def tsa_options(f: F) -> F:
 
 
 def stamper(
-    tsa: tuple[str, ...], tsa_optional: bool, *, warn: Callable[[str], None] | None = None
+    tsa: tuple[str, ...],
+    tsa_optional: bool,
+    *,
+    warn: Callable[[str], None] | None = None,
+    home: Home | None = None,
 ) -> Stamper:
+    """With `home`, new tokens must verify against the roots that data directory
+    trusts (its own and its identity's), so it never signs what it would refuse."""
     if tsa_optional and not tsa:
         raise click.UsageError("--tsa-optional needs --tsa URL (or MIRROR_TSA)")
-    return Stamper(tuple(tsa), tsa_optional, warn=warn)
+    roots = tsa_trust.signing_roots(home) if home is not None and tsa else None
+    return Stamper(tuple(tsa), tsa_optional, warn=warn, roots=roots)
 
 
 @trust.group("tsa")

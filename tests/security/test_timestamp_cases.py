@@ -254,13 +254,13 @@ def test_capture_stamps_and_verify_prints_the_time(
         + "".join(f"<p>Paragraph {i} of a report that matters to readers.</p>" for i in range(12))
         + "</article></body></html>"
     )
+    assert mirror("trust", "tsa", "add", "local", tsa_authority.root_pem).exit_code == 0
     with serve({"/story": respond(page)}) as server:
         out = tmp_path / "captured"
         run = mirror(
             "capture", "--allow-private", server.url("/story"), "-o", out, "--tsa", tsa.url
         )
         assert run.exit_code == 0, run.stderr
-    assert mirror("trust", "tsa", "add", "local", tsa_authority.root_pem).exit_code == 0
     run = mirror("verify", out, "--trust", "pub")
     assert run.exit_code == 0, run.stderr
     assert "(TSA local)" in run.stdout and "timestamp: existed by " in run.stdout
@@ -270,6 +270,7 @@ def test_identity_versions_and_co_signatures_are_stamped(
     mirror: Mirror, tsa: TsaServer, tsa_authority: Authority, tmp_path: Path
 ):
     env = {"MIRROR_TSA": tsa.url}
+    assert mirror("trust", "tsa", "add", "local", tsa_authority.root_pem).exit_code == 0
     assert mirror("identity", "init", "--name", "paper", env=env).exit_code == 0
     roots = [tsa_authority.root()]
     v1 = Envelope.from_bytes((mirror.home / "identity" / "v1.json").read_bytes())
@@ -277,6 +278,7 @@ def test_identity_versions_and_co_signatures_are_stamped(
     # a 2-of-2 version whose second signature comes later, from another machine
     carol_home = Mirror(tmp_path / "carol")
     assert carol_home("keygen", "--name", "carol").exit_code == 0
+    assert carol_home("trust", "tsa", "add", "local", tsa_authority.root_pem).exit_code == 0
     carol = carol_home("key", "show", "carol").stdout.strip()
     run = mirror("identity", "rotate", "--add", carol, "--threshold", "2", env=env)
     assert run.exit_code == 0, run.stderr
@@ -316,3 +318,27 @@ def test_publisher_cannot_sign_unstamped_under_a_version_requiring_timestamps(
     run = world.publisher("bundle", _page(tmp_path, "Y"), "-o", out)
     assert run.exit_code == 2 and "requires timestamps" in run.stderr
     assert not out.exists()
+
+
+def test_publisher_never_stamps_with_a_tsa_it_does_not_trust(
+    mirror: Mirror,
+    tsa: TsaServer,
+    stranger_tsa: TsaServer,
+    tsa_authority: Authority,
+    tmp_path: Path,
+):
+    """Its own push and `verify --all` would refuse such a bundle: exit 2 before writing."""
+    out = tmp_path / "b"
+    run = mirror("bundle", _page(tmp_path, "Z"), "-o", out, "--tsa", tsa.url)
+    assert run.exit_code == 2 and "mirror trust tsa add" in run.stderr, run.stderr
+    assert not out.exists()
+    assert mirror("trust", "tsa", "add", "local", tsa_authority.root_pem).exit_code == 0
+    run = mirror("bundle", _page(tmp_path, "Z"), "-o", out, "--tsa", stranger_tsa.url)
+    assert run.exit_code == 2 and not out.exists()
+    run = mirror(
+        "bundle", _page(tmp_path, "Z"), "-o", out, "--tsa", stranger_tsa.url, "--tsa", tsa.url
+    )
+    assert run.exit_code == 2  # an untrusted TSA is a setup error, not a TSA to skip
+    run = mirror("bundle", _page(tmp_path, "Z"), "-o", out, "--tsa", tsa.url)
+    assert run.exit_code == 0, run.stderr
+    assert mirror("verify", "--all").exit_code == 0
