@@ -4,6 +4,9 @@
     python manifests/make_vectors.py            # rewrite the vectors
     python manifests/make_vectors.py --check    # exit 1 if they differ (the test does this)
 
+The verdict corpus (manifests/vectors/verdicts/, one folder per case) is made here too,
+by manifests/verdict_cases.py, so --check covers it byte for byte.
+
 Ed25519 signatures are deterministic, so the same inputs give the same bytes on any
 machine; an accidental change of the manifest or envelope format shows up as a diff.
 The seed is public and for vectors only.
@@ -20,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -27,6 +31,8 @@ from mirror import bundle, canonjson, envelope, feed, identity, push
 from mirror.ipld import car
 from mirror.ipld.cid import CID
 from mirror.keys import SigningKey
+
+import verdict_cases  # noqa: E402 - beside this script
 
 HERE = Path(__file__).resolve().parent
 SEED = bytes(range(32))  # fixed, public: vectors only
@@ -79,6 +85,7 @@ def build(out: Path) -> dict[str, str]:
     }
     (out / "vectors.json").write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
     build_feed(out, key, result.root)
+    verdict_cases.build(out / "verdicts")
     return facts
 
 
