@@ -25,14 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import verdict_cases
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mirror import bundle, canonjson, envelope, feed, identity, push
 from mirror.ipld import car
 from mirror.ipld.cid import CID
 from mirror.keys import SigningKey
-
-import verdict_cases  # noqa: E402 - beside this script
 
 HERE = Path(__file__).resolve().parent
 SEED = bytes(range(32))  # fixed, public: vectors only

@@ -30,7 +30,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # -- adapters: every call into mirror's Python API ---------------------------------------
-
 from mirror import bundle as _bundle
 from mirror import canonjson as _canonjson
 from mirror import envelope as _envelope
@@ -140,7 +139,9 @@ def write_car(folder: Path, out: Path) -> str:
     return _car.write_car(folder, out).root.encode()
 
 
-def render_export(page: bytes, images: dict[str, bytes], manifest_json: bytes, chain: bytes | None) -> bytes:
+def render_export(
+    page: bytes, images: dict[str, bytes], manifest_json: bytes, chain: bytes | None
+) -> bytes:
     """The single-file export of a bundle's parts, identity slot filled from `chain`."""
     data = _export.render(page, images, manifest_json)
     if chain is None:
@@ -321,8 +322,16 @@ class Identity:
         return {"anchor": key_text(anchor), "chain": json.loads(self.chain)}
 
 
-def _v(version: int, keys: Sequence[str], signers: Sequence[str], *, threshold: int = 1,
-       revoked: Sequence[str] = (), previous: bytes | None = None, expires: str = EXPIRES) -> bytes:
+def _v(
+    version: int,
+    keys: Sequence[str],
+    signers: Sequence[str],
+    *,
+    threshold: int = 1,
+    revoked: Sequence[str] = (),
+    previous: bytes | None = None,
+    expires: str = EXPIRES,
+) -> bytes:
     return identity_version(
         name="example",
         version=version,
@@ -455,10 +464,16 @@ def cases() -> list[Case]:
     ids = identities()
     out: list[Case] = []
 
-    def folder_case(name: str, spec: Spec, expect: tuple[int, str | None], *,
-                    change: Callable[[Path], None] | None = None,
-                    surfaces: list[str] | None = None, kind: str = "folder",
-                    **kw: Any) -> None:
+    def folder_case(
+        name: str,
+        spec: Spec,
+        expect: tuple[int, str | None],
+        *,
+        change: Callable[[Path], None] | None = None,
+        surfaces: list[str] | None = None,
+        kind: str = "folder",
+        **kw: Any,
+    ) -> None:
         def write(case_dir: Path) -> str:
             make_folder(spec, case_dir / "bundle", ids)
             if change is not None:
@@ -467,10 +482,16 @@ def cases() -> list[Case]:
 
         out.append(Case(name, kind, expect, surfaces or FOLDER_SURFACES, write, **kw))
 
-    def car_case(name: str, spec: Spec, expect: tuple[int, str | None], *,
-                 change: Callable[[Path], None] | None = None,
-                 car_change: Callable[[bytes], bytes] | None = None,
-                 surfaces: list[str] | None = None, **kw: Any) -> None:
+    def car_case(
+        name: str,
+        spec: Spec,
+        expect: tuple[int, str | None],
+        *,
+        change: Callable[[Path], None] | None = None,
+        car_change: Callable[[bytes], bytes] | None = None,
+        surfaces: list[str] | None = None,
+        **kw: Any,
+    ) -> None:
         def write(case_dir: Path) -> str:
             work = case_dir / ".work"
             make_folder(spec, work, ids)
@@ -485,10 +506,15 @@ def cases() -> list[Case]:
 
         out.append(Case(name, "car", expect, surfaces or CAR_SURFACES, write, **kw))
 
-    def export_case(name: str, spec: Spec, expect: tuple[int, str | None], *,
-                    change: Callable[[bytes], bytes] | None = None,
-                    folder_change: Callable[[Path], None] | None = None,
-                    **kw: Any) -> None:
+    def export_case(
+        name: str,
+        spec: Spec,
+        expect: tuple[int, str | None],
+        *,
+        change: Callable[[bytes], bytes] | None = None,
+        folder_change: Callable[[Path], None] | None = None,
+        **kw: Any,
+    ) -> None:
         def write(case_dir: Path) -> str:
             work = case_dir / ".work"
             make_folder(spec, work, ids)
@@ -511,60 +537,118 @@ def cases() -> list[Case]:
     threshold = Spec(signers="AC", identity="threshold", version=1)
     all_three("genuine-plain", Spec(), OK, note="identity v1 {A}, trusted A")
     all_three("genuine-images", Spec(images=True), OK, note="two 1x1 images inlined/listed")
-    all_three("genuine-rotated", rotated, OK, state=[ids["rotated"].prefix(1).state(KEYS["A"])],
-              note="v1 {A} -> v2 {B}, signed by B under v2; the reader trusted A and remembers v1")
-    all_three("genuine-threshold", threshold, OK,
-              note="identity v1 {A, C, D} threshold 2, signed by A and C")
-    all_three("genuine-noidentity", Spec(identity=None, version=None), OK,
-              note="signed by A alone, no identity.json")
+    all_three(
+        "genuine-rotated",
+        rotated,
+        OK,
+        state=[ids["rotated"].prefix(1).state(KEYS["A"])],
+        note="v1 {A} -> v2 {B}, signed by B under v2; the reader trusted A and remembers v1",
+    )
+    all_three(
+        "genuine-threshold",
+        threshold,
+        OK,
+        note="identity v1 {A, C, D} threshold 2, signed by A and C",
+    )
+    all_three(
+        "genuine-noidentity",
+        Spec(identity=None, version=None),
+        OK,
+        note="signed by A alone, no identity.json",
+    )
 
     # untrusted keys
-    car_case("untrusted-key-car", Spec(signers="O", identity=None, version=None),
-             (3, "untrusted-key"), note="signed by O, the reader trusts A")
-    export_case("untrusted-key-export", Spec(signers="O", identity=None, version=None),
-                (3, "untrusted-key"), note="signed by O, the reader trusts A")
+    car_case(
+        "untrusted-key-car",
+        Spec(signers="O", identity=None, version=None),
+        (3, "untrusted-key"),
+        note="signed by O, the reader trusts A",
+    )
+    export_case(
+        "untrusted-key-export",
+        Spec(signers="O", identity=None, version=None),
+        (3, "untrusted-key"),
+        note="signed by O, the reader trusts A",
+    )
 
     def hint_a(folder: Path) -> None:
         env = json.loads((folder / "manifest.json").read_bytes())
         env["signatures"][0]["keyid"] = key_id(KEYS["A"])
         (folder / "manifest.json").write_bytes(canonical(env) + b"\n")
 
-    car_case("untrusted-key-hint-car", Spec(signers="O", identity=None, version=None),
-             (3, "untrusted-key"), change=hint_a,
-             note="signature by O whose keyid names the trusted key A")
-    folder_case("untrusted-key-hint-folder", Spec(signers="O", identity=None, version=None),
-                (3, "untrusted-key"), change=hint_a,
-                note="signature by O whose keyid names the trusted key A")
+    car_case(
+        "untrusted-key-hint-car",
+        Spec(signers="O", identity=None, version=None),
+        (3, "untrusted-key"),
+        change=hint_a,
+        note="signature by O whose keyid names the trusted key A",
+    )
+    folder_case(
+        "untrusted-key-hint-folder",
+        Spec(signers="O", identity=None, version=None),
+        (3, "untrusted-key"),
+        change=hint_a,
+        note="signature by O whose keyid names the trusted key A",
+    )
 
     # revoked key: A signs under v1 after the reader learned v2, which revokes A
     revoked = Spec(signers="A", identity="revoking", version=1, chain_versions=1)
     revoked_state = [ids["revoking"].state(KEYS["A"])]
-    all_three("revoked-key", revoked, (3, "revoked-key"), state=revoked_state,
-              note="signed by A carrying only v1; the reader remembers v2 revoking A "
-              "(holes 1 and 2)")
+    all_three(
+        "revoked-key",
+        revoked,
+        (3, "revoked-key"),
+        state=revoked_state,
+        note="signed by A carrying only v1; the reader remembers v2 revoking A (holes 1 and 2)",
+    )
 
     # threshold
     one_of_three = Spec(signers="A", identity="threshold", version=1)
-    car_case("threshold-not-met-car", one_of_three, (3, "threshold-not-met"),
-             note="identity {A, C, D} threshold 2, signed by A only")
-    folder_case("threshold-not-met-folder", one_of_three, (3, "threshold-not-met"),
-                note="identity {A, C, D} threshold 2, signed by A only")
-    export_case("threshold-not-met-export", one_of_three, (3, "threshold-not-met"),
-                note="identity {A, C, D} threshold 2, signed by A only")
+    car_case(
+        "threshold-not-met-car",
+        one_of_three,
+        (3, "threshold-not-met"),
+        note="identity {A, C, D} threshold 2, signed by A only",
+    )
+    folder_case(
+        "threshold-not-met-folder",
+        one_of_three,
+        (3, "threshold-not-met"),
+        note="identity {A, C, D} threshold 2, signed by A only",
+    )
+    export_case(
+        "threshold-not-met-export",
+        one_of_three,
+        (3, "threshold-not-met"),
+        note="identity {A, C, D} threshold 2, signed by A only",
+    )
 
     # identity invalid
-    car_case("identity-forked-car", rotated, (3, "identity-invalid"),
-             state=[ids["fork"].state(KEYS["A"])],
-             note="the bundle carries v2; the reader remembers another v2 signed by A and B")
-    car_case("identity-broken-previous-car", Spec(signers="B", identity="broken", version=2),
-             (3, "identity-invalid"), note="v2's previous hash does not name v1")
-    car_case("identity-version-beyond-chain-car",
-             Spec(signers="B", identity="rotated", version=3),
-             (3, "identity-invalid"), note="the manifest names version 3; identity.json ends at 2")
-    export_case("identity-version-beyond-chain-export",
-                Spec(signers="B", identity="rotated", version=3),
-                (3, "identity-invalid"),
-                note="the manifest names version 3; the carried chain ends at 2")
+    car_case(
+        "identity-forked-car",
+        rotated,
+        (3, "identity-invalid"),
+        state=[ids["fork"].state(KEYS["A"])],
+        note="the bundle carries v2; the reader remembers another v2 signed by A and B",
+    )
+    car_case(
+        "identity-broken-previous-car",
+        Spec(signers="B", identity="broken", version=2),
+        (3, "identity-invalid"),
+        note="v2's previous hash does not name v1",
+    )
+    car_case(
+        "identity-version-beyond-chain-car",
+        Spec(signers="B", identity="rotated", version=3),
+        (3, "identity-invalid"),
+        note="the manifest names version 3; identity.json ends at 2",
+    )
+    export_case(
+        "identity-version-beyond-chain-export",
+        Spec(signers="B", identity="rotated", version=3),
+        (3, "identity-invalid"),
+        note="the manifest names version 3; the carried chain ends at 2",
+    )
 
     # wrong type: a feed envelope as manifest.json
     def feed_as_manifest(folder: Path) -> None:
@@ -572,20 +656,40 @@ def cases() -> list[Case]:
         (folder / "manifest.json").write_bytes(sign_envelope(FEED_TYPE, payload, [KEYS["A"]]))
 
     noid = Spec(identity=None, version=None)
-    folder_case("wrong-type-folder", noid, (3, "wrong-type"), change=feed_as_manifest,
-                note="manifest.json is a feed envelope signed by A")
-    car_case("wrong-type-car", noid, (3, "wrong-type"), change=feed_as_manifest,
-             note="manifest.json is a feed envelope signed by A")
+    folder_case(
+        "wrong-type-folder",
+        noid,
+        (3, "wrong-type"),
+        change=feed_as_manifest,
+        note="manifest.json is a feed envelope signed by A",
+    )
+    car_case(
+        "wrong-type-car",
+        noid,
+        (3, "wrong-type"),
+        change=feed_as_manifest,
+        note="manifest.json is a feed envelope signed by A",
+    )
 
     # content mismatch
     def flip_page(folder: Path) -> None:
         path = folder / "index.html"
         path.write_bytes(flip(path.read_bytes(), "Текст".encode()))
 
-    folder_case("content-flipped-byte-folder", Spec(), (3, "content-mismatch"), change=flip_page,
-                note="one byte of index.html flipped")
-    car_case("content-flipped-byte-car", Spec(), (3, "content-mismatch"), change=flip_page,
-             note="one byte of index.html flipped; the CAR's blocks are consistent")
+    folder_case(
+        "content-flipped-byte-folder",
+        Spec(),
+        (3, "content-mismatch"),
+        change=flip_page,
+        note="one byte of index.html flipped",
+    )
+    car_case(
+        "content-flipped-byte-car",
+        Spec(),
+        (3, "content-mismatch"),
+        change=flip_page,
+        note="one byte of index.html flipped; the CAR's blocks are consistent",
+    )
 
     def swap_image(data: bytes) -> bytes:
         old = base64.b64encode(GIF)
@@ -593,14 +697,24 @@ def cases() -> list[Case]:
         assert data.count(old) == 1
         return data.replace(old, new)
 
-    export_case("content-swapped-image-export", Spec(images=True), (3, "content-mismatch"),
-                change=swap_image, note="the inlined GIF replaced by other bytes")
+    export_case(
+        "content-swapped-image-export",
+        Spec(images=True),
+        (3, "content-mismatch"),
+        change=swap_image,
+        note="the inlined GIF replaced by other bytes",
+    )
 
     def flip_in_export(data: bytes) -> bytes:
         return flip(data, "Текст".encode())
 
-    export_case("content-flipped-byte-export", Spec(), (3, "content-mismatch"),
-                change=flip_in_export, note="one byte of the page text flipped")
+    export_case(
+        "content-flipped-byte-export",
+        Spec(),
+        (3, "content-mismatch"),
+        change=flip_in_export,
+        note="one byte of the page text flipped",
+    )
 
     def bad_block(data: bytes) -> bytes:
         root, blocks = read_car(data)
@@ -610,25 +724,51 @@ def cases() -> list[Case]:
         changed = [(c, flip(b, "Текст".encode()) if c == target else b) for c, b in blocks]
         return car_bytes(root, changed)
 
-    car_case("content-bad-block-car", Spec(), (3, "content-mismatch"), car_change=bad_block,
-             surfaces=CAR_NO_FOLLOW, note="index.html's block does not hash to its CID")
+    car_case(
+        "content-bad-block-car",
+        Spec(),
+        (3, "content-mismatch"),
+        car_change=bad_block,
+        surfaces=CAR_NO_FOLLOW,
+        note="index.html's block does not hash to its CID",
+    )
 
     # unlisted and missing files
     def add_extra(folder: Path) -> None:
         (folder / "extra.txt").write_bytes(b"not signed\n")
 
-    folder_case("unlisted-file-folder", Spec(), (3, "unlisted-file"), change=add_extra,
-                note="extra.txt is not in the manifest")
-    car_case("unlisted-file-car", Spec(), (3, "unlisted-file"), change=add_extra,
-             note="extra.txt is not in the manifest")
+    folder_case(
+        "unlisted-file-folder",
+        Spec(),
+        (3, "unlisted-file"),
+        change=add_extra,
+        note="extra.txt is not in the manifest",
+    )
+    car_case(
+        "unlisted-file-car",
+        Spec(),
+        (3, "unlisted-file"),
+        change=add_extra,
+        note="extra.txt is not in the manifest",
+    )
 
     def drop_md(folder: Path) -> None:
         (folder / "article.md").unlink()
 
-    folder_case("missing-file-folder", Spec(), (3, "missing-file"), change=drop_md,
-                note="article.md is listed but absent")
-    car_case("missing-file-car", Spec(), (3, "missing-file"), change=drop_md,
-             note="article.md is listed but absent")
+    folder_case(
+        "missing-file-folder",
+        Spec(),
+        (3, "missing-file"),
+        change=drop_md,
+        note="article.md is listed but absent",
+    )
+    car_case(
+        "missing-file-car",
+        Spec(),
+        (3, "missing-file"),
+        change=drop_md,
+        note="article.md is listed but absent",
+    )
 
     def point_back(data: bytes) -> bytes:
         uri = b'src="data:image/png;base64,' + base64.b64encode(PNG) + b'"'
@@ -638,19 +778,33 @@ def cases() -> list[Case]:
         assert data.count(lists) == 1
         return data.replace(lists, b'"inlined":["assets/a.gif"]')
 
-    export_case("missing-image-pointed-back-export", Spec(images=True), (3, "missing-file"),
-                change=point_back,
-                note="the page points at assets/b.png instead of carrying it (hole 3)")
+    export_case(
+        "missing-image-pointed-back-export",
+        Spec(images=True),
+        (3, "missing-file"),
+        change=point_back,
+        note="the page points at assets/b.png instead of carrying it (hole 3)",
+    )
 
     # non-canonical encodings
     def reindent(folder: Path) -> None:
         env = json.loads((folder / "manifest.json").read_bytes())
         (folder / "manifest.json").write_bytes(json.dumps(env, indent=2).encode() + b"\n")
 
-    folder_case("noncanonical-reindented-folder", Spec(), (3, "non-canonical"), change=reindent,
-                note="manifest.json re-indented; signature still valid")
-    car_case("noncanonical-reindented-car", Spec(), (3, "non-canonical"), change=reindent,
-             note="manifest.json re-indented; signature still valid")
+    folder_case(
+        "noncanonical-reindented-folder",
+        Spec(),
+        (3, "non-canonical"),
+        change=reindent,
+        note="manifest.json re-indented; signature still valid",
+    )
+    car_case(
+        "noncanonical-reindented-car",
+        Spec(),
+        (3, "non-canonical"),
+        change=reindent,
+        note="manifest.json re-indented; signature still valid",
+    )
 
     def extra_signature(folder: Path) -> None:
         env = json.loads((folder / "manifest.json").read_bytes())
@@ -659,10 +813,20 @@ def cases() -> list[Case]:
         env["signatures"] = sorted([*env["signatures"], extra], key=lambda s: s["keyid"])
         (folder / "manifest.json").write_bytes(canonical(env) + b"\n")
 
-    car_case("noncanonical-extra-signature-car", Spec(), (3, "non-canonical"),
-             change=extra_signature, note="a valid extra signature by the unknown key O")
-    folder_case("noncanonical-extra-signature-folder", Spec(), (3, "non-canonical"),
-                change=extra_signature, note="a valid extra signature by the unknown key O")
+    car_case(
+        "noncanonical-extra-signature-car",
+        Spec(),
+        (3, "non-canonical"),
+        change=extra_signature,
+        note="a valid extra signature by the unknown key O",
+    )
+    folder_case(
+        "noncanonical-extra-signature-folder",
+        Spec(),
+        (3, "non-canonical"),
+        change=extra_signature,
+        note="a valid extra signature by the unknown key O",
+    )
 
     def reorder(folder: Path) -> None:
         env = json.loads((folder / "manifest.json").read_bytes())
@@ -670,8 +834,13 @@ def cases() -> list[Case]:
         env["signatures"] = env["signatures"][::-1]
         (folder / "manifest.json").write_bytes(canonical(env) + b"\n")
 
-    car_case("noncanonical-reordered-signatures-car", threshold, (3, "non-canonical"),
-             change=reorder, note="the 2-of-3 bundle's two signatures in reverse key-id order")
+    car_case(
+        "noncanonical-reordered-signatures-car",
+        threshold,
+        (3, "non-canonical"),
+        change=reorder,
+        note="the 2-of-3 bundle's two signatures in reverse key-id order",
+    )
 
     def rechunk(data: bytes) -> bytes:
         root, blocks = read_car(data)
@@ -684,8 +853,13 @@ def cases() -> list[Case]:
         tsize = len(node) + len(page_bytes)
         return relink(root, blocks, old, node_cid, tsize, [*leaves, (node_cid, node)])
 
-    car_case("noncanonical-rechunked-car", Spec(), (3, "non-canonical"), car_change=rechunk,
-             note="index.html as two raw leaves under a file node: same bytes, other root")
+    car_case(
+        "noncanonical-rechunked-car",
+        Spec(),
+        (3, "non-canonical"),
+        car_change=rechunk,
+        note="index.html as two raw leaves under a file node: same bytes, other root",
+    )
 
     def lying_tsize(data: bytes) -> bytes:
         root, blocks = read_car(data)
@@ -695,14 +869,24 @@ def cases() -> list[Case]:
         new_root = dag_pb_cid(block)
         return car_bytes(new_root, [(new_root, block), *[(c, b) for c, b in blocks if c != root]])
 
-    car_case("noncanonical-lying-tsize-car", Spec(), (3, "non-canonical"), car_change=lying_tsize,
-             note="the root's link to index.html declares another Tsize: other root CID")
+    car_case(
+        "noncanonical-lying-tsize-car",
+        Spec(),
+        (3, "non-canonical"),
+        car_change=lying_tsize,
+        note="the root's link to index.html declares another Tsize: other root CID",
+    )
 
     def crlf(data: bytes) -> bytes:
         return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
-    export_case("noncanonical-crlf-export", Spec(), (3, "non-canonical"), change=crlf,
-                note="line endings changed to CRLF in transit")
+    export_case(
+        "noncanonical-crlf-export",
+        Spec(),
+        (3, "non-canonical"),
+        change=crlf,
+        note="line endings changed to CRLF in transit",
+    )
 
     def rewrap(data: bytes) -> bytes:
         old = base64.b64encode(PNG)
@@ -710,23 +894,44 @@ def cases() -> list[Case]:
         assert data.count(old) == 1
         return data.replace(old, wrapped)
 
-    export_case("noncanonical-base64-wrapped-export", Spec(images=True), (3, "non-canonical"),
-                change=rewrap, note="an inlined image's base64 re-wrapped at 40 columns")
+    export_case(
+        "noncanonical-base64-wrapped-export",
+        Spec(images=True),
+        (3, "non-canonical"),
+        change=rewrap,
+        note="an inlined image's base64 re-wrapped at 40 columns",
+    )
 
     def reindent_in_export(data: bytes) -> bytes:
         return data.replace(b'"format":"mirror-export/1"', b'"format": "mirror-export/1"', 1)
 
-    export_case("noncanonical-data-block-export", Spec(), (3, "non-canonical"),
-                change=reindent_in_export, note="a space added inside the data block's JSON")
+    export_case(
+        "noncanonical-data-block-export",
+        Spec(),
+        (3, "non-canonical"),
+        change=reindent_in_export,
+        note="a space added inside the data block's JSON",
+    )
 
     # not a bundle
     def drop_manifest(folder: Path) -> None:
         (folder / "manifest.json").unlink()
 
-    folder_case("not-a-bundle-folder", Spec(), (3, "not-a-bundle"), change=drop_manifest,
-                note="a folder without manifest.json")
-    car_case("not-a-bundle-car", Spec(), (3, "not-a-bundle"), change=drop_manifest,
-             surfaces=CAR_NO_FOLLOW, note="a CAR whose root has no manifest.json")
+    folder_case(
+        "not-a-bundle-folder",
+        Spec(),
+        (3, "not-a-bundle"),
+        change=drop_manifest,
+        note="a folder without manifest.json",
+    )
+    car_case(
+        "not-a-bundle-car",
+        Spec(),
+        (3, "not-a-bundle"),
+        change=drop_manifest,
+        surfaces=CAR_NO_FOLLOW,
+        note="a CAR whose root has no manifest.json",
+    )
 
     # malformed (hostile JSON under a valid signature, a tst field)
     def duplicate_keys(folder: Path) -> None:
@@ -743,14 +948,30 @@ def cases() -> list[Case]:
         env["signatures"][0]["tst"] = base64.b64encode(b"\x30\x03\x02\x01\x00").decode()
         (folder / "manifest.json").write_bytes(canonical(env) + b"\n")
 
-    car_case("malformed-duplicate-keys-car", noid, (2, "malformed"), change=duplicate_keys,
-             note="the signed payload holds the key 'article' twice")
-    folder_case("malformed-duplicate-keys-folder", noid, (2, "malformed"), change=duplicate_keys,
-                note="the signed payload holds the key 'article' twice")
-    car_case("malformed-nan-car", noid, (2, "malformed"), change=nan,
-             note="the signed payload holds NaN")
-    car_case("malformed-tst-car", Spec(), (2, "malformed"), change=tst,
-             note="a tst field on the signature before timestamps exist")
+    car_case(
+        "malformed-duplicate-keys-car",
+        noid,
+        (2, "malformed"),
+        change=duplicate_keys,
+        note="the signed payload holds the key 'article' twice",
+    )
+    folder_case(
+        "malformed-duplicate-keys-folder",
+        noid,
+        (2, "malformed"),
+        change=duplicate_keys,
+        note="the signed payload holds the key 'article' twice",
+    )
+    car_case(
+        "malformed-nan-car", noid, (2, "malformed"), change=nan, note="the signed payload holds NaN"
+    )
+    car_case(
+        "malformed-tst-car",
+        Spec(),
+        (2, "malformed"),
+        change=tst,
+        note="a tst field on the signature before timestamps exist",
+    )
 
     # limits
     def amplification(data: bytes) -> bytes:
@@ -763,9 +984,14 @@ def cases() -> list[Case]:
             extra.append((cur, block))
         return add_root_link(root, blocks, "zz", cur, 1, extra)
 
-    car_case("limit-amplification-car", Spec(), (5, "limit"), car_change=amplification,
-             surfaces=CAR_NO_FOLLOW,
-             note="an extra directory of 5 levels x 64 links to one shared child (64**5 paths)")
+    car_case(
+        "limit-amplification-car",
+        Spec(),
+        (5, "limit"),
+        car_change=amplification,
+        surfaces=CAR_NO_FOLLOW,
+        note="an extra directory of 5 levels x 64 links to one shared child (64**5 paths)",
+    )
 
     def deep(data: bytes) -> bytes:
         root, blocks = read_car(data)
@@ -777,8 +1003,14 @@ def cases() -> list[Case]:
             extra.append((cur, block))
         return add_root_link(root, blocks, "zz", cur, 1, extra)
 
-    car_case("limit-deep-car", Spec(), (5, "limit"), car_change=deep, surfaces=CAR_NO_FOLLOW,
-             note="an extra chain of 1100 nested directories")
+    car_case(
+        "limit-deep-car",
+        Spec(),
+        (5, "limit"),
+        car_change=deep,
+        surfaces=CAR_NO_FOLLOW,
+        note="an extra chain of 1100 nested directories",
+    )
 
     # hole 5: an export listing an uncarried file with a huge declared size
     def huge_listed(folder: Path) -> None:
@@ -786,31 +1018,56 @@ def cases() -> list[Case]:
         fake = hashlib.sha256(b"one tebibyte, never carried").digest()
         cid = CID.from_digest(0x70, fake).encode()
         payload["files"].append(
-            {"path": "source/page.raw", "size": 1 << 40, "sha256": "sha256:" + fake.hex(),
-             "cid": cid}
+            {
+                "path": "source/page.raw",
+                "size": 1 << 40,
+                "sha256": "sha256:" + fake.hex(),
+                "cid": cid,
+            }
         )
         payload["files"].sort(key=lambda f: f["path"])
         resign_manifest(folder, canonical(payload))
 
-    export_case("genuine-huge-uncarried-export", noid, OK, folder_change=huge_listed,
-                note="signed by A, lists a 1 TiB source/page.raw it does not carry: exit 0, "
-                "quickly (hole 5)")
+    export_case(
+        "genuine-huge-uncarried-export",
+        noid,
+        OK,
+        folder_change=huge_listed,
+        note="signed by A, lists a 1 TiB source/page.raw it does not carry: exit 0, "
+        "quickly (hole 5)",
+    )
 
     # recipes: tests/corpus builds them from the genuine folder in bundle/
     for name, expect, note in (
-        ("sparse-unlisted-1tib", (3, "unlisted-file"),
-         "an unlisted sparse 1 TiB file: refused in well under a second (hole 4)"),
+        (
+            "sparse-unlisted-1tib",
+            (3, "unlisted-file"),
+            "an unlisted sparse 1 TiB file: refused in well under a second (hole 4)",
+        ),
         ("fifo-listed", (3, "content-mismatch"), "index.html replaced by a FIFO: never blocks"),
         ("symlink-listed", (3, "content-mismatch"), "index.html replaced by a symlink to a copy"),
         ("symlink-unlisted", (3, "unlisted-file"), "an unlisted symlink to index.html"),
     ):
-        folder_case(f"recipe-{name}", Spec(), expect, surfaces=RECIPE_SURFACES, kind="recipe",
-                    note=note, recipe=name)
+        folder_case(
+            f"recipe-{name}",
+            Spec(),
+            expect,
+            surfaces=RECIPE_SURFACES,
+            kind="recipe",
+            note=note,
+            recipe=name,
+        )
     return out
 
 
-def relink(root: CID, blocks: list[tuple[CID, bytes]], old: CID, new: CID, tsize: int,
-           added: list[tuple[CID, bytes]]) -> bytes:
+def relink(
+    root: CID,
+    blocks: list[tuple[CID, bytes]],
+    old: CID,
+    new: CID,
+    tsize: int,
+    added: list[tuple[CID, bytes]],
+) -> bytes:
     """Replace the root directory's link to `old` by `new`; a new root."""
     links = decode_node(dict(blocks)[root])
     assert any(c == old for c, _, _ in links)
@@ -820,8 +1077,14 @@ def relink(root: CID, blocks: list[tuple[CID, bytes]], old: CID, new: CID, tsize
     return car_bytes(new_root, [(new_root, block), *rest, *added])
 
 
-def add_root_link(root: CID, blocks: list[tuple[CID, bytes]], name: str, cid: CID, tsize: int,
-                  added: list[tuple[CID, bytes]]) -> bytes:
+def add_root_link(
+    root: CID,
+    blocks: list[tuple[CID, bytes]],
+    name: str,
+    cid: CID,
+    tsize: int,
+    added: list[tuple[CID, bytes]],
+) -> bytes:
     links = [(n, c, t) for c, n, t in decode_node(dict(blocks)[root])]
     links.append((name, cid, tsize))
     links.sort(key=lambda link: link[0].encode())
@@ -848,4 +1111,3 @@ def build(out: Path) -> list[str]:
         names.append(case.name)
     assert len(set(names)) == len(names)
     return names
-
