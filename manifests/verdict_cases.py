@@ -351,6 +351,7 @@ def identities() -> dict[str, Identity]:
     fork_v2 = _v(2, "B", "AB", previous=envelope_payload(v1), expires="2035-06-01T00:00:00Z")
     broken_v2 = _v(2, "B", "AB", previous=b"not the payload of version 1")
     t1 = _v(1, "ACD", "ACD", threshold=2)
+    expired_v1 = _v(1, "A", "A", expires="2026-01-01T00:00:00Z")
     return {
         "plain": Identity([v1]),
         "rotated": Identity([v1, rotated_v2]),
@@ -358,6 +359,7 @@ def identities() -> dict[str, Identity]:
         "fork": Identity([v1, fork_v2]),
         "broken": Identity([v1, broken_v2]),
         "threshold": Identity([t1]),
+        "expired": Identity([expired_v1]),
     }
 
 
@@ -372,6 +374,7 @@ class Case:
     state: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
     recipe: str | None = None  # kind "recipe": the recipe name the test builds
+    feed_identity: str | None = None  # the chain a feed of this publisher carries
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -492,6 +495,8 @@ def cases() -> list[Case]:
         surfaces: list[str] | None = None,
         **kw: Any,
     ) -> None:
+        kw.setdefault("feed_identity", "plain" if spec.identity == "broken" else spec.identity)
+
         def write(case_dir: Path) -> str:
             work = case_dir / ".work"
             make_folder(spec, work, ids)
@@ -531,6 +536,10 @@ def cases() -> list[Case]:
         folder_case(f"{name}-folder", spec, expect, **kw)
         car_case(f"{name}-car", spec, expect, **kw)
         export_case(f"{name}-export", spec, expect, **kw)
+
+    # exports of bundles without identity test one thing each on today's export format
+    noid = Spec(identity=None, version=None)
+    noid_images = Spec(images=True, identity=None, version=None)
 
     # genuine bundles
     rotated = Spec(signers="B", identity="rotated", version=2)
@@ -650,12 +659,19 @@ def cases() -> list[Case]:
         note="the manifest names version 3; the carried chain ends at 2",
     )
 
+    car_case(
+        "expired-identity-car",
+        Spec(identity="expired"),
+        (3, "expired"),
+        surfaces=CAR_NO_FOLLOW,
+        note="signed at 2026-01-02 under identity version 1, which expired 2026-01-01",
+    )
+
     # wrong type: a feed envelope as manifest.json
     def feed_as_manifest(folder: Path) -> None:
         payload = canonical({"format": "mirror-feed/1", "version": 1, "entries": []})
         (folder / "manifest.json").write_bytes(sign_envelope(FEED_TYPE, payload, [KEYS["A"]]))
 
-    noid = Spec(identity=None, version=None)
     folder_case(
         "wrong-type-folder",
         noid,
@@ -699,7 +715,7 @@ def cases() -> list[Case]:
 
     export_case(
         "content-swapped-image-export",
-        Spec(images=True),
+        noid_images,
         (3, "content-mismatch"),
         change=swap_image,
         note="the inlined GIF replaced by other bytes",
@@ -710,7 +726,7 @@ def cases() -> list[Case]:
 
     export_case(
         "content-flipped-byte-export",
-        Spec(),
+        noid,
         (3, "content-mismatch"),
         change=flip_in_export,
         note="one byte of the page text flipped",
@@ -780,7 +796,7 @@ def cases() -> list[Case]:
 
     export_case(
         "missing-image-pointed-back-export",
-        Spec(images=True),
+        noid_images,
         (3, "missing-file"),
         change=point_back,
         note="the page points at assets/b.png instead of carrying it (hole 3)",
@@ -882,7 +898,7 @@ def cases() -> list[Case]:
 
     export_case(
         "noncanonical-crlf-export",
-        Spec(),
+        noid,
         (3, "non-canonical"),
         change=crlf,
         note="line endings changed to CRLF in transit",
@@ -896,7 +912,7 @@ def cases() -> list[Case]:
 
     export_case(
         "noncanonical-base64-wrapped-export",
-        Spec(images=True),
+        noid_images,
         (3, "non-canonical"),
         change=rewrap,
         note="an inlined image's base64 re-wrapped at 40 columns",
@@ -907,7 +923,7 @@ def cases() -> list[Case]:
 
     export_case(
         "noncanonical-data-block-export",
-        Spec(),
+        noid,
         (3, "non-canonical"),
         change=reindent_in_export,
         note="a space added inside the data block's JSON",
@@ -1092,6 +1108,19 @@ def add_root_link(
     new_root = dag_pb_cid(block)
     rest = [(c, b) for c, b in blocks if c != root]
     return car_bytes(new_root, [(new_root, block), *rest, *added])
+
+
+FEED_SIGNERS = {"plain": "A", "rotated": "B", "revoking": "B", "fork": "B", "threshold": "AC"}
+
+
+def feed_publisher(case_name: str) -> tuple[bytes | None, list[SigningKey]]:
+    """For tests that put a case's CAR in a feed: the identity chain (identity.json bytes,
+    or None) and the keys with which the case's trusted publisher signs its feed."""
+    case = next(c for c in cases() if c.name == case_name)
+    if case.feed_identity is None:
+        return None, [KEYS["A"]]
+    chain = identities()[case.feed_identity].chain
+    return chain, [KEYS[k] for k in FEED_SIGNERS[case.feed_identity]]
 
 
 def build(out: Path) -> list[str]:
