@@ -347,7 +347,8 @@ def _v(
 def identities() -> dict[str, Identity]:
     v1 = _v(1, "A", "A")
     rotated_v2 = _v(2, "B", "AB", previous=envelope_payload(v1))
-    revoking_v2 = _v(2, "B", "AB", revoked="A", previous=envelope_payload(v1))
+    # A key is revoked by a version its successor signs: v3 (signed by B) revokes A.
+    revoking_v3 = _v(3, "B", "B", revoked="A", previous=envelope_payload(rotated_v2))
     fork_v2 = _v(2, "B", "AB", previous=envelope_payload(v1), expires="2035-06-01T00:00:00Z")
     broken_v2 = _v(2, "B", "AB", previous=b"not the payload of version 1")
     t1 = _v(1, "ACD", "ACD", threshold=2)
@@ -355,7 +356,7 @@ def identities() -> dict[str, Identity]:
     return {
         "plain": Identity([v1]),
         "rotated": Identity([v1, rotated_v2]),
-        "revoking": Identity([v1, revoking_v2]),
+        "revoking": Identity([v1, rotated_v2, revoking_v3]),
         "fork": Identity([v1, fork_v2]),
         "broken": Identity([v1, broken_v2]),
         "threshold": Identity([t1]),
@@ -608,7 +609,7 @@ def cases() -> list[Case]:
         revoked,
         (3, "revoked-key"),
         state=revoked_state,
-        note="signed by A carrying only v1; the reader remembers v2 revoking A (holes 1 and 2)",
+        note="signed by A carrying only v1; the reader remembers v3 revoking A (holes 1 and 2)",
     )
 
     # threshold
