@@ -386,24 +386,29 @@ class Served:
     stderr: str
 
 
-def read_json(proc: subprocess.Popen[str], deadline: float) -> dict[str, Any]:
+def read_json(proc: subprocess.Popen[bytes], deadline: float) -> dict[str, Any]:
+    """The JSON verdict `mirror read --json` prints first (read straight from the pipe:
+    a buffered reader would hide what it already holds from select)."""
     import select
 
     assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or lines[-1] != "}":
+    fd = proc.stdout.fileno()
+    data = b""
+    while True:
         left = deadline - time.monotonic()
-        ready, _, _ = select.select([proc.stdout], [], [], max(left, 0))
+        ready, _, _ = select.select([fd], [], [], max(left, 0))
         if not ready:
             pytest.fail(f"`mirror read` printed no verdict within {TIMED:g} s (unbounded wait)")
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-    try:
-        return dict(json.loads("\n".join(lines)))
-    except ValueError:
-        pytest.fail(f"`mirror read` printed no JSON verdict: {lines!r}")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            pytest.fail(f"`mirror read` ended without a JSON verdict: {data!r}")
+        data += chunk
+        if b"\n}\n" in data or data.strip() == b"{}":
+            text = data[: data.index(b"\n}\n") + 3]
+            try:
+                return dict(json.loads(text))
+            except ValueError:
+                pytest.fail(f"`mirror read` printed no JSON verdict: {data!r}")
 
 
 def serve_read(home: Path, target: Path, trust: str) -> Served:
@@ -413,7 +418,7 @@ def serve_read(home: Path, target: Path, trust: str) -> Served:
         [*args, "--no-open", "--json", "--serve-seconds", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        bufsize=0,
         env=env,
     )
     try:
@@ -422,7 +427,7 @@ def serve_read(home: Path, target: Path, trust: str) -> Served:
         page, article = fetch(url), fetch(url + "article/index.html")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=15)
-        return Served(verdict, page, article, proc.returncode, err)
+        return Served(verdict, page, article, proc.returncode, err.decode(errors="replace"))
     finally:
         if proc.poll() is None:
             proc.kill()
