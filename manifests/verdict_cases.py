@@ -33,13 +33,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mirror import bundle as _bundle
 from mirror import canonjson as _canonjson
 from mirror import envelope as _envelope
-from mirror import export as _export
+from mirror import export_format as _export_format
 from mirror import identity as _identity
 from mirror.ipld import car as _car
 from mirror.ipld import dagpb as _dagpb
 from mirror.ipld import unixfs as _unixfs
 from mirror.ipld.cid import CID
 from mirror.keys import SigningKey
+from mirror.signer import Signer as _Signer
 
 MANIFEST_TYPE = _envelope.MANIFEST_TYPE
 FEED_TYPE = _envelope.FEED_TYPE
@@ -119,18 +120,13 @@ def write_folder(
 ) -> None:
     """A signed bundle folder: with `chain`, under identity version `version`."""
     ordered = sorted(keys, key=key_id)
-    signer = None
-    if chain is not None:
-        assert version is not None
-        signer = _identity.Signer(tuple(ordered), version, chain)
     _bundle.write_bundle(
         out,
         content,
         article=article,
         capture=capture,
-        key=ordered[0],
+        signer=_Signer(tuple(ordered), version if chain is not None else None, chain),
         created_at=created_at,
-        identity=signer,
     )
 
 
@@ -143,15 +139,7 @@ def render_export(
     page: bytes, images: dict[str, bytes], manifest_json: bytes, chain: bytes | None
 ) -> bytes:
     """The single-file export of a bundle's parts, identity slot filled from `chain`."""
-    data = _export.render(page, images, manifest_json)
-    if chain is None:
-        return data
-    # The contract: the slot carries identity.json as a JSON object, in the data block's
-    # canonical JSON with '<' escaped.
-    obj = json.loads(chain)
-    slot = canonical(obj).decode().replace("<", "\\u003c").encode()
-    assert data.count(b'"identity":null') == 1
-    return data.replace(b'"identity":null', b'"identity":' + slot, 1)
+    return _export_format.render(page, images, manifest_json, chain)
 
 
 def dag_pb_cid(block: bytes) -> CID:

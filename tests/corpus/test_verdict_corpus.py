@@ -62,15 +62,19 @@ def params(surface: str) -> list[Any]:
 def write_state(home: Path, state: list[dict[str, Any]]) -> None:
     """The identity the reader remembers, as mirror keeps it (one file per anchor key).
     The only place that knows the state file format."""
-    from mirror import canonjson, identity
+    from mirror import canonjson, identity_state
     from mirror.config import Home
     from mirror.keys import PublicKey
 
     for entry in state:
         anchor = PublicKey.from_text(entry["anchor"])
-        path = identity._state_path(Home(home), anchor)
+        path = identity_state.state_path(Home(home), anchor)
         path.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"format": identity.STATE_FORMAT, "anchor": entry["anchor"], "chain": entry["chain"]}
+        doc = {
+            "format": identity_state.STATE_FORMAT,
+            "anchor": entry["anchor"],
+            "chain": entry["chain"],
+        }
         path.write_bytes(canonjson.dumps(doc) + b"\n")
 
 
