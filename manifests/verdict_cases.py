@@ -34,7 +34,9 @@ from mirror import bundle as _bundle
 from mirror import canonjson as _canonjson
 from mirror import envelope as _envelope
 from mirror import export_format as _export_format
+from mirror import feed as _feed
 from mirror import identity as _identity
+from mirror import verify as _verify
 from mirror.ipld import car as _car
 from mirror.ipld import dagpb as _dagpb
 from mirror.ipld import unixfs as _unixfs
@@ -140,6 +142,35 @@ def render_export(
 ) -> bytes:
     """The single-file export of a bundle's parts, identity slot filled from `chain`."""
     return _export_format.render(page, images, manifest_json, chain)
+
+
+def signed_feed(
+    keys: Sequence[SigningKey],
+    *,
+    version: int,
+    previous: bytes | None,
+    created_at: str,
+    expires: str,
+    entry: dict[str, Any],
+    chain: bytes | None,
+) -> bytes:
+    """A feed file as the publisher's tool writes it; `previous` is the previous feed file."""
+    ordered = sorted(keys, key=key_id)
+    doc = _feed.Feed(
+        key_id=key_id(ordered[0]),
+        public_key=key_text(ordered[0]),
+        version=version,
+        created_at=created_at,
+        expires=expires,
+        previous=None if previous is None else _unixfs.file_cid(previous).encode(),
+        entries=(_feed.FeedEntry(**entry),),
+        identity=None if chain is None else json.loads(chain),
+    )
+    return _feed.sign_feed(doc, ordered)
+
+
+def car_dag_size(path: Path, root: CID) -> int:
+    return _verify.dag_size(path, root)
 
 
 def dag_pb_cid(block: bytes) -> CID:
@@ -340,7 +371,6 @@ def identities() -> dict[str, Identity]:
     fork_v2 = _v(2, "B", "AB", previous=envelope_payload(v1), expires="2035-06-01T00:00:00Z")
     broken_v2 = _v(2, "B", "AB", previous=b"not the payload of version 1")
     t1 = _v(1, "ACD", "ACD", threshold=2)
-    expired_v1 = _v(1, "A", "A", expires="2026-01-01T00:00:00Z")
     return {
         "plain": Identity([v1]),
         "rotated": Identity([v1, rotated_v2]),
@@ -348,7 +378,6 @@ def identities() -> dict[str, Identity]:
         "fork": Identity([v1, fork_v2]),
         "broken": Identity([v1, broken_v2]),
         "threshold": Identity([t1]),
-        "expired": Identity([expired_v1]),
     }
 
 
@@ -364,6 +393,7 @@ class Case:
     note: str = ""
     recipe: str | None = None  # kind "recipe": the recipe name the test builds
     feed_identity: str | None = None  # the chain a feed of this publisher carries
+    feeds: dict[str, Any] | None = None  # feed knobs: signed feed files written beside
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -627,6 +657,7 @@ def cases() -> list[Case]:
         rotated,
         (3, "identity-invalid"),
         state=[ids["fork"].state(KEYS["A"])],
+        feed_identity="fork",
         note="the bundle carries v2; the reader remembers another v2 signed by A and B",
     )
     car_case(
@@ -646,14 +677,6 @@ def cases() -> list[Case]:
         Spec(signers="B", identity="rotated", version=3),
         (3, "identity-invalid"),
         note="the manifest names version 3; the carried chain ends at 2",
-    )
-
-    car_case(
-        "expired-identity-car",
-        Spec(identity="expired"),
-        (3, "expired"),
-        surfaces=CAR_NO_FOLLOW,
-        note="signed at 2026-01-02 under identity version 1, which expired 2026-01-01",
     )
 
     # wrong type: a feed envelope as manifest.json
@@ -1042,6 +1065,24 @@ def cases() -> list[Case]:
         "quickly (hole 5)",
     )
 
+    # feed verdicts: a genuine bundle listed by a feed that must be refused
+    car_case(
+        "rollback-feed-car",
+        Spec(),
+        (3, "rollback"),
+        surfaces=["follow"],
+        feeds={"versions": [2, 1]},
+        note="the reader follows feed version 2, then is offered version 1",
+    )
+    car_case(
+        "expired-feed-car",
+        Spec(),
+        (3, "expired"),
+        surfaces=["follow"],
+        feeds={"versions": [1], "expires": "2026-01-01T00:00:00Z"},
+        note="the feed listing the bundle expired before the reader followed it",
+    )
+
     # recipes: tests/corpus builds them from the genuine folder in bundle/
     for name, expect, note in (
         (
@@ -1112,6 +1153,55 @@ def feed_publisher(case_name: str) -> tuple[bytes | None, list[SigningKey]]:
     return chain, [KEYS[k] for k in FEED_SIGNERS[case.feed_identity]]
 
 
+def feed_files(
+    case_name: str, car_path: Path, versions: Sequence[int] = (1,), expires: str = EXPIRES
+) -> dict[int, bytes]:
+    """Signed feed files (by version) of the case's publisher listing the root of the CAR
+    at `car_path`, each naming the one before as previous."""
+    chain, keys = feed_publisher(case_name)
+    root, blocks = read_car(car_path.read_bytes())
+    links = {n: c for c, n, _ in decode_node(dict(blocks)[root])}
+    manifest = dict(blocks).get(links.get("manifest.json"), b"")  # type: ignore[arg-type]
+    entry = {
+        "root_cid": root.encode(),
+        "url": ARTICLE["canonical_url"],
+        "title": ARTICLE["title"],
+        "published": None,
+        "captured_at": CLOCK,
+        "manifest_sha256": "sha256:" + hashlib.sha256(manifest).hexdigest(),
+        "size": car_dag_size(car_path, root),
+    }
+    files: dict[int, bytes] = {}
+    for version in range(1, max(versions) + 1):
+        files[version] = signed_feed(
+            keys,
+            version=version,
+            previous=files.get(version - 1),
+            created_at=CLOCK,
+            expires=expires,
+            entry=entry,
+            chain=chain,
+        )
+    return files
+
+
+def write_feeds(case: Case, case_dir: Path) -> list[str]:
+    """The case's feed files; their names in the order the reader follows them (the
+    case's expectation is for the last)."""
+    assert case.feeds is not None
+    versions = case.feeds["versions"]
+    files = feed_files(
+        case.name, case_dir / "bundle.car", versions, case.feeds.get("expires", EXPIRES)
+    )
+    (case_dir / "feeds").mkdir()
+    names = []
+    for version in versions:
+        name = f"feeds/feed-v{version}.json"
+        (case_dir / name).write_bytes(files[version])
+        names.append(name)
+    return names
+
+
 def build(out: Path) -> list[str]:
     """Write every case under `out` (a fresh directory); returns the case names."""
     names = []
@@ -1121,6 +1211,8 @@ def build(out: Path) -> list[str]:
         doc = case.to_dict()
         written = case.write(case_dir)
         doc["input"] = case.recipe or written
+        if case.feeds is not None:
+            doc["feeds"] = write_feeds(case, case_dir)
         if not doc["note"]:
             del doc["note"]
         (case_dir / "case.json").write_text(

@@ -9,7 +9,6 @@ The `verifier` surface (the in-browser page) is tested with the same corpus else
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -473,44 +472,32 @@ def test_read(name: str, tmp_path: Path) -> None:
 # -- follow (a feed of the case's publisher listing the bundle, on a real node) ------------
 
 
-def manifest_facts(car_path: Path) -> tuple[str, int]:
-    """The feed entry's manifest hash and size, as the publisher's tool would list them."""
-    from mirror.ipld import car, unixfs
-
-    root = verdict_cases.read_car(car_path.read_bytes())[0]
-    digest = "sha256:" + "0" * 64
-    with car.open_car(car_path, root=root) as blocks:
-        for entry in unixfs.walk(blocks, root):
-            if entry.path == "manifest.json":
-                digest = "sha256:" + hashlib.sha256(b"".join(entry.chunks())).hexdigest()
-    return digest, car_path.stat().st_size
-
-
-def publish_feed(name: str, car_path: Path, work: Path, node: Any) -> str:
-    """Sign a feed of the case's publisher listing the case's root; put it on the node."""
-    from mirror import feed
-    from mirror.ipld import car
-
-    chain, keys = verdict_cases.feed_publisher(name)
-    root = car_root(car_path)
-    digest, size = manifest_facts(car_path)
-    entry = feed.FeedEntry(
-        root, "https://example.org/verdicts", name, None, verdict_cases.CLOCK, digest, size
-    )
-    doc = feed.build_feed(
-        keys,
-        [entry],
-        previous=None,
-        previous_cid=None,
-        chain=None if chain is None else json.loads(chain),
-    )
-    data = feed.sign_feed(doc, keys)
+def put_feed(data: bytes, work: Path, node: Any) -> str:
+    """A feed file on the node, as the publisher pushes it (a one-file CAR)."""
     path = work / "feed.json"
     path.write_bytes(data)
-    feed_car = work / "feed.car"
-    feed_root = car.write_car(path, feed_car).root
-    node.client.dag_import(feed_car)
-    return feed_root.encode()
+    root = verdict_cases.write_car(path, work / "feed.car")
+    node.client.dag_import(work / "feed.car")
+    return root
+
+
+def followed_reason(home: Path, root: str) -> str | None:
+    """The reason code the follower recorded for a failed entry ("<reason>: <message>"
+    in its state under follow/)."""
+    for path in sorted((home / "follow").glob("*.json")):
+        failed = json.loads(path.read_bytes()).get("failed") or {}
+        if root in failed:
+            return str(failed[root]).split(":", 1)[0]
+    return None
+
+
+def follow(m: Mirror, case: dict[str, Any], feed_cid: str, node: Any) -> tuple[Run, dict[str, Any]]:
+    run = m(
+        "follow", feed_cid, "--trust", trust_name(case), "--json",
+        env={"MIRROR_IPFS_API": node.api},
+    )  # fmt: skip
+    assert "Traceback" not in run.stderr
+    return run, verdict_json(run)
 
 
 @pytest.fixture(scope="module")
@@ -532,23 +519,30 @@ def test_follow(name: str, tmp_path: Path, follow_node: Any) -> None:
     with contextlib.suppress(MirrorError):  # dag import pins; following must decide
         follow_node.client.pin_rm(root)
     assert not follow_node.client.is_pinned(root)
-    feed_cid = publish_feed(name, target, tmp_path, follow_node)
-    run = m(
-        "follow", feed_cid, "--trust", trust_name(case), "--json",
-        env={"MIRROR_IPFS_API": follow_node.api},
-    )  # fmt: skip
-    assert "Traceback" not in run.stderr
-    report = verdict_json(run)
     want = case["expect"]
+    if "feeds" in case:  # a verdict on the feed itself
+        *earlier, last = [(CORPUS / name / f).read_bytes() for f in case["feeds"]]
+        for data in earlier:
+            run, report = follow(m, case, put_feed(data, tmp_path, follow_node), follow_node)
+            assert run.exit_code == 0, run.stderr
+        pinned_before = follow_node.client.is_pinned(root)
+        before = snapshot(m.home)
+        run, report = follow(m, case, put_feed(last, tmp_path, follow_node), follow_node)
+        check_verdict(case, run)
+        assert snapshot(m.home) == before
+        assert follow_node.client.is_pinned(root) == pinned_before
+        return
+    feed = verdict_cases.feed_files(name, target)[1]
+    run, report = follow(m, case, put_feed(feed, tmp_path, follow_node), follow_node)
     if want["exit_code"] == 0:
         assert run.exit_code == 0, run.stderr
-        assert report["pinned"] == 1 and report["failed"] == []
+        assert report["pinned"] == 1 and report["failed"] == [], report
         assert follow_node.client.is_pinned(root)
     else:
         assert run.exit_code != 0, run.stderr
         failed = {f["root_cid"]: f for f in report.get("failed", [])}
         assert root.encode() in failed, report
-        assert want["reason"] in failed[root.encode()].values(), failed[root.encode()]
+        assert followed_reason(m.home, root.encode()) == want["reason"], report
         assert report["pinned"] == 0
         assert not follow_node.client.is_pinned(root)
 
@@ -584,6 +578,8 @@ def test_corpus_is_complete() -> None:
             assert (CORPUS / name / "bundle" / "manifest.json").is_file(), name
         else:
             assert (CORPUS / name / c["input"]).exists(), name
+        for feed_file in c.get("feeds", []):
+            assert (CORPUS / name / feed_file).is_file(), name
         if "unpack" in c["surfaces"] or "get" in c["surfaces"] or "follow" in c["surfaces"]:
             assert c["kind"] == "car", name
         if "verifier" in c["surfaces"]:
