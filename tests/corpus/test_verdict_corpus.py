@@ -257,10 +257,6 @@ def test_export(name: str, tmp_path: Path) -> None:
 # -- unpack ------------------------------------------------------------------------------
 
 
-def supports_json(command: str) -> bool:
-    return "--json" in Mirror(Path("/nonexistent-home"))(command, "--help").stdout
-
-
 @pytest.mark.parametrize("name", params("unpack"))
 def test_unpack(name: str, tmp_path: Path) -> None:
     case = CASES[name]
@@ -268,15 +264,9 @@ def test_unpack(name: str, tmp_path: Path) -> None:
     target = case_input(name, tmp_path)
     dest = tmp_path / "unpacked"
     before = snapshot(m.home)
-    json_flag = ("--json",) if supports_json("unpack") else ()
-    run, _ = run_cli(m, name, "unpack", target, dest, "--trust", trust_name(case), *json_flag)
-    want = case["expect"]
-    assert "Traceback" not in run.stderr
-    assert run.exit_code == want["exit_code"], (run.exit_code, run.stderr)
-    assert json_flag, "`mirror unpack` has no --json: its reason cannot be checked"
-    verdict = verdict_json(run)
-    assert verdict.get("reason") == want["reason"], verdict
-    if want["exit_code"] == 0:
+    run, _ = run_cli(m, name, "unpack", target, dest, "--trust", trust_name(case), "--json")
+    verdict = check_verdict(case, run)
+    if verdict["ok"]:
         assert (dest / "manifest.json").is_file() and (dest / "index.html").is_file()
         assert m("verify", dest, "--trust", trust_name(case)).exit_code == 0
     else:
@@ -295,28 +285,35 @@ def test_unpack_refuses_a_non_empty_target_without_force(tmp_path: Path) -> None
     dest.mkdir()
     (dest / "notes.txt").write_bytes(b"the reader's own file\n")
     before, home = snapshot(dest), snapshot(m.home)
-    run = m("unpack", car, dest, "--trust", "pub")
-    assert run.exit_code != 0, "unpack into a non-empty folder without --force"
+    run = m("unpack", car, dest, "--trust", "pub", "--json")
+    assert run.exit_code == 2, "unpack into a non-empty folder without --force"
     assert "Traceback" not in run.stderr
+    assert verdict_json(run)["reason"] == "usage"
     assert snapshot(dest) == before and sorted(p.name for p in dest.iterdir()) == ["notes.txt"]
     assert snapshot(m.home) == home
 
 
 def test_unpack_force_never_follows_links(tmp_path: Path) -> None:
-    m, car = genuine_car(tmp_path)
+    name = "genuine-images-car"
+    m = reader(tmp_path, CASES[name])
+    car = case_input(name, tmp_path)
     outside = tmp_path / "outside.html"
     outside.write_bytes(b"outside the target\n")
+    outside_dir = tmp_path / "outside-dir"
+    outside_dir.mkdir()
     dest = tmp_path / "mine"
     dest.mkdir()
-    (dest / "notes.txt").write_bytes(b"the reader's own file\n")
-    (dest / "index.html").symlink_to(outside)
-    run = m("unpack", car, dest, "--trust", "pub", "--force")
+    (dest / "index.html").symlink_to(outside)  # a file link where the page goes
+    (dest / "assets").symlink_to(outside_dir)  # a folder link where the images go
+    run = m("unpack", car, dest, "--trust", "pub", "--force", "--json")
     assert "Traceback" not in run.stderr
     assert run.exit_code == 0, run.stderr
-    assert outside.read_bytes() == b"outside the target\n"  # not written through the link
-    assert not (dest / "index.html").is_symlink()
+    assert outside.read_bytes() == b"outside the target\n"  # not written through a link
+    assert list(outside_dir.iterdir()) == []
+    assert not (dest / "index.html").is_symlink() and not (dest / "assets").is_symlink()
     assert (dest / "index.html").read_bytes().startswith(b"<!doctype html>")
-    assert (dest / "manifest.json").is_file()
+    assert (dest / "assets" / "a.gif").is_file()
+    assert m("verify", dest, "--trust", "pub").exit_code == 0
 
 
 def test_unpack_force_refused_keeps_what_was_there(tmp_path: Path) -> None:
@@ -328,9 +325,10 @@ def test_unpack_force_refused_keeps_what_was_there(tmp_path: Path) -> None:
     (dest / "notes.txt").write_bytes(b"the reader's own file\n")
     (dest / "link").symlink_to(tmp_path)
     before, home = input_snapshot(dest), snapshot(m.home)
-    run = m("unpack", car, dest, "--trust", "pub", "--force")
+    run = m("unpack", car, dest, "--trust", "pub", "--force", "--json")
     assert run.exit_code == 3, run.stderr
     assert "Traceback" not in run.stderr
+    assert verdict_json(run)["reason"] == "content-mismatch"
     assert input_snapshot(dest) == before
     assert snapshot(m.home) == home
 
