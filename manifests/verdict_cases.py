@@ -177,6 +177,11 @@ def dag_pb_cid(block: bytes) -> CID:
     return CID.dag_pb(block)
 
 
+def dag_pb_cid_of_digest(digest: bytes) -> CID:
+    """A dag-pb CID naming a sha2-256 digest (of a node nobody needs to hold)."""
+    return CID.from_digest(0x70, digest)
+
+
 def raw_cid(block: bytes) -> CID:
     return CID.raw(block)
 
@@ -1044,7 +1049,7 @@ def cases() -> list[Case]:
     def huge_listed(folder: Path) -> None:
         payload = json.loads(envelope_payload((folder / "manifest.json").read_bytes()))
         fake = hashlib.sha256(b"one tebibyte, never carried").digest()
-        cid = CID.from_digest(0x70, fake).encode()
+        cid = dag_pb_cid_of_digest(fake).encode()
         payload["files"].append(
             {
                 "path": "source/page.raw",
@@ -1202,8 +1207,35 @@ def write_feeds(case: Case, case_dir: Path) -> list[str]:
     return names
 
 
+README = """\
+# The verdict corpus
+
+Made by `manifests/make_vectors.py` (see `manifests/verdict_cases.py`); do not edit by
+hand: regenerate, and `make_vectors.py --check` (run by the tests) compares it byte for
+byte. One folder per case: its input and `case.json`:
+
+- `kind`: `folder` | `car` | `export` | `recipe`; `input`: `bundle/`, `bundle.car` or
+  `article.html` in the case folder; for a recipe, the recipe name (the test builds
+  the input from the genuine bundle folder in `bundle/`: a sparse 1 TiB unlisted file,
+  a FIFO or a symlink in place of a listed file, an unlisted symlink).
+- `trust`: the reader's trusted keys (`mirror trust add NAME KEY`); `state`: the
+  identity chains the reader remembers, per trusted anchor key; `now`: the time the
+  case is judged at (bundle verdicts do not depend on it; feeds expire).
+- `expect`: `{exit_code, reason}` on every surface in `surfaces` (verify, unpack,
+  read, get, follow, export, verifier).
+- `feeds` (feed verdicts only): signed feed files listing the CAR, followed in this
+  order; `expect` is the verdict on the last one.
+- `note`: what the case is, for people.
+
+Keys come from public seeds: sha256("mirror verdict corpus: " + label) for labels
+A, B, C, D, O; they sign test vectors only.
+"""
+
+
 def build(out: Path) -> list[str]:
     """Write every case under `out` (a fresh directory); returns the case names."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "README.md").write_text(README, encoding="utf-8")
     names = []
     for case in cases():
         case_dir = out / case.name
