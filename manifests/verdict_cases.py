@@ -589,6 +589,34 @@ def cases() -> list[Case]:
         OK,
         note="signed by A alone, no identity.json",
     )
+    car_case(
+        "genuine-rotated-new-reader-car",
+        rotated,
+        OK,
+        note="v1 {A} -> v2 {B}, signed by B; the reader trusted A and remembers nothing",
+    )
+    export_case(
+        "genuine-rotated-new-reader-export",
+        rotated,
+        OK,
+        note="v1 {A} -> v2 {B}, signed by B; the reader trusted A and remembers nothing "
+        "(hole 2: refused before)",
+    )
+    car_case(
+        "genuine-old-bundle-after-rotation-car",
+        Spec(signers="A", identity="rotated", version=1, chain_versions=1),
+        OK,
+        state=[ids["rotated"].state(KEYS["A"])],
+        feed_identity="rotated",
+        note="signed by A under v1 (carrying v1); the reader remembers v2 {B}, which rotated "
+        "A out without revoking it: judged against the version it names",
+    )
+    car_case(
+        "genuine-threshold-cosigners-car",
+        Spec(signers="CD", identity="threshold", version=1),
+        OK,
+        note="identity {A, C, D} threshold 2 signed by C and D; the reader trusts A",
+    )
 
     # untrusted keys
     car_case(

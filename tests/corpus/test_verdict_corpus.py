@@ -77,6 +77,18 @@ def write_state(home: Path, state: list[dict[str, Any]]) -> None:
         path.write_bytes(canonjson.dumps(doc) + b"\n")
 
 
+def remembered_versions(home: Path, anchor_text: str) -> int:
+    """How many identity versions the reader remembers for a trusted anchor key."""
+    from mirror import identity_state
+    from mirror.config import Home
+    from mirror.keys import PublicKey
+
+    path = identity_state.state_path(Home(home), PublicKey.from_text(anchor_text))
+    if not path.exists():
+        return 0
+    return len(json.loads(path.read_bytes())["chain"]["versions"])
+
+
 def reader(tmp_path: Path, case: dict[str, Any]) -> Mirror:
     """A fresh data directory: each trusted key added with `mirror trust add`, the
     remembered identity state written."""
