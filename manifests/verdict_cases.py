@@ -43,6 +43,8 @@ from mirror.ipld import unixfs as _unixfs
 from mirror.ipld.cid import CID
 from mirror.keys import SigningKey
 from mirror.signer import Signer as _Signer
+from mirror.timeline import TimestampPolicy as _TimestampPolicy
+from mirror.timestamp import TsaRoot as _TsaRoot
 
 MANIFEST_TYPE = _envelope.MANIFEST_TYPE
 FEED_TYPE = _envelope.FEED_TYPE
@@ -84,6 +86,7 @@ def identity_version(
     revoked: Sequence[SigningKey] = (),
     previous: bytes | None,
     signers: Sequence[SigningKey],
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
     """One signed identity document (an envelope); `previous` is the previous payload."""
     doc = _identity.Identity(
@@ -94,8 +97,17 @@ def identity_version(
         tuple(k.public for k in keys),
         tuple(k.public for k in revoked),
         None if previous is None else "sha256:" + hashlib.sha256(previous).hexdigest(),
+        dict(extra or {}),
     )
     return sign_envelope(IDENTITY_TYPE, doc.to_bytes(), signers)
+
+
+def timestamps_field(required: bool, roots: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """An identity version's `timestamps` field (decision 0008): roots as (name, PEM)."""
+    policy = _TimestampPolicy(
+        required, tuple(_TsaRoot.from_pem(n, pem.encode("ascii")) for n, pem in roots)
+    )
+    return {"timestamps": policy.to_field()}
 
 
 def envelope_payload(envelope_bytes: bytes) -> bytes:
@@ -355,6 +367,7 @@ def _v(
     revoked: Sequence[str] = (),
     previous: bytes | None = None,
     expires: str = EXPIRES,
+    extra: dict[str, Any] | None = None,
 ) -> bytes:
     return identity_version(
         name="example",
@@ -365,7 +378,78 @@ def _v(
         revoked=[KEYS[k] for k in revoked],
         previous=previous,
         signers=[KEYS[k] for k in signers],
+        extra=extra,
     )
+
+
+# -- timestamps: tokens made once by a real TSA, committed (a fixed clock cannot make them)
+
+MATERIAL = Path(__file__).resolve().parent / "timestamps" / "material.json"
+CORPUS_TSA, STRANGER_TSA = "corpus-tsa", "stranger-tsa"
+
+
+class Stamps:
+    """RFC 3161 tokens for the stamped cases, by order label and the stamped bytes.
+
+    Ed25519 signatures are deterministic, so a token made once over a signature stays
+    valid for every rebuild; `manifests/mint_timestamps.py` (real `openssl ts`) makes
+    the material again when the signatures change (labels sort in the order the
+    tokens must be made: before the rotation, the rotation, after it)."""
+
+    def __init__(self, doc: dict[str, Any] | None = None, *, collect: bool = False) -> None:
+        if doc is None:
+            doc = json.loads(MATERIAL.read_text(encoding="utf-8")) if MATERIAL.exists() else {}
+        self.roots: dict[str, str] = dict(doc.get("roots", {}))
+        self.tokens: dict[str, str] = dict(doc.get("tokens", {}))
+        self.collect = collect
+        self.wanted: list[tuple[str, str, bytes]] = []  # (label, tsa, stamped bytes)
+
+    @staticmethod
+    def key(label: str, tsa: str, data: bytes) -> str:
+        return f"{label}:{tsa}:{hashlib.sha256(data).hexdigest()}"
+
+    def token(self, label: str, tsa: str, data: bytes) -> str:
+        self.wanted.append((label, tsa, data))
+        found = self.tokens.get(self.key(label, tsa, data))
+        if found is None:
+            if self.collect:
+                return base64.b64encode(b"placeholder").decode()
+            raise RuntimeError(
+                "timestamp material is stale or missing: run manifests/mint_timestamps.py"
+            )
+        return found
+
+    def root(self, name: str) -> str:
+        if name not in self.roots:
+            raise RuntimeError("no TSA roots: run manifests/mint_timestamps.py")
+        return self.roots[name]
+
+
+STAMPS: Stamps | None = None  # mint_timestamps.py installs a collecting one
+
+
+def stamps() -> Stamps:
+    global STAMPS
+    if STAMPS is None:
+        STAMPS = Stamps()
+    return STAMPS
+
+
+def stamp_signatures(envelope_bytes: bytes, label: str, tsa: str = CORPUS_TSA) -> bytes:
+    """The envelope with a `tst` on every signature, as `--tsa` would write it."""
+    env = json.loads(envelope_bytes)
+    for sig in env["signatures"]:
+        sig["tst"] = stamps().token(label, tsa, base64.b64decode(sig["sig"]))
+    return canonical(env) + b"\n"
+
+
+def stamped_identity() -> Identity:
+    """v1 {A}; v2 {A, B, C} 2-of-3 requiring timestamps, listing the corpus TSA's root,
+    its signatures stamped (label 2): the threat model's section 4 scenario."""
+    v1 = _v(1, "A", "A")
+    policy = timestamps_field(True, [(CORPUS_TSA, stamps().root(CORPUS_TSA))])
+    v2 = _v(2, "ABC", "ABC", threshold=2, previous=envelope_payload(v1), extra=policy)
+    return Identity([v1, stamp_signatures(v2, "2-rotation")])
 
 
 def identities() -> dict[str, Identity]:
@@ -417,6 +501,9 @@ class Case:
 
 
 FOLDER_SURFACES = ["verify", "read", "export"]
+# Timestamped cases leave out the in-browser verifier (it checks tokens in its own line
+# of work) and follow (its feeds would need stamps of their own).
+STAMPED_CAR_SURFACES = ["verify", "unpack", "read", "get", "export"]
 CAR_SURFACES = ["verify", "unpack", "read", "get", "follow", "export", "verifier"]
 CAR_NO_FOLLOW = ["verify", "unpack", "read", "get", "export", "verifier"]
 EXPORT_SURFACES = ["verify", "read", "verifier"]
@@ -1027,12 +1114,14 @@ def cases() -> list[Case]:
         "malformed-nan-car", noid, (2, "malformed"), change=nan, note="the signed payload holds NaN"
     )
     car_case(
-        "malformed-tst-car",
+        "timestamp-garbage-car",
         Spec(),
-        (2, "malformed"),
+        (3, "bad-timestamp"),
         change=tst,
-        note="a tst field on the signature before timestamps exist",
+        surfaces=STAMPED_CAR_SURFACES,
+        note="a tst field on the signature that is no timestamp token: never ignored",
     )
+    out.extend(stamped_cases())
 
     # limits
     def amplification(data: bytes) -> bytes:
@@ -1137,6 +1226,128 @@ def cases() -> list[Case]:
             recipe=name,
         )
     return out
+
+
+def stamped_cases() -> list[Case]:
+    """Issue 12's scenario and case 39, judged by a reader who trusts A and remembers
+    the stamped identity (v2 requires timestamps and lists the corpus TSA's root)."""
+    ident = stamped_identity()
+    state = [ident.state(KEYS["A"])]
+    made: list[Case] = []
+
+    def case(
+        name: str,
+        expect: tuple[int, str | None],
+        note: str,
+        *,
+        title: str,
+        signers: str = "A",
+        version: int = 1,
+        label: str | None,
+        tsa: str = CORPUS_TSA,
+        change: Callable[[Path], None] | None = None,
+        kind: str = "folder",
+    ) -> None:
+        def write(case_dir: Path) -> str:
+            folder = case_dir / ("bundle" if kind == "folder" else ".work")
+            files = {"index.html": page(title), "article.md": f"# {title}\n".encode()}
+            write_folder(
+                folder,
+                files,
+                keys=[KEYS[k] for k in signers],
+                chain=ident.prefix(version).chain,
+                version=version,
+                article={**ARTICLE, "title": title},
+                capture=CAPTURE,
+                created_at=CLOCK,
+            )
+            manifest = folder / "manifest.json"
+            if label is not None:
+                manifest.write_bytes(stamp_signatures(manifest.read_bytes(), label, tsa))
+            if change is not None:
+                change(folder)
+            if kind == "folder":
+                return "bundle"
+            write_car(folder, case_dir / "bundle.car")
+            shutil.rmtree(folder)
+            return "bundle.car"
+
+        surfaces = FOLDER_SURFACES if kind == "folder" else STAMPED_CAR_SURFACES
+        made.append(Case(name, kind, expect, surfaces, write, state=state, note=note))
+
+    def flip_token(folder: Path) -> None:
+        env = json.loads((folder / "manifest.json").read_bytes())
+        token = base64.b64decode(env["signatures"][0]["tst"])
+        at = len(token) - 10  # inside the TSA's signature value
+        env["signatures"][0]["tst"] = base64.b64encode(
+            token[:at] + bytes([token[at] ^ 0x01]) + token[at + 1 :]
+        ).decode()
+        (folder / "manifest.json").write_bytes(canonical(env) + b"\n")
+
+    before = "A, before the rotation"
+    case(
+        "timestamp-before-rotation-folder",
+        OK,
+        "A alone under v1, stamped before v2 (which requires timestamps) existed: still valid",
+        title=before,
+        label="1-before",
+    )
+    case(
+        "timestamp-before-rotation-car",
+        OK,
+        "the same as a CAR",
+        title=before,
+        label="1-before",
+        kind="car",
+    )
+    case(
+        "timestamp-after-rotation-folder",
+        (3, "signed-after-rotation"),
+        "A alone names v1 with a fresh stamp, after v2 required timestamps",
+        title="A, after the rotation",
+        label="3-after",
+    )
+    case(
+        "timestamp-after-rotation-car",
+        (3, "signed-after-rotation"),
+        "the same as a CAR",
+        title="A, after the rotation",
+        label="3-after",
+        kind="car",
+    )
+    case(
+        "timestamp-missing-after-rotation-folder",
+        (3, "signed-after-rotation"),
+        "A alone names v1 with no stamp, once v2 requires timestamps",
+        title="A, unstamped",
+        label=None,
+    )
+    case(
+        "timestamp-altered-token-folder",
+        (3, "bad-timestamp"),
+        "the stamp of the bundle made before the rotation, one byte of the TSA's signature flipped",
+        title=before,
+        label="1-before",
+        change=flip_token,
+    )
+    case(
+        "timestamp-untrusted-tsa-folder",
+        (3, "untrusted-tsa"),
+        "stamped by a TSA neither the reader nor the identity trusts",
+        title="A, stranger",
+        label="5-stranger",
+        tsa=STRANGER_TSA,
+    )
+    case(
+        "timestamp-current-folder",
+        OK,
+        "A and B under v2, stamped",
+        title="A and B",
+        signers="AB",
+        version=2,
+        label="4-current",
+    )
+    return made
 
 
 def relink(
