@@ -1468,6 +1468,13 @@ byte. One folder per case: its input and `case.json`:
 
 Keys come from public seeds: sha256("mirror verdict corpus: " + label) for labels
 A, B, C, D, O; they sign test vectors only.
+
+The `timestamp-*` cases carry RFC 3161 tokens (`tst`) from real OpenSSL TSAs: a fixed
+clock cannot make them, so they were made once by `manifests/mint_timestamps.py` and
+are kept in `manifests/timestamps/material.json` (the TSA roots and one token per
+stamped signature). Their reader remembers the stamped identity (v1 {A}; v2 {A, B, C}
+2-of-3, requiring timestamps and listing the `corpus-tsa` root); the `stranger-tsa`
+root is trusted by nobody.
 """
 
 
