@@ -149,11 +149,12 @@ def _chain_sources(chain_data: bytes | None, trust: Trust) -> dict[PublicKey, li
 
 def _judge_under_chain(
     env: Envelope, chain: Chain, anchor: TrustedKey
-) -> tuple[Manifest, TrustedKey, bool]:
+) -> tuple[Manifest, TrustedKey, envelope.Verified, bool]:
     """A manifest is valid when a threshold of the keys of the identity version it names
     signed it, or a threshold of the newest version's keys did; revoked keys never
-    count. Returns the manifest, the signer to name, and whether current keys alone
-    vouch for it (then no stamped time has to show it predates a rotation)."""
+    count. Returns the manifest, the signer to name, the signature check, and whether
+    current keys alone vouch for it (then no stamped time has to show it predates a
+    rotation)."""
     pool = [TrustedKey(anchor.name, k, "") for k in chain.all_keys()]
     verified = envelope.verify(
         env, envelope.MANIFEST_TYPE, pool, what=f"manifest (identity {chain.name!r})"
@@ -200,7 +201,7 @@ def _judge_under_chain(
             f"{label}, {base_threshold} required",
             reason="threshold-not-met" if count else "untrusted-key",
         )
-    return manifest, TrustedKey(anchor.name, signer, anchor.added), by_current
+    return manifest, TrustedKey(anchor.name, signer, anchor.added), verified, by_current
 
 
 def _judge_time(
@@ -236,26 +237,17 @@ def _parse_manifest(payload: bytes) -> Manifest:
         raise MalformedInput(f"manifest: {exc.message}") from exc
 
 
-def _check_signatures(env: Envelope, known: Sequence[PublicKey], data: bytes) -> None:
+def _check_encoding(env: Envelope, verified: envelope.Verified, data: bytes) -> None:
     """Only the publisher's own encoding passes: every signature valid under a key the
-    verdict knows, each key once, in mirror's order, and the bytes as mirror writes
+    verdict knows (each key once), in mirror's order, and the bytes as mirror writes
     them. An extra, duplicated or reordered signature or a re-serialized envelope
-    would name a bundle (a root CID) the publisher never made."""
-    message = envelope.pae(env.payload_type, env.payload)
-    by_id: dict[str, PublicKey] = {}
-    for key in known:
-        by_id.setdefault(key.key_id, key)
-    seen: set[str] = set()
-    for signature in env.signatures:
-        named = by_id.get(signature.keyid)
-        if named is None or not named.verify(signature.sig, message):
-            raise _non_canonical(
-                f"manifest.json carries a signature that no key of the publisher made "
-                f"(key id {signature.keyid[:16]}): not the publisher's envelope"
-            )
-        if signature.keyid in seen:
-            raise _non_canonical("manifest.json carries two signatures by one key")
-        seen.add(signature.keyid)
+    would name a bundle (a root CID) the publisher never made. `verified` already
+    tried every signature against every known key, so nothing is verified twice."""
+    if verified.unmatched:
+        raise _non_canonical(
+            "manifest.json carries a signature that no key of the publisher made, or two "
+            "by one key: not the publisher's envelope"
+        )
     if not env.is_canonical(data):
         raise _non_canonical(
             "manifest.json is not byte for byte as the publisher's tool wrote it "
@@ -275,7 +267,7 @@ def judge_manifest(data: bytes, chain_data: bytes | None, trust: Trust) -> Judge
     if not sources:
         verified = envelope.verify(env, envelope.MANIFEST_TYPE, trust.keys, what="manifest")
         manifest = _parse_manifest(verified.payload)
-        _check_signatures(env, [t.key for t in trust.keys], data)
+        _check_encoding(env, verified, data)
         stamp = verify_envelope_stamps(env, trust.tsa_roots)
         return Judged(manifest, verified.signers[0], None, stamp)
     first_error: VerificationError | None = None
@@ -283,11 +275,11 @@ def judge_manifest(data: bytes, chain_data: bytes | None, trust: Trust) -> Judge
         anchor = next(t for t in trust.keys if t.key == anchor_key)
         try:
             known = merge(chains)
-            manifest, signer, by_current = _judge_under_chain(env, known, anchor)
+            manifest, signer, verified, by_current = _judge_under_chain(env, known, anchor)
         except VerificationError as exc:
             first_error = first_error or exc
             continue
-        _check_signatures(env, known.all_keys(), data)
+        _check_encoding(env, verified, data)
         stamp = _judge_time(env, known, manifest, by_current, trust)
         remembered = trust.remembered.get(anchor_key)
         grows = remembered is None or len(known.links) > len(remembered.links)
