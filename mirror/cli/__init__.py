@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import capture, content, identity, keys, network, reader  # noqa: F401  (importing registers the commands)
+from . import capture, content, identity, keys, network, reader, verifier  # noqa: F401  (importing registers the commands)
 from .app import main
 
 __all__ = ["main"]

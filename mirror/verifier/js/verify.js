@@ -12,7 +12,7 @@ const PAGE = 'index.html';
 export const EXPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
 const CSP_META = `<meta http-equiv="Content-Security-Policy" content="${EXPORT_CSP}">`;
 const BLOCK_OPEN = '<script type="application/json" id="mirror-export">';
-const BLOCK_CLOSE = '</script>';
+const BLOCK_CLOSE = '<\/script>'; // escaped: this code sits inside a script element
 const INSERT_PREFIX = '\n<meta charset="utf-8">\n' + CSP_META + '\n' + BLOCK_OPEN;
 const MIME = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', avif: 'image/avif' };
 export const MAX_EXPORT = 64 << 20;
@@ -229,6 +229,7 @@ export async function verifyExport(data, trusted, state) {
   return {
     verdict: verdictOf(judged, root.toString(), tsizes.size, 'single-file'),
     remember: judged.chain ? { anchor: judged.anchor, chain: judged.chain } : null,
+    fingerprint: judged.signer.key.fingerprint,
     display: data,
   };
 }
@@ -279,6 +280,7 @@ export async function verifyCarBytes(data, trusted, state, rootText = null) {
   return {
     verdict: verdictOf(judged, root.toString(), listed.size, 'car'),
     remember: judged.chain ? { anchor: judged.anchor, chain: judged.chain } : null,
+    fingerprint: judged.signer.key.fingerprint,
     display: contents.has(PAGE) ? inlinePage(contents.get(PAGE), contents) : null,
   };
 }

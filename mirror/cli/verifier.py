@@ -1,0 +1,80 @@
+"""`mirror verifier`: write the reader's verifier page (one static HTML file)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from .. import identity, keys, minisign
+from .. import verifier as verifier_mod
+from ..config import PASSPHRASE_ENV, Home
+from ..errors import UsageError
+from ..ipld.unixfs import add_path
+from .app import Context, main, note, pass_ctx
+from .reader import _minisig_passphrase
+
+
+def _embedded(home: Home, names: tuple[str, ...]) -> list[verifier_mod.EmbeddedKey]:
+    """Named trusted keys (default: the keys held here), each with the identity chain
+    this data directory knows for it."""
+    own_chain = identity.home_chain(home)
+    if names:
+        trusted = keys.load_trust(home)
+        missing = [n for n in names if n not in trusted]
+        if missing:
+            raise UsageError(f"no trusted key named {missing[0]!r} (see `mirror trust add`)")
+        pairs = [(n, trusted[n].key) for n in names]
+    else:
+        pairs = [(n, keys.load_public(home, n)) for n in keys.list_keys(home)]
+    out = []
+    for name, key in pairs:
+        chain = identity.remembered(home, key)
+        if chain is None and own_chain is not None and identity.anchored_by(own_chain, key):
+            chain = own_chain
+        data = chain.to_bytes() if chain is not None else None
+        out.append(verifier_mod.EmbeddedKey(name, key, verifier_mod.chain_object(data)))
+    return out
+
+
+@main.command("verifier")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+    help="HTML file to write (e.g. verify.html).",
+)  # fmt: skip
+@click.option(
+    "--trust", "names", multiple=True, metavar="NAME",
+    help="Trusted publisher to embed (repeatable). Default: the keys held here.",
+)  # fmt: skip
+@click.option(
+    "--gateway", "gateways", multiple=True, metavar="URL",
+    help="Trustless gateway the page may ask when the reader fetches by CID (repeatable).",
+)  # fmt: skip
+@click.option("--no-minisig", is_flag=True, help="Do not write OUTPUT.minisig.")
+@pass_ctx
+def verifier_cmd(
+    ctx: Context, output: Path, names: tuple[str, ...], gateways: tuple[str, ...], no_minisig: bool
+) -> None:
+    """Write the verifier page: one HTML file that checks exports and CARs in a browser,
+    offline, against the embedded publisher keys. OUTPUT.minisig is written when an
+    embedded key is held in this data directory."""
+    embedded = _embedded(ctx.home, names)
+    if not embedded:
+        raise UsageError("no key to embed: pass --trust NAME or create a key (mirror keygen)")
+    size = verifier_mod.write(output, embedded, gateways)
+    note(f"wrote {output}: {size} bytes, {len(embedded)} key(s), {len(gateways)} gateway(s)")
+    if not no_minisig:
+        own = next((minisign.own_key_name(ctx.home, k.key) for k in embedded), None)
+        if own is not None:
+            secret = _minisig_passphrase()
+            if secret is None:
+                note(f"not writing {output.name}.minisig: set {PASSPHRASE_ENV} to sign it")
+            else:
+                key = keys.load_signing_key(ctx.home, own, secret)
+                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                sig = minisign.write_minisig(
+                    output, key, root_cid=add_path(output).root.encode(), captured_at=now
+                )
+                note(f"wrote {sig} (check: {minisign.verify_command(key.public, output.name)})")
+    click.echo(str(output))
