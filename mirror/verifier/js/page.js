@@ -327,7 +327,7 @@ async function onFetch() {
           lastFailure = result;
           note(t('liar', { gw, e: result.verdict.error }));
         } catch (e) {
-          if (winner) return;
+          if (winner && e.name === 'AbortError') return; // lost the race: not a failure
           if (e instanceof VerificationError || e instanceof UsageError) note(t('liar', { gw, e: e.message }));
           else note(t('gwFail', { gw, e: e.message }));
           lastFailure = lastFailure || { verdict: { ok: false, exit_code: e.exitCode || 4, reason: e.reason || 'network', error: `gateway ${gw}: ${e.message}` } };

@@ -1,0 +1,356 @@
+"""The verifier page (`mirror verifier`) in headless Chromium at phone size.
+
+Every verdict case (tests/verifier_cases.py) through `window.mirror.verify` and
+through the file input, on the WebCrypto path and on the fallback path (Ed25519
+removed from WebCrypto by an init script); screenshots of a verified and a refused
+file under test-artifacts/; no request before the reader asks for a fetch; fetching
+by CID from two trustless gateways on 127.0.0.1, one of them lying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mirror import verifier
+from mirror.keys import PublicKey
+from tests.browser import Browser, chromium
+from tests.helpers.webserver import serve
+from tests.verifier_cases import Case, b64, build_cases, key, python_verdict, write
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.browser
+
+# Ed25519 "missing" from WebCrypto: the page must fall back to its own code.
+NO_ED25519 = """
+(() => {
+  const refuse = (orig) => function (...args) {
+    const alg = args.find((a) => a && (a.name || typeof a === 'string'));
+    const name = alg && (alg.name || alg);
+    if (String(name).toLowerCase() === 'ed25519') return Promise.reject(new DOMException('no Ed25519', 'NotSupportedError'));
+    return orig.apply(this, args);
+  };
+  for (const m of ['importKey', 'verify', 'generateKey', 'sign']) SubtleCrypto.prototype[m] = refuse(SubtleCrypto.prototype[m]);
+})();
+"""
+
+
+@dataclass
+class Opened:
+    page: Any
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory) -> list[Case]:
+    return build_cases(tmp_path_factory.mktemp("cases"))
+
+
+def build_page(out: Path, gateways: tuple[str, ...] = ()) -> Path:
+    verifier.write(out, [verifier.EmbeddedKey("pub", PublicKey(key(1).public.raw))], gateways)
+    return out
+
+
+@pytest.fixture(scope="module")
+def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_page(tmp_path_factory.mktemp("page") / "verify.html")
+
+
+def wait_until(fn: Any, what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_page(b: Browser, path: Path, *, fallback: bool = False, width: int = 390) -> Opened:
+    ctx = b.browser.new_context(viewport={"width": width, "height": PHONE["height"]})
+    if fallback:
+        ctx.add_init_script(NO_ED25519)
+    page = ctx.new_page()
+    opened = Opened(page)
+    page.on("pageerror", lambda e: opened.errors.append(str(e)))
+    own = path.as_uri()
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        opened.requests.append(url)
+        if url == own or url.startswith("http://127.0.0.1:"):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", handle)
+    page.goto(own, wait_until="load")
+    # poll from outside: the page's CSP rightly refuses the eval behind wait_for_function
+    wait_until(lambda: page.evaluate("() => !!window.mirror"), "window.mirror")
+    page.evaluate("async () => { await window.mirror.ready; }")
+    return opened
+
+
+def api_verdict(page: Any, case: Case) -> dict[str, Any]:
+    return page.evaluate(
+        """async ([b64, name, options]) => {
+             const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+             return await window.mirror.verify(bytes, name, options);
+           }""",
+        [b64(case.path), case.path.name, case.options()],
+    )
+
+
+def file_input_verdict(page: Any, path: Path) -> tuple[str, int]:
+    page.set_input_files("#file", str(path))
+    wait_until(lambda: page.get_attribute("#verdict", "data-verdict"), "#verdict[data-verdict]")
+    return page.get_attribute("#verdict", "data-verdict"), int(page.get_attribute("#verdict", "data-exit-code"))
+
+
+def test_page_is_one_file_under_budget(page_file: Path) -> None:
+    data = page_file.read_bytes()
+    assert len(data) < 200 * 1024
+    text = data.decode()
+    assert "<script src" not in text and "<link" not in text  # everything inline
+    assert "script-src 'sha256-" in text and "unsafe-eval" not in text
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["webcrypto", "fallback"])
+def test_every_case_through_window_mirror_verify(
+    browser: Browser, page_file: Path, cases: list[Case], fallback: bool
+) -> None:
+    opened = open_page(browser, page_file, fallback=fallback)
+    try:
+        for case in cases:
+            v = api_verdict(opened.page, case)
+            got = (0 if v["ok"] else v["exit_code"], v["reason"])
+            assert got == (case.exit_code, case.reason), f"{case.name}: {v}"
+            if case.python_agrees and not case.state:
+                assert python_verdict(case.path, case.trust) == case.exit_code, case.name
+        engine = opened.page.evaluate("() => ({...window.mirror.engine})")
+        assert engine["usedFallback"] is fallback
+        assert opened.errors == []
+    finally:
+        opened.page.context.close()
+
+
+def test_verdict_json_matches_the_cli(browser: Browser, page_file: Path, cases: list[Case]) -> None:
+    """Same fields and values as `mirror verify --json` for a genuine CAR and export."""
+    from mirror.keys import TrustedKey
+    from mirror.verify import verify_target
+
+    opened = open_page(browser, page_file)
+    try:
+        for case in cases:
+            if case.name not in ("car-genuine", "export-genuine"):
+                continue
+            v = api_verdict(opened.page, case)
+            py = verify_target(case.path, [TrustedKey("pub", key(1).public, "")]).to_dict()
+            for name, value in py.items():
+                assert v[name] == value, f"{case.name}: {name}"
+            assert v["reason"] is None
+    finally:
+        opened.page.context.close()
+
+
+def test_every_case_through_the_file_input(browser: Browser, page_file: Path, cases: list[Case]) -> None:
+    """The page's own defaults: the embedded key, and a fresh browser profile per case
+    (the page remembers identity state between files, as the CLI does)."""
+    for case in cases:
+        if case.state or case.trust[0]["name"] != "pub":
+            continue
+        opened = open_page(browser, page_file)
+        page = opened.page
+        try:
+            assert page.get_attribute("#verdict", "data-verdict") is None
+            verdict, code = file_input_verdict(page, case.path)
+            want = "verified" if case.exit_code == 0 else "refused" if case.exit_code == 3 else "error"
+            assert (verdict, code) == (want, case.exit_code), case.name
+            shown = page.is_visible("iframe#article")
+            assert shown == (case.exit_code == 0), case.name
+            if shown:
+                srcdoc = page.get_attribute("iframe#article", "srcdoc") or ""
+                assert "Репортаж из Москвы" in srcdoc and "data:image/png;base64," in srcdoc
+                frame = page.frame_locator("iframe#article")
+                assert frame.locator("h1").inner_text() == "Репортаж из Москвы"
+                # the image shows, from the verified bytes
+                assert frame.locator("img").evaluate("(i) => i.naturalWidth") == 24
+                link = frame.locator("a").first
+                assert link.get_attribute("target") == "_blank"
+                assert "noreferrer" in (link.get_attribute("rel") or "")
+            sandbox = page.get_attribute("iframe#article", "sandbox") or ""
+            assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
+            assert opened.requests == [page_file.as_uri()], case.name  # nothing but the page
+            assert opened.errors == []
+        finally:
+            page.context.close()
+
+
+def test_receipts_at_phone_size_with_screenshots(browser: Browser, page_file: Path, cases: list[Case]) -> None:
+    by_name = {c.name: c for c in cases}
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (360, 412):
+        opened = open_page(browser, page_file, width=width)
+        page = opened.page
+        try:
+            assert file_input_verdict(page, by_name["export-genuine"].path) == ("verified", 0)
+            text = page.inner_text("#verdict")
+            for word in ("VERIFIED", "pub", key(1).public.key_id, "Репортаж из Москвы",
+                         "https://example.org/report", "2026-01-02T03:04:05Z", "Files checked"):  # fmt: skip
+                assert word in text
+            fingerprint = key(1).public.fingerprint
+            assert fingerprint in text
+            # nothing wider than the phone: usable one-handed without side scrolling
+            assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+            page.screenshot(path=str(ARTIFACTS / f"verifier-verified-{width}.png"), full_page=True)
+            assert file_input_verdict(page, by_name["export-text-edited"].path) == ("refused", 3)
+            text = page.inner_text("#verdict")
+            assert "REFUSED" in text and "content-mismatch" in text
+            assert not page.is_visible("iframe#article")
+            page.screenshot(path=str(ARTIFACTS / f"verifier-refused-{width}.png"), full_page=True)
+            # Russian, switchable
+            page.click("#lang-ru")
+            assert "ОТКЛОНЕНО" in page.inner_text("#verdict")
+            page.click("#lang-en")
+            assert "REFUSED" in page.inner_text("#verdict")
+        finally:
+            page.context.close()
+
+
+def test_russian_browser_gets_russian(browser: Browser, page_file: Path) -> None:
+    ctx = browser.browser.new_context(viewport=PHONE, locale="ru-RU")
+    page = ctx.new_page()
+    try:
+        page.goto(page_file.as_uri())
+        wait_until(lambda: page.evaluate("() => document.documentElement.lang") == "ru", "lang ru")
+        assert page.inner_text("h1") == "Проверить статью"
+    finally:
+        ctx.close()
+
+
+def test_adding_a_key_saves_a_new_copy_with_it(
+    browser: Browser, page_file: Path, tmp_path: Path
+) -> None:
+    """The key goes into a new file, never into storage; the copy verifies with it."""
+    other = key(9)
+    opened = open_page(browser, page_file)
+    page = opened.page
+    try:
+        page.click("#keys-box summary")
+        page.fill("#newname", "other")
+        page.fill("#newkey", other.public.to_text())
+        page.click("#addkey")
+        assert other.public.fingerprint in page.inner_text("#newkey-info")
+        with page.expect_download() as info:
+            page.click("#save")
+        copy = tmp_path / "verify-2.html"
+        info.value.save_as(str(copy))
+        assert page.evaluate("() => JSON.stringify(Object.keys(localStorage))") == "[]"
+    finally:
+        page.context.close()
+    signed_by_other = tmp_path / "other.car"
+    write(tmp_path / "other", other, car_out=signed_by_other)
+    opened = open_page(browser, page_file)
+    try:  # the original copy does not trust it
+        assert file_input_verdict(opened.page, signed_by_other) == ("refused", 3)
+    finally:
+        opened.page.context.close()
+    opened = open_page(browser, copy)
+    try:
+        assert file_input_verdict(opened.page, signed_by_other) == ("verified", 0)
+        assert other.public.key_id in (opened.page.text_content("#keys") or "")
+        assert opened.errors == []
+    finally:
+        opened.page.context.close()
+
+
+def test_remembered_identity_is_kept_as_signed_documents(browser: Browser, page_file: Path, cases: list[Case]) -> None:
+    """After a bundle signed under identity v3 (key 1 revoked), the page remembers the
+    chain; a later bundle signed by key 1 under v1 alone is then refused. Storage that
+    holds a forged chain is ignored."""
+    by_name = {c.name: c for c in cases}
+    opened = open_page(browser, page_file)
+    page = opened.page
+    try:
+        assert file_input_verdict(page, by_name["car-v1-without-state"].path) == ("verified", 0)
+        assert file_input_verdict(page, by_name["car-after-rotation"].path) == ("verified", 0)
+        stored = page.evaluate("() => localStorage.getItem('mirror-verifier/identity-state')")
+        assert stored and "mirror-identity-chain/1" in stored
+        page.reload()
+        wait_until(lambda: page.evaluate("() => !!window.mirror"), "window.mirror")
+        page.evaluate("async () => { await window.mirror.ready; }")
+        assert file_input_verdict(page, by_name["car-v1-without-state"].path) == ("refused", 3)
+        # a forged state (payload edited) cannot make anything pass or fail
+        page.evaluate("""() => { const k = 'mirror-verifier/identity-state';
+            localStorage.setItem(k, localStorage.getItem(k).replace(/"payload":"e/g, '"payload":"f')); }""")
+        page.reload()
+        wait_until(lambda: page.evaluate("() => !!window.mirror"), "window.mirror")
+        page.evaluate("async () => { await window.mirror.ready; }")
+        assert file_input_verdict(page, by_name["car-v1-without-state"].path) == ("verified", 0)
+    finally:
+        page.context.close()
+
+
+def test_fetch_by_cid_two_gateways_one_lying(browser: Browser, cases: list[Case], tmp_path: Path) -> None:
+    case = next(c for c in cases if c.name == "car-genuine")
+    car = case.path.read_bytes()
+    from mirror.ipld.car import open_car
+
+    with open_car(case.path) as store:
+        cid = store.root.encode()
+    bad = bytearray(car)
+    bad[len(bad) // 2] ^= 0xFF
+
+    def gateway(body: bytes, delay: float) -> Any:
+        def handler(h: BaseHTTPRequestHandler) -> None:
+            time.sleep(delay)  # the honest one answers last, so the liar is seen first
+            h.send_response(200)
+            h.send_header("Content-Type", "application/vnd.ipld.car")
+            h.send_header("Access-Control-Allow-Origin", "*")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+
+        return handler
+
+    with serve({f"/ipfs/{cid}": gateway(bytes(bad), 0)}) as liar, serve(
+        {f"/ipfs/{cid}": gateway(car, 0.7)}
+    ) as honest:
+        page_file = build_page(tmp_path / "verify.html", (liar.base, honest.base))
+        opened = open_page(browser, page_file)
+        page = opened.page
+        try:
+            page.wait_for_timeout(300)
+            assert opened.requests == [page_file.as_uri()]  # nothing before the reader asks
+            assert liar.requests == [] and honest.requests == []
+            page.click("#fetch-box summary")
+            page.fill("#cid", f"ipfs://{cid}")
+            page.click("#fetch")
+            wait_until(lambda: page.get_attribute("#verdict", "data-verdict"), "fetch verdict")
+            assert page.get_attribute("#verdict", "data-verdict") == "verified"
+            assert cid in page.inner_text("#verdict")
+            notes = page.inner_text("#notes")
+            assert f"{liar.base} sent bytes that do not verify" in notes
+            assert f"{honest.base}" in notes
+            for server in (liar, honest):
+                assert server.requests == [f"/ipfs/{cid}?format=car"]
+                assert server.headers[0]["accept"] == "application/vnd.ipld.car"
+            assert page.is_visible("iframe#article")
+        finally:
+            page.context.close()
