@@ -29,7 +29,9 @@ MAX_PAGE = 200 * 1024  # the budget: small enough to pass around in a messenger
 # dependency order: each module only uses those before it
 MODULES = ("util", "json", "ipld", "ed25519", "trust", "verify", "page")
 _IMPORT = re.compile(r"^import \{([^}]*)\} from '\./([a-z0-9]+)\.js';$", re.M)
-_EXPORT = re.compile(r"^export (?:async function|function|class|const|let) ([A-Za-z_$][\w$]*)", re.M)
+_EXPORT = re.compile(
+    r"^export (?:async function|function|class|const|let) ([A-Za-z_$][\w$]*)", re.M
+)
 _REEXPORT = re.compile(r"^export \{([^}]*)\};$", re.M)
 
 
@@ -67,7 +69,10 @@ def script_source() -> str:
         if re.search(r"^\s*(import|export)\b", text, re.M):
             raise UsageError(f"verifier module {module}.js uses an import/export form not joined")
         exports = ", ".join(dict.fromkeys(names))
-        parts.append(f"// -- {module}.js\nmodules.{module} = (() => {{\n{text}\nreturn {{ {exports} }};\n}})();")
+        parts.append(
+            f"// -- {module}.js\nmodules.{module} = (() => {{\n{text}\n"
+            f"return {{ {exports} }};\n}})();"
+        )
     joined = "\n".join(parts)
     # inside <script>, "</script" ends the element and "<!--" changes how it is parsed
     if re.search(r"</script|<!--", joined, re.I):

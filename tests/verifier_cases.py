@@ -37,18 +37,26 @@ def png(seed: int, w: int = 24, h: int = 16) -> bytes:
     """A real RGB PNG (IHDR, IDAT, IEND)."""
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     rows = b"".join(
         b"\0" + bytes(v for x in range(w) for v in ((x * 9 + seed) % 256, (y * 15) % 256, 120))
         for y in range(h)
     )
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 PAGE = """<!doctype html>
-<html lang="ru"><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'">
+<html lang="ru"><head><meta http-equiv="Content-Security-Policy" \
+content="default-src 'none'; img-src 'self'; style-src 'unsafe-inline'">
 <title>Репортаж</title></head>
 <body><article><h1>Репортаж из Москвы</h1>
 <p>Проверяемый текст статьи. A verifiable article text.</p>
@@ -58,8 +66,14 @@ PAGE = """<!doctype html>
 """
 
 
-def write(out: Path, signer: SigningKey, *, signer_identity: identity.Signer | None = None,
-          car_out: Path | None = None, extra: dict[str, bytes] | None = None) -> Path:
+def write(
+    out: Path,
+    signer: SigningKey,
+    *,
+    signer_identity: identity.Signer | None = None,
+    car_out: Path | None = None,
+    extra: dict[str, bytes] | None = None,
+) -> Path:
     content: dict[str, bytes | Path] = {
         "index.html": PAGE.encode(),
         "article.md": "# Репортаж из Москвы\n\nПроверяемый текст.\n".encode(),
@@ -95,7 +109,9 @@ def chain_rotated(a: SigningKey, b: SigningKey) -> list[envelope.Envelope]:
     return envs
 
 
-def signer_for(keys: list[SigningKey], version: int, envs: list[envelope.Envelope]) -> identity.Signer:
+def signer_for(
+    keys: list[SigningKey], version: int, envs: list[envelope.Envelope]
+) -> identity.Signer:
     return identity.Signer(tuple(keys), version, identity.chain_bytes(envs))
 
 
@@ -150,13 +166,25 @@ def build_cases(tmp: Path) -> list[Case]:
     ex = tmp / "plain.html"
     export.export_bundle(folder, ex, [TrustedKey("pub", a.public, "")])
     cases.append(Case("export-genuine", ex, pub, 0, None))
-    cases.append(Case("car-other-key", tmp / "plain.car", [trust_entry("x", other)], 3, "untrusted-key"))
+    cases.append(
+        Case("car-other-key", tmp / "plain.car", [trust_entry("x", other)], 3, "untrusted-key")
+    )
     cases.append(Case("export-other-key", ex, [trust_entry("x", other)], 3, "untrusted-key"))
 
     text_edit = lambda d: d.replace("Проверяемый".encode(), "Поддельный!".encode())  # noqa: E731
-    cases.append(Case("export-text-edited", _edit_export(ex, tmp / "edited.html", text_edit), pub, 3, "content-mismatch"))
+    cases.append(
+        Case(
+            "export-text-edited",
+            _edit_export(ex, tmp / "edited.html", text_edit),
+            pub,
+            3,
+            "content-mismatch",
+        )
+    )
     crlf = lambda d: d.replace(b"\n", b"\r\n")  # noqa: E731
-    cases.append(Case("export-crlf", _edit_export(ex, tmp / "crlf.html", crlf), pub, 3, "non-canonical"))
+    cases.append(
+        Case("export-crlf", _edit_export(ex, tmp / "crlf.html", crlf), pub, 3, "non-canonical")
+    )
 
     def drop_image(d: bytes) -> bytes:
         text = d.decode()
@@ -169,8 +197,10 @@ def build_cases(tmp: Path) -> list[Case]:
 
         return re.sub(r'src="data:image/png;base64,[^"]*"', 'src="assets/photo.png"', head).encode()
 
-    cases.append(Case("export-image-not-carried", _edit_export(ex, tmp / "noimg.html", drop_image), pub, 3,
-                      "missing-file", python_agrees=False))  # fmt: skip
+    noimg = _edit_export(ex, tmp / "noimg.html", drop_image)
+    cases.append(
+        Case("export-image-not-carried", noimg, pub, 3, "missing-file", python_agrees=False)
+    )
 
     raw = (tmp / "plain.car").read_bytes()
     bad = bytearray(raw)
@@ -180,27 +210,53 @@ def build_cases(tmp: Path) -> list[Case]:
 
     unlisted = write(tmp / "unlisted", a)
     (unlisted / "extra.txt").write_bytes(b"added in transit\n")
-    cases.append(Case("car-unlisted-file", _car_of_folder(unlisted, tmp / "unlisted.car"), pub, 3, "unlisted-file"))
+    cases.append(
+        Case(
+            "car-unlisted-file",
+            _car_of_folder(unlisted, tmp / "unlisted.car"),
+            pub,
+            3,
+            "unlisted-file",
+        )
+    )
 
     missing = write(tmp / "missing", a)
     (missing / "article.md").unlink()
-    cases.append(Case("car-missing-file", _car_of_folder(missing, tmp / "missing.car"), pub, 3, "missing-file"))
+    cases.append(
+        Case(
+            "car-missing-file", _car_of_folder(missing, tmp / "missing.car"), pub, 3, "missing-file"
+        )
+    )
 
     reindented = write(tmp / "reindented", a)
     doc = json.loads((reindented / "manifest.json").read_bytes())
     (reindented / "manifest.json").write_text(json.dumps(doc, indent=2) + "\n")
-    cases.append(Case("car-reindented-manifest", _car_of_folder(reindented, tmp / "reindented.car"), pub, 3,
-                      "non-canonical", python_agrees=False))  # fmt: skip
+    recar = _car_of_folder(reindented, tmp / "reindented.car")
+    cases.append(
+        Case("car-reindented-manifest", recar, pub, 3, "non-canonical", python_agrees=False)
+    )
 
     dup = write(tmp / "dup", a)
     body = (dup / "manifest.json").read_bytes()
-    (dup / "manifest.json").write_bytes(body.replace(b'{"payload":', b'{"payload":"x","payload":', 1))
-    cases.append(Case("car-duplicate-key", _car_of_folder(dup, tmp / "dup.car"), pub, 2, "malformed"))
+    (dup / "manifest.json").write_bytes(
+        body.replace(b'{"payload":', b'{"payload":"x","payload":', 1)
+    )
+    cases.append(
+        Case("car-duplicate-key", _car_of_folder(dup, tmp / "dup.car"), pub, 2, "malformed")
+    )
 
     feedish = write(tmp / "wrongtype", a)
     env = envelope.sign(envelope.FEED_TYPE, b'{"format":"x"}', [a])
     (feedish / "manifest.json").write_bytes(env.to_bytes())
-    cases.append(Case("car-feed-as-manifest", _car_of_folder(feedish, tmp / "wrongtype.car"), pub, 3, "wrong-type"))
+    cases.append(
+        Case(
+            "car-feed-as-manifest",
+            _car_of_folder(feedish, tmp / "wrongtype.car"),
+            pub,
+            3,
+            "wrong-type",
+        )
+    )
 
     envs = chain_rotated(a, b)
     write(tmp / "rotated", b, signer_identity=signer_for([b], 3, envs), car_out=tmp / "rotated.car")
@@ -209,7 +265,12 @@ def build_cases(tmp: Path) -> list[Case]:
     cases.append(Case("car-revoked-key", tmp / "revoked.car", pub, 3, "revoked-key"))
     # the reader remembers v3 (revoking a); the bundle carries only v1: still refused
     write(tmp / "short", a, signer_identity=signer_for([a], 1, envs[:1]), car_out=tmp / "short.car")
-    state = [{"anchor": a.public.to_text(), "chain": canonjson.loads(identity.chain_bytes(envs).rstrip(b"\n"), max_size=1 << 20)}]
+    state = [
+        {
+            "anchor": a.public.to_text(),
+            "chain": canonjson.loads(identity.chain_bytes(envs).rstrip(b"\n"), max_size=1 << 20),
+        }
+    ]
     cases.append(Case("car-revoked-by-remembered-state", tmp / "short.car", pub, 3, "revoked-key",
                       python_agrees=False, state=state))  # fmt: skip
     cases.append(Case("car-v1-without-state", tmp / "short.car", pub, 0, None))
