@@ -23,10 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import bundle, canonjson, envelope, feed, identity, push
-from mirror.ipld import car
+from mirror import bundle, canonjson, envelope, feed, identity, verify
+from mirror.clock import format_time
+from mirror.ipld import car, unixfs
 from mirror.ipld.cid import CID
 from mirror.keys import SigningKey
+from mirror.signer import Signer
 
 HERE = Path(__file__).resolve().parent
 SEED = bytes(range(32))  # fixed, public: vectors only
@@ -61,7 +63,7 @@ def build(out: Path) -> dict[str, str]:
             "fetched_at": CLOCK,
             "tool": "mirror vectors",
         },
-        key=key,
+        signer=Signer.single(key),
         created_at=CLOCK,
     )
     car_root = car.write_car(out / "bundle", out / "bundle.car").root
@@ -85,9 +87,7 @@ def build(out: Path) -> dict[str, str]:
 def build_feed(out: Path, key: SigningKey, root: CID) -> None:
     """Feed version 1 listing the vector bundle, carrying identity version 1, and its head."""
     now = datetime.strptime(CLOCK, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    link = identity.Identity(
-        "vectors", 1, identity.format_time(now + timedelta(days=365)), 1, (key.public,)
-    )
+    link = identity.Identity("vectors", 1, format_time(now + timedelta(days=365)), 1, (key.public,))
     chain = identity.verify_chain(
         [envelope.sign(envelope.IDENTITY_TYPE, link.to_bytes(), [key])], [key.public]
     )
@@ -99,7 +99,7 @@ def build_feed(out: Path, key: SigningKey, root: CID) -> None:
         None,
         CLOCK,
         feed.sha256_tag(manifest),
-        push.dag_size(out / "bundle.car", root),
+        verify.dag_size(out / "bundle.car", root),
     )
     doc = feed.build_feed(
         key,
@@ -112,7 +112,7 @@ def build_feed(out: Path, key: SigningKey, root: CID) -> None:
     )
     data = feed.sign_feed(doc, key)
     (out / "feed.json").write_bytes(data)
-    feed_cid = push.file_cid(data).encode()
+    feed_cid = unixfs.file_cid(data).encode()
     (out / "feed.head.json").write_bytes(feed.sign_head(feed.head_for(doc, feed_cid), key))
     facts = {"feed_cid": feed_cid, "version": 1, "expires": doc.expires, "key_id": doc.key_id}
     (out / "feed-vectors.json").write_text(json.dumps(facts, indent=2) + "\n")

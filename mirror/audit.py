@@ -17,6 +17,7 @@ Decision: docs/threat-model.md ("Crash safety").
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -26,14 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import canonjson, envelope, feed, keys, store
+from . import canonjson, envelope, feed, identity_state, keys, store
+from .clock import utc_now
 from .config import Home
 from .errors import MirrorError, UsageError, VerificationError
+from .follow import FollowState
+from .identity import MAX_CHAIN, MAX_DOCUMENT
 from .ipld import car, unixfs
 from .ipld.cid import CID
 from .keys import PublicKey, TrustedKey
 from .manifest import MANIFEST_NAME, MAX_MANIFEST
-from .verify import verify_car, verify_folder
+from .publisher import PENDING_NAME
+from .push import load_published
+from .reader import load_trust
+from .verify import check_car, check_folder
 
 MAX_WALK = 200_000  # entries visited when looking for leftovers
 MAX_KEY_FILE = 64 << 10
@@ -280,8 +287,6 @@ def _trust(audit: _Audit) -> list[TrustedKey]:
 def _published(audit: _Audit) -> None:
     path = audit.home.published_file
     if path.exists():
-        from .push import load_published  # push imports the node adapter: load it lazily
-
         audit.check("registries", path, load_published, audit.home)
 
 
@@ -327,7 +332,8 @@ def _bundle(audit: _Audit, target: Path, root: Any, known: list[TrustedKey], is_
     complete new bundle and the old record, which the next capture of the URL updates."""
     if not known:
         raise UsageError("no key held or trusted here to verify it with")
-    verdict = verify_car(target, known) if is_car else verify_folder(target, known)
+    trust = load_trust(audit.home, known)
+    verdict = check_car(target, trust) if is_car else check_folder(target, trust)
     if isinstance(root, str) and CID.decode(verdict.root_cid) != CID.decode(root):
         audit.add(
             "warning",
@@ -350,7 +356,7 @@ def _car_cache(audit: _Audit, known: list[TrustedKey]) -> None:
 def _cached(audit: _Audit, path: Path, known: list[TrustedKey]) -> None:
     root = CID.decode(path.stem)
     try:
-        verify_car(path, known, root=root)
+        check_car(path, load_trust(audit.home, known), root=root)
         return
     except VerificationError:
         if _signed_by_known(path, root, known):
@@ -388,15 +394,13 @@ def _own_feed(audit: _Audit, own: list[TrustedKey]) -> None:
     def check_feed() -> None:
         verified = feed.verify_feed(_read(feed_path, feed.MAX_FEED_FILE), own)
         current.append(verified)
-        if feed.parse_time(verified.feed.expires, "feed expires") <= feed.utc_now():
+        if feed.parse_time(verified.feed.expires, "feed expires") <= utc_now():
             audit.add("warning", feed_path, "feed expired: run `mirror feed publish` to renew it")
 
     def check_head() -> None:
         verified = feed.verify_head(_read(head_path, feed.MAX_HEAD), own)
         if current:
-            from .push import file_cid
-
-            feed_cid = file_cid(_read(feed_path, feed.MAX_FEED_FILE)).encode()
+            feed_cid = unixfs.file_cid(_read(feed_path, feed.MAX_FEED_FILE)).encode()
             if CID.decode(verified.head.feed_cid) != CID.decode(feed_cid):
                 audit.add(
                     "warning",
@@ -462,12 +466,10 @@ def _feed_state(home: Home, path: Path) -> None:
 
 
 def _identity(audit: _Audit) -> None:
-    from . import identity  # the identity module is optional for everything else here
-
-    directory = identity.identity_dir(audit.home)
+    directory = identity_state.identity_dir(audit.home)
     if directory.is_dir():
-        audit.check("identities", directory, identity.home_chain, audit.home)
-        pending = directory / identity.PENDING_NAME
+        audit.check("identities", directory, identity_state.home_chain, audit.home)
+        pending = directory / PENDING_NAME
         if pending.exists():
             audit.check("identities", pending, _pending_identity, pending)
     for path in _json_files(audit.home.state_dir / "identity"):
@@ -475,31 +477,23 @@ def _identity(audit: _Audit) -> None:
 
 
 def _pending_identity(path: Path) -> None:
-    from . import identity
-
-    data = _read(path, identity.MAX_DOCUMENT * 2)
-    envelope.Envelope.from_bytes(data, max_size=identity.MAX_DOCUMENT * 2, what=path.name)
+    data = _read(path, MAX_DOCUMENT * 2)
+    envelope.Envelope.from_bytes(data, max_size=MAX_DOCUMENT * 2, what=path.name)
 
 
 def _identity_state(home: Home, path: Path) -> None:
-    import hashlib
-
-    from . import identity
-
     doc = canonjson.loads(
-        _read(path, identity.MAX_CHAIN + 4096).rstrip(b"\n"),
-        max_size=identity.MAX_CHAIN + 4096,
+        _read(path, MAX_CHAIN + 4096).rstrip(b"\n"),
+        max_size=MAX_CHAIN + 4096,
         what=path.name,
     )
     anchor = PublicKey.from_text(doc["anchor"])
     if hashlib.sha256(anchor.raw).hexdigest() != path.stem:
         raise UsageError("file name is not the hash of its anchor key")
-    identity.remembered(home, anchor)
+    identity_state.remembered(home, anchor)
 
 
 def _follow_states(audit: _Audit) -> None:
-    from .follow import FollowState  # imports requests and the node adapter: load lazily
-
     directory = audit.home.follow_dir
     if not directory.is_dir():
         return

@@ -11,18 +11,18 @@ from __future__ import annotations
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import __version__, envelope, store
+from .clock import now_text
 from .errors import StorageError, UsageError
-from .identity import CHAIN_NAME, Signer
+from .identity import CHAIN_NAME
 from .ipld.car import write_car
 from .ipld.cid import CID
 from .ipld.unixfs import add_path
-from .keys import SigningKey
 from .manifest import MANIFEST_NAME, FileRecord, Manifest, check_relative_path
+from .signer import Signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,33 +34,27 @@ class BundleResult:
     skipped_hidden: tuple[str, ...]
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def write_bundle(
     out: Path,
     content: Mapping[str, bytes | Path],
     *,
     article: dict[str, Any],
     capture: dict[str, Any],
-    key: SigningKey,
+    signer: Signer,
     created_at: str | None = None,
     publisher: dict[str, Any] | None = None,
-    identity: Signer | None = None,
     car_out: Path | None = None,
 ) -> BundleResult:
     """Stage `content` (bundle path -> bytes or a file to copy), sign, swap into `out`.
 
-    With `car_out` the pass that computes the root also writes the bundle's CAR
-    there (atomically, from the staged files), so the files are not read a third time.
+    With a publisher identity the chain travels as identity.json, the manifest names
+    the identity version, and a threshold of its keys signs. `publisher` adds facts
+    to the manifest's publisher object. With `car_out` the pass that computes the root
+    also writes the bundle's CAR there (atomically, from the staged files), so the
+    files are not read a third time.
     """
-    # With a publisher identity the chain travels as identity.json, the manifest names
-    # the identity version, and a threshold of its keys signs.
-    if identity is not None:
-        content = {**content, CHAIN_NAME: identity.chain}
-        publisher = {**identity.publisher(), **(publisher or {})}
-    signing_keys = list(identity.keys) if identity is not None else [key]
+    if signer.chain is not None:
+        content = {**content, CHAIN_NAME: signer.chain}
     for path in content:
         check_relative_path(path)
         if path == MANIFEST_NAME:
@@ -84,13 +78,13 @@ def write_bundle(
             for rel, entry in sorted(hashed.files.items())
         )
         manifest = Manifest(
-            created_at=created_at or utc_now(),
-            publisher={"key_id": key.public.key_id, **(publisher or {})},
+            created_at=created_at or now_text(),
+            publisher={**signer.publisher(), **(publisher or {})},
             article=article,
             capture={"tool": f"mirror {__version__}", **capture},
             files=records,
         )
-        signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), signing_keys).to_bytes()
+        signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), signer.keys).to_bytes()
         try:
             (stage / MANIFEST_NAME).write_bytes(signed)
         except OSError as exc:
@@ -133,20 +127,3 @@ def collect_folder(src: Path) -> dict[str, Path]:
             else:
                 raise UsageError(f"not a regular file (FIFO or device?): {entry}")
     return files
-
-
-def bundle_local(
-    src: Path,
-    out: Path,
-    *,
-    url: str | None,
-    title: str | None,
-    key: SigningKey,
-    identity: Signer | None = None,
-) -> BundleResult:
-    """A bundle from the publisher's own files: an HTML file (with the local images it
-    references) or a folder holding index.html (every regular file goes in)."""
-    from .capture.local import local_content
-
-    content, article, capture = local_content(src, url=url, title=title, key_id=key.public.key_id)
-    return write_bundle(out, content, article=article, capture=capture, key=key, identity=identity)

@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from .errors import LimitExceeded, UsageError
+from .errors import LimitExceeded, MalformedInput, UsageError
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 19  # fits int64; a 5,000-digit integer is refused before int() runs
@@ -24,7 +24,7 @@ _BRACKET = re.compile(r"[\[\]{}]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-class HostileJSON(UsageError):
+class HostileJSON(MalformedInput):
     """A construct refused on principle (exit 2) rather than plain damage: duplicate
     keys, floats, NaN/Infinity, lone surrogates, deep nesting, overlong integers.
     Verifiers report other parse failures of a signed file (bad UTF-8, broken syntax,
@@ -85,9 +85,9 @@ def loads(data: bytes, *, max_size: int, what: str = "document") -> dict[str, An
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} is not valid UTF-8") from exc
+        raise MalformedInput(f"{what} is not valid UTF-8") from exc
     if text.startswith("\ufeff"):
-        raise UsageError(f"{what} starts with a byte-order mark")
+        raise MalformedInput(f"{what} starts with a byte-order mark")
     _check_depth(text, what)
     try:
         value = json.loads(
@@ -101,12 +101,12 @@ def loads(data: bytes, *, max_size: int, what: str = "document") -> dict[str, An
         raise type(exc)(f"{what}: {exc.message}") from exc
     except json.JSONDecodeError as exc:
         if exc.msg.startswith("Extra data"):
-            raise UsageError(f"{what} has bytes after the JSON value") from exc
-        raise UsageError(f"{what} is not valid JSON: {exc.msg}") from exc
+            raise MalformedInput(f"{what} has bytes after the JSON value") from exc
+        raise MalformedInput(f"{what} is not valid JSON: {exc.msg}") from exc
     except (ValueError, RecursionError) as exc:
         raise HostileJSON(f"{what} is not valid JSON: {str(exc).splitlines()[0]}") from exc
     if not isinstance(value, dict):
-        raise UsageError(f"{what} must be a JSON object")
+        raise MalformedInput(f"{what} must be a JSON object")
     try:
         _check_strings(value)
     except HostileJSON as exc:

@@ -24,6 +24,11 @@ IDENTITY_TYPE = "application/vnd.mirror.identity+json"
 
 MAX_ENVELOPE = 16 << 20
 MAX_SIGNATURES = 16
+_SIG_FIELDS = {"keyid", "sig", "tst"}
+
+
+def _by_keyid(signature: Signature) -> str:
+    return signature.keyid
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -35,6 +40,13 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 class Signature:
     keyid: str
     sig: bytes
+    tst: bytes | None = None  # reserved: DER RFC 3161 token over `sig` (unsigned field)
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"keyid": self.keyid, "sig": b64encode(self.sig)}
+        if self.tst is not None:
+            out["tst"] = b64encode(self.tst)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +59,19 @@ class Envelope:
         doc = {
             "payload": b64encode(self.payload),
             "payloadType": self.payload_type,
-            "signatures": [{"keyid": s.keyid, "sig": b64encode(s.sig)} for s in self.signatures],
+            "signatures": [s.to_dict() for s in self.signatures],
         }
         return canonjson.dumps(doc) + b"\n"
+
+    def canonical(self) -> Envelope:
+        """The form mirror writes: signatures ordered by key id."""
+        return Envelope(
+            self.payload_type, self.payload, tuple(sorted(self.signatures, key=_by_keyid))
+        )
+
+    def is_canonical(self, data: bytes) -> bool:
+        """True when `data` is exactly the bytes mirror writes for this envelope."""
+        return data == self.canonical().to_bytes()
 
     @classmethod
     def from_bytes(
@@ -65,20 +87,20 @@ class Envelope:
             raise UsageError(f"{what} must carry 1 to {MAX_SIGNATURES} signatures")
         signatures = []
         for entry in sigs:
-            if not isinstance(entry, dict) or set(entry) != {"keyid", "sig"}:
-                raise UsageError(f"{what}: each signature has exactly keyid and sig")
-            if not isinstance(entry["keyid"], str) or not isinstance(entry["sig"], str):
-                raise UsageError(f"{what}: keyid and sig must be strings")
+            if not isinstance(entry, dict) or not {"keyid", "sig"} <= set(entry) <= _SIG_FIELDS:
+                raise UsageError(f"{what}: each signature has keyid, sig and optionally tst")
+            if not all(isinstance(v, str) for v in entry.values()):
+                raise UsageError(f"{what}: keyid, sig and tst must be strings")
             sig = b64decode_strict(entry["sig"], "signature")
-            signatures.append(Signature(entry["keyid"], sig))
+            tst = b64decode_strict(entry["tst"], "timestamp token") if "tst" in entry else None
+            signatures.append(Signature(entry["keyid"], sig, tst))
         return cls(payload_type, b64decode_strict(payload, "payload"), tuple(signatures))
 
 
 def sign(payload_type: str, payload: bytes, keys: Sequence[SigningKey]) -> Envelope:
     message = pae(payload_type, payload)
-    return Envelope(
-        payload_type, payload, tuple(Signature(k.public.key_id, k.sign(message)) for k in keys)
-    )
+    signatures = (Signature(k.public.key_id, k.sign(message)) for k in keys)
+    return Envelope(payload_type, payload, tuple(signatures)).canonical()
 
 
 def add_signature(envelope: Envelope, key: SigningKey) -> Envelope:
@@ -89,7 +111,7 @@ def add_signature(envelope: Envelope, key: SigningKey) -> Envelope:
         envelope.payload_type,
         envelope.payload,
         (*kept, Signature(key.public.key_id, key.sign(message))),
-    )
+    ).canonical()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +137,8 @@ def verify(
     """
     if envelope.payload_type != payload_type:
         raise VerificationError(
-            f"{what}: payload type is {envelope.payload_type!r}, expected {payload_type!r}"
+            f"{what}: payload type is {envelope.payload_type!r}, expected {payload_type!r}",
+            reason="wrong-type",
         )
     message = pae(envelope.payload_type, envelope.payload)
     signers: dict[bytes, TrustedKey] = {}
@@ -129,9 +152,11 @@ def verify(
                 signers[candidate.key.raw] = candidate
                 break
     if len(signers) < threshold:
+        reason = "threshold-not-met" if signers else "untrusted-key"
         if threshold == 1:
-            raise VerificationError(f"{what}: not signed by a trusted key")
+            raise VerificationError(f"{what}: not signed by a trusted key", reason=reason)
         raise VerificationError(
-            f"{what}: {len(signers)} valid signature(s) by trusted keys, {threshold} required"
+            f"{what}: {len(signers)} valid signature(s) by trusted keys, {threshold} required",
+            reason=reason,
         )
     return Verified(envelope.payload, tuple(signers.values()))

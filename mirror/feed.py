@@ -19,17 +19,18 @@ Decisions: docs/decisions/0004-feed.md, 0006-publisher-identity.md.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import canonjson, envelope, identity, store
+from . import canonjson, clock, envelope, identity, identity_state, store
+from .addresses import is_public_address, literal_ip
 from .canonjson import HostileJSON
+from .clock import format_time, sha256_tag, utc_now
 from .config import Home
 from .errors import LimitExceeded, UsageError, VerificationError
 from .ipld.cid import CID
@@ -54,25 +55,14 @@ _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_time(text: Any, what: str) -> datetime:
+    """A signed time field, checked (the one format lives in clock.py)."""
     if not isinstance(text, str) or not _TIME.match(text):
         raise UsageError(f"{what} must be a UTC time like 2025-01-31T12:00:00Z")
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return clock.parse_time(text)
     except ValueError as exc:
         raise UsageError(f"{what} is not a valid time: {text!r}") from exc
-
-
-def sha256_tag(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def check_cid(text: Any, what: str) -> str:
@@ -422,20 +412,21 @@ def authority(
         chain = identity.verify_chain(envs, [t.key for t in trusted])
         anchor = next(t for t in trusted if identity.anchored_by(chain, t.key))
         if home is not None:
-            known = identity.remembered(home, anchor.key)
+            known = identity_state.remembered(home, anchor.key)
             if known is not None:
                 if len(chain.links) < len(known.links):
                     raise VerificationError(
                         f"{what}: identity {chain.name!r} rollback: version "
                         f"{chain.current.version} offered, version {known.current.version} "
-                        "already seen"
+                        "already seen",
+                        reason="rollback",
                     )
                 identity.merge([chain, known])  # a fork is refused here
         signers, threshold = identity.current_signers(chain, anchor.name)
         return Authority(tuple(signers), threshold, anchor, chain)
     if home is not None:
         for t in trusted:
-            known = identity.remembered(home, t.key)
+            known = identity_state.remembered(home, t.key)
             if known is not None:
                 signers, threshold = identity.current_signers(known, t.name)
                 return Authority(tuple(signers), threshold, t, None)
@@ -491,7 +482,8 @@ def verify_head(
 def check_not_expired(expires: str, what: str = "feed", now: datetime | None = None) -> None:
     if parse_time(expires, f"{what} expires") <= (now or utc_now()):
         raise VerificationError(
-            f"{what} expired at {expires}: the publisher stopped renewing it (frozen feed?)"
+            f"{what} expired at {expires}: the publisher stopped renewing it (frozen feed?)",
+            reason="expired",
         )
 
 
@@ -546,8 +538,6 @@ def remembered_gateways(home: Home, trusted: Sequence[TrustedKey]) -> tuple[str,
 
     Only public https gateways: a signed feed must not steer a reader's machine to a
     local service (the content is verified either way)."""
-    from .capture.fetch import is_public_address, literal_ip
-
     found: list[str] = []
     for t in trusted:
         known = load_remembered(home, t.key.key_id)
@@ -574,7 +564,8 @@ def check_against_remembered(
         if feed.version < known.version:
             raise VerificationError(
                 f"feed rollback refused: version {feed.version} is older than the "
-                f"version {known.version} already seen for publisher {who}"
+                f"version {known.version} already seen for publisher {who}",
+                reason="rollback",
             )
         if feed.version == known.version and verified.payload_sha256 != known.payload_sha256:
             raise VerificationError(
@@ -593,7 +584,8 @@ def check_head_against_remembered(
     if known is not None and head.version < known.version:
         raise VerificationError(
             f"feed head rollback refused: version {head.version} is older than the "
-            f"version {known.version} already seen for publisher {who}"
+            f"version {known.version} already seen for publisher {who}",
+            reason="rollback",
         )
     check_not_expired(head.expires, "feed head", now=now)
 
@@ -603,7 +595,9 @@ def remember(home: Home, verified: VerifiedFeed, feed_cid: str | None) -> None:
     atomically, keyed by the trusted key (the anchor)."""
     feed, who = verified.feed, verified.anchor_id
     if verified.chain is not None:
-        identity.remember(home, verified.anchor.key, verified.chain, current=True)
+        known_chain = identity_state.remembered(home, verified.anchor.key)
+        newest = identity.merge([verified.chain, known_chain]) if known_chain else verified.chain
+        identity_state.save(home, verified.anchor.key, newest)
     known = load_remembered(home, who)
     if known is not None and known.version >= feed.version:
         return

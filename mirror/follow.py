@@ -35,8 +35,9 @@ from .ipfs import IpfsNode
 from .ipld import car, unixfs
 from .ipld.cid import CID
 from .keys import TrustedKey
-from .push import manifest_sha256, scratch_dir
-from .verify import verify_car
+from .reader import load_trust, persist
+from .store import scratch_dir
+from .verify import check_car, manifest_sha256
 
 FOLLOW_FORMAT = "mirror-follow/1"
 MAX_JOURNAL = 64 << 20
@@ -417,19 +418,19 @@ def _mirror_one(
                     node.dag_export(root, out, max_bytes=2 * entry.size + CAR_SLACK)
             except OSError as exc:
                 raise store.storage_error(exc, path) from exc
-            verify_car(path, trusted, root=root, home=home)  # identity memory moves
-            digest = manifest_sha256(path, root)
-        if digest != entry.manifest_sha256:
+            verdict = check_car(path, load_trust(home, trusted), root=root)
+        if manifest_sha256(verdict) != entry.manifest_sha256:
             raise VerificationError(
                 "the bundle's manifest differs from the hash the feed lists (mix-and-match)"
             )
+        persist(home, verdict)  # the identity memory moves only for a bundle that counts
     except NetworkError as exc:
         log(f"UNAVAIL  {entry.root_cid} {exc.message}")
         return ("unavailable", exc.message)
     except (VerificationError, UsageError, LimitExceeded) as exc:
         node.pin_rm(root)
-        state.mark_failed(entry.root_cid, exc.message)
-        log(f"FAILED   {entry.root_cid} {exc.message} (unpinned)")
+        state.mark_failed(entry.root_cid, f"{exc.reason}: {exc.message}")
+        log(f"FAILED   {entry.root_cid} {exc.reason}: {exc.message} (unpinned)")
         return ("failed", exc.message)
     state.mark_verified(entry.root_cid, entry.size, entry.manifest_sha256)
     log(f"pinned   {entry.root_cid} {entry.size} bytes  {entry.title[:60]}")

@@ -251,6 +251,18 @@ def load_public(home: Home, name: str) -> PublicKey:
     )
 
 
+def own_keys(home: Home) -> list[TrustedKey]:
+    """The keys held in this data directory, as trusted keys named by their key names
+    (the one answer to "which keys are mine"); an unreadable .pub is skipped."""
+    out: list[TrustedKey] = []
+    for name in list_keys(home):
+        try:
+            out.append(TrustedKey(name, load_public(home, name), ""))
+        except UsageError:
+            continue
+    return out
+
+
 def load_signing_key(home: Home, name: str | None, passphrase: str) -> SigningKey:
     name = name or default_key_name(home)
     path = key_path(home, name)

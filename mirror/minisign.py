@@ -161,25 +161,3 @@ def own_key_by_id(home: Home, key_id_hex: str) -> str | None:
         except UsageError:
             continue
     return None
-
-
-def bundle_own_signer(home: Home, manifest_path: Path) -> tuple[str, str] | None:
-    """(key name, capture time) when the bundle whose manifest.json is at
-    `manifest_path` is validly signed by a key held in this data directory."""
-    from .manifest import MAX_MANIFEST
-    from .verify import check_manifest
-
-    own = []
-    for name in keys_mod.list_keys(home):
-        try:
-            own.append(keys_mod.TrustedKey(name, keys_mod.load_public(home, name), ""))
-        except UsageError:
-            continue
-    if not own or not Path(manifest_path).is_file():
-        return None
-    try:
-        data = store.read_bytes(Path(manifest_path), limit=MAX_MANIFEST, what="manifest.json")
-        manifest, signer = check_manifest(data, own)
-    except (UsageError, VerificationError):
-        return None
-    return signer.name, manifest.captured_at

@@ -10,10 +10,7 @@ same way, then announced by a signed head over IPNS, pubsub and a head file.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,13 +18,16 @@ from typing import Any
 
 from . import canonjson, feed, identity, keys, store
 from .config import Home
-from .errors import MirrorError, NetworkError, UsageError, VerificationError
+from .errors import LimitExceeded, MirrorError, NetworkError, UsageError, VerificationError
+from .identity_state import home_chain
 from .ipfs import IpfsNode
-from .ipld import car, dagpb, unixfs
+from .ipld import car, unixfs
 from .ipld.cid import CID
-from .keys import SigningKey, TrustedKey
-from .manifest import MANIFEST_NAME, MAX_MANIFEST
-from .verify import Verdict, verify_car
+from .keys import TrustedKey
+from .reader import load_trust
+from .signer import Signer
+from .store import scratch_dir
+from .verify import Verdict, check_car, dag_size, manifest_sha256
 
 PUBLISHED_FORMAT = "mirror-published/1"
 MAX_PUBLISHED_FILE = 128 << 20
@@ -59,96 +59,36 @@ def record_published(home: Home, entry: feed.FeedEntry) -> bool:
         return False
     entries.append(entry)
     if len(entries) > feed.MAX_ENTRIES:
-        from .errors import LimitExceeded
-
         raise LimitExceeded(f"more than {feed.MAX_ENTRIES} published bundles")
     doc = {"format": PUBLISHED_FORMAT, "bundles": [e.to_dict() for e in entries]}
     store.atomic_write(home.published_file, canonjson.dumps(doc) + b"\n", label="published")
     return True
 
 
-# -- facts about a bundle CAR -------------------------------------------------------
-
-
-def manifest_sha256(car_path: Path, root: CID) -> str:
-    """'sha256:<hex>' of the manifest.json envelope bytes inside a bundle CAR."""
-    with car.open_car(car_path, root=root) as blocks:
-        for entry in unixfs.walk(blocks, root):
-            if entry.kind == "file" and entry.path == MANIFEST_NAME:
-                if entry.size > MAX_MANIFEST:
-                    raise VerificationError("manifest.json is too large")
-                return feed.sha256_tag(b"".join(entry.chunks()))
-    raise VerificationError(f"{root} has no manifest.json: not a signed bundle")
-
-
-def dag_size(car_path: Path, root: CID) -> int:
-    """Cumulative DAG size of a UnixFS root (its block plus every link's Tsize)."""
-    with car.open_car(car_path, root=root) as blocks:
-        block = blocks.get(root)
-    if root.codec != 0x70:
-        return len(block)
-    return len(block) + sum(link.tsize or 0 for link in dagpb.decode(block).links)
-
-
-def own_keys(home: Home) -> list[TrustedKey]:
-    """This data directory's own public keys, as the keys its bundles must be signed by."""
-    return [TrustedKey(name, keys.load_public(home, name), "") for name in keys.list_keys(home)]
-
-
 def publisher_keys(home: Home) -> list[TrustedKey]:
     """Own keys plus every key of this data directory's identity (its own feeds may have
     been signed by keys rotated out and no longer held here)."""
-    found = own_keys(home)
-    chain = identity.home_chain(home)
+    found = keys.own_keys(home)
+    chain = home_chain(home)
     if chain is not None:
         held = {t.key for t in found}
         found += [TrustedKey(chain.name, k, "") for k in chain.all_keys() if k not in held]
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class FeedSigner:
-    """What signs a feed: the identity's threshold of current keys and its chain object,
-    or one key when this data directory has no identity."""
-
-    keys: tuple[SigningKey, ...]
-    chain: dict[str, Any] | None = None
-
-    @property
-    def stable_key_id(self) -> str:
-        """The key id naming the publisher's IPNS key and pubsub topic: the first key
-        of identity version 1, so the names survive rotations."""
-        if self.chain is not None:
-            first = identity.parse_chain_obj(self.chain)[0]
-            return identity.Identity.from_bytes(first.payload).keys[0].key_id
-        return self.keys[0].public.key_id
+def stable_key_id(signer: Signer) -> str:
+    """The key id naming the publisher's IPNS key and pubsub topic: the first key of
+    identity version 1, so the names survive rotations."""
+    if signer.chain is not None:
+        first = identity.parse_chain(signer.chain)[0]
+        return identity.Identity.from_bytes(first.payload).keys[0].key_id
+    return signer.key.public.key_id
 
 
-def feed_signer(home: Home, passphrase: str, key_name: str | None = None) -> FeedSigner:
-    signer = identity.load_signer(home, passphrase, key_name)
-    if signer is None:
-        return FeedSigner((keys.load_signing_key(home, key_name, passphrase),))
-    return signer_for_feed(signer.keys[0], signer)
-
-
-def signer_for_feed(key: SigningKey, signer: identity.Signer | None) -> FeedSigner:
-    """The feed signer from keys already unlocked (by a capture that just ran)."""
-    if signer is None:
-        return FeedSigner((key,))
-    chain = canonjson.loads(signer.chain.rstrip(b"\n"), max_size=identity.MAX_CHAIN)
-    return FeedSigner(signer.keys, chain)
-
-
-@contextlib.contextmanager
-def scratch_dir(home: Home) -> Iterator[Path]:
-    """A temporary folder inside the data directory (same file system, cleaned up)."""
-    base = home.root / "tmp"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise store.storage_error(exc, base) from exc
-    with tempfile.TemporaryDirectory(prefix="work-", dir=base) as name:
-        yield Path(name)
+def _chain_object(signer: Signer) -> dict[str, Any] | None:
+    if signer.chain is None:
+        return None
+    return canonjson.loads(signer.chain.rstrip(b"\n"), max_size=identity.MAX_CHAIN)
 
 
 # -- push ------------------------------------------------------------------------------
@@ -215,11 +155,11 @@ def push(node: IpfsNode, home: Home, target: Path, *, record: bool = True) -> Pu
             car_path = target
             with car.open_car(car_path) as blocks:
                 root = blocks.root
-        signers = own_keys(home) if record else []
+        signers = keys.own_keys(home) if record else []
         if signers:
-            verdict = verify_car(car_path, signers, root=root, home=home)
+            verdict = check_car(car_path, load_trust(home, signers), root=root)
             entry: feed.FeedEntry | None = _entry(
-                verdict, manifest_sha256(car_path, root), dag_size(car_path, root)
+                verdict, manifest_sha256(verdict), dag_size(car_path, root)
             )
         elif record:
             raise UsageError(
@@ -269,15 +209,10 @@ class FeedPublishResult:
         }
 
 
-def file_cid(data: bytes) -> CID:
-    """The CID of bytes stored as one UnixFS file (unixfs-v1-2025)."""
-    return unixfs.add_stream(io.BytesIO(data))[0].cid
-
-
 def push_feed(
     node: IpfsNode,
     home: Home,
-    key: SigningKey | FeedSigner,
+    signer: Signer,
     *,
     ttl: timedelta = feed.DEFAULT_TTL,
     gateways: Sequence[str] = (),
@@ -289,10 +224,9 @@ def push_feed(
     head on disk never names a feed the node does not have. IPNS and pubsub are
     best effort: what fails there becomes a warning, not an error.
     """
-    signer = key if isinstance(key, FeedSigner) else FeedSigner((key,))
     current = feed.load_own_feed(home, publisher_keys(home))
     previous = current[0].feed if current else None
-    previous_cid = file_cid(current[1]).encode() if current else None
+    previous_cid = unixfs.file_cid(current[1]).encode() if current else None
     entries = list(reversed(load_published(home)))
     new = feed.build_feed(
         signer.keys,
@@ -301,7 +235,7 @@ def push_feed(
         previous_cid=previous_cid,
         ttl=ttl,
         gateways=gateways,
-        chain=signer.chain,
+        chain=_chain_object(signer),
     )
     data = feed.sign_feed(new, signer.keys)
     with scratch_dir(home) as work:
@@ -318,7 +252,7 @@ def push_feed(
     warnings: list[str] = []
     ipns_name = topic = None
     if announce:
-        ipns_name, topic = _announce(node, signer.stable_key_id, root, head_bytes, ttl, warnings)
+        ipns_name, topic = _announce(node, stable_key_id(signer), root, head_bytes, ttl, warnings)
     return FeedPublishResult(
         feed_cid,
         new.version,
@@ -372,7 +306,7 @@ def publish_bundles(
     node: IpfsNode,
     home: Home,
     bundles: Sequence[Path],
-    key: SigningKey | FeedSigner,
+    signer: Signer,
     *,
     ttl: timedelta = feed.DEFAULT_TTL,
     log: Callable[[str], None] = lambda _line: None,
@@ -383,4 +317,4 @@ def publish_bundles(
         result = push(node, home, folder)
         log(f"{'already pinned' if result.already_pinned else 'pushed'} {result.root_cid}")
         results.append(result)
-    return results, push_feed(node, home, key, ttl=ttl)
+    return results, push_feed(node, home, signer, ttl=ttl)

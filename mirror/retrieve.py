@@ -24,10 +24,9 @@ from typing import BinaryIO, Protocol
 from . import gateway as gateway_mod
 from . import store
 from .config import Home
-from .errors import LimitExceeded, MirrorError, NetworkError, VerificationError
+from .errors import LimitExceeded, MirrorError, NetworkError, UsageError, VerificationError
 from .ipld.cid import CID
-from .keys import TrustedKey
-from .verify import Verdict, unpack_car, verify_car
+from .verify import Trust, Verdict, check_car
 
 DEFAULT_DEADLINE = 120.0
 MAX_CAR = 1 << 30
@@ -53,6 +52,7 @@ class Attempt:
     ok: bool
     detail: str
     exit_code: int = 0
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ def _dedupe(urls: Sequence[str]) -> list[str]:
 def fetch_verified(
     home: Home,
     cid: CID,
-    trusted: Sequence[TrustedKey],
+    trust: Trust,
     *,
     node: Node | None = None,
     gateways: Sequence[str] = (),
@@ -134,11 +134,11 @@ def fetch_verified(
 
     if use_cache and final.is_file():
         try:
-            verdict = verify_car(final, trusted, root=cid)
+            verdict = check_car(final, trust, root=cid)
             progress(f"found {cid} in the local cache")
             return Fetched(final, verdict, "cache", (Attempt("cache", True, "verified"),))
         except MirrorError as exc:
-            attempts.append(Attempt("cache", False, exc.message, exc.exit_code))
+            attempts.append(Attempt("cache", False, exc.message, exc.exit_code, exc.reason))
             progress(f"warning: the cached copy does not verify ({exc.message}); fetching again")
 
     if node is not None:
@@ -151,20 +151,20 @@ def fetch_verified(
                     cid, fh, max_bytes=max_bytes, timeout=max(1.0, end - time.monotonic())
                 )
                 fh.flush()
-                verdict = verify_car(tmp, trusted, root=cid)
+                verdict = check_car(tmp, trust, root=cid)
                 _keep(tmp, final)
             progress(f"got {cid} from the node; every block verified")
             attempts.append(Attempt(source, True, "verified"))
             return Fetched(final, verdict, source, tuple(attempts))
         except MirrorError as exc:
-            attempts.append(Attempt(source, False, exc.message, exc.exit_code))
+            attempts.append(Attempt(source, False, exc.message, exc.exit_code, exc.reason))
             if isinstance(exc, VerificationError):
                 progress(f"warning: the node returned bytes that do not verify: {exc.message}")
             else:
                 progress(f"warning: the node failed: {exc.message}")
 
     if urls:
-        won = _race(home, cid, trusted, urls, final, end, max_bytes, progress, attempts)
+        won = _race(home, cid, trust, urls, final, end, max_bytes, progress, attempts)
         if won is not None:
             return won
 
@@ -174,7 +174,7 @@ def fetch_verified(
 def _race(
     home: Home,
     cid: CID,
-    trusted: Sequence[TrustedKey],
+    trust: Trust,
     urls: list[str],
     final: Path,
     end: float,
@@ -196,7 +196,7 @@ def _race(
                 cancel=cancel,
             )
             fh.flush()
-            verdict = verify_car(tmp, trusted, root=cid)
+            verdict = check_car(tmp, trust, root=cid)
             with lock:  # the first verified copy wins; later ones are dropped
                 if cancel.is_set():
                     raise gateway_mod.Cancelled(f"gateway {url}: another source won")
@@ -234,7 +234,9 @@ def _race(
                 continue
             if isinstance(outcome, MirrorError):
                 attempts.append(
-                    Attempt(f"gateway {url}", False, outcome.message, outcome.exit_code)
+                    Attempt(
+                        f"gateway {url}", False, outcome.message, outcome.exit_code, outcome.reason
+                    )
                 )
                 if isinstance(outcome, VerificationError):
                     progress(
@@ -253,33 +255,22 @@ def _race(
 
 
 def _failure(cid: CID, attempts: list[Attempt]) -> MirrorError:
+    """One error for a fetch where no source delivered: a copy that did not verify
+    outranks a limit or malformed input, which outrank network trouble; the error
+    keeps the reason the deciding source gave."""
     if not attempts:
         return NetworkError(
             f"no source for {cid}: not cached, no node, no gateway (give --api or --gateway URL)"
         )
     summary = "; ".join(f"{a.source}: {a.detail}" for a in attempts)[:2000]
     codes = {a.exit_code for a in attempts}
-    if VerificationError.exit_code in codes:
-        return VerificationError(f"no copy of {cid} verifies ({summary})")
-    if LimitExceeded.exit_code in codes and NetworkError.exit_code not in codes:
-        return LimitExceeded(f"no usable copy of {cid} ({summary})")
+    ranked: tuple[tuple[type[MirrorError], str], ...] = (
+        (VerificationError, f"no copy of {cid} verifies ({summary})"),
+        (LimitExceeded, f"no usable copy of {cid} ({summary})"),
+        (UsageError, f"no usable copy of {cid} ({summary})"),
+    )
+    for cls, message in ranked:
+        hit = next((a for a in attempts if a.exit_code == cls.exit_code), None)
+        if hit is not None and (cls is VerificationError or NetworkError.exit_code not in codes):
+            return cls(message, reason=hit.reason)
     return NetworkError(f"could not get {cid} ({summary})")
-
-
-def write_output(fetched: Fetched, out: Path, trusted: Sequence[TrustedKey]) -> Verdict:
-    """A CAR copy when OUT ends in .car, else the unpacked bundle folder."""
-    out = Path(out)
-    root = CID.decode(fetched.verdict.root_cid)
-    if out.suffix.lower() == ".car":
-
-        def chunks() -> Iterator[bytes]:
-            with open(fetched.car, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    yield chunk
-
-        try:
-            store.atomic_write(out, chunks(), label="get")
-        except OSError as exc:
-            raise store.storage_error(exc, out) from exc
-        return verify_car(out, trusted, root=root)
-    return unpack_car(fetched.car, out, trusted, root=root)

@@ -20,7 +20,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .errors import StorageError, UsageError
+from .config import Home
+from .errors import LimitExceeded, StorageError, UsageError
 
 KILL_ENV = "MIRROR_TEST_KILL_AT"
 
@@ -108,10 +109,22 @@ def atomic_write(
         raise
 
 
+def atomic_copy(src: Path, dest: Path, *, label: str = "file") -> None:
+    """Copy `src` to `dest` atomically, streaming (memory stays flat)."""
+
+    def chunks() -> Iterator[bytes]:
+        with open(src, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                yield chunk
+
+    try:
+        atomic_write(dest, chunks(), label=label)
+    except OSError as exc:
+        raise storage_error(exc, dest) from exc
+
+
 def read_bytes(path: Path, *, limit: int, what: str = "file") -> bytes:
     """Read a whole small file, refusing one larger than `limit` bytes."""
-    from .errors import LimitExceeded
-
     try:
         with open(path, "rb") as f:
             data = f.read(limit + 1)
@@ -175,3 +188,15 @@ def _fsync_tree(root: Path) -> None:
             finally:
                 os.close(fd)
         fsync_dir(Path(base))
+
+
+@contextlib.contextmanager
+def scratch_dir(home: Home) -> Iterator[Path]:
+    """A temporary folder inside the data directory (same file system, cleaned up)."""
+    base = home.root / "tmp"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, base) from exc
+    with tempfile.TemporaryDirectory(prefix="work-", dir=base) as name:
+        yield Path(name)

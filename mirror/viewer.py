@@ -21,10 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import store
+from .config import Home
 from .errors import MirrorError, StorageError
-from .export import MAX_EXPORT, MIME, PAGE, read_bundle, verify_export_bytes
+from .errors import refusal as refusal_json
+from .export_format import MAX_EXPORT, MIME, PAGE
+from .identity import CHAIN_NAME
 from .keys import TrustedKey
-from .verify import Verdict, verify_target
+from .reader import check_path, is_export, load_trust, page_files, persist
+from .verify import Verdict, check_export
 
 ARTICLE = "/article/"
 BAR_CSP = (
@@ -51,9 +55,12 @@ class Outcome:
     """What `mirror read` shows: a verdict and its pages, or the reason for refusal."""
 
     verdict: Verdict | None
-    error: str | None
-    exit_code: int
+    error: MirrorError | None
     routes: Mapping[str, Resource] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code if self.error is not None else 0
 
     @property
     def ok(self) -> bool:
@@ -62,17 +69,26 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         if self.verdict is not None:
             return self.verdict.to_dict()
-        return {"ok": False, "error": self.error, "exit_code": self.exit_code}
+        assert self.error is not None
+        return refusal_json(self.error)
 
 
-def load_verified(target: Path, trusted: Sequence[TrustedKey]) -> tuple[Verdict, dict[str, bytes]]:
-    """Verify a bundle folder, CAR or single-file export; return its page and images."""
+def load_verified(
+    home: Home, target: Path, trusted: Sequence[TrustedKey]
+) -> tuple[Verdict, dict[str, bytes]]:
+    """Verify a bundle folder, CAR or single-file export under what this reader trusts
+    and remembers; return the verdict and the page files to serve (remembered on
+    success, like `mirror verify`)."""
     target = Path(target)
-    if target.is_file() and target.suffix.lower() in (".html", ".htm"):
+    trust = load_trust(home, trusted)
+    if is_export(target):
         data = store.read_bytes(target, limit=MAX_EXPORT, what="single-file export")
-        return verify_export_bytes(data, trusted), {PAGE: data}
-    verdict = verify_target(target, trusted)
-    files, _ = read_bundle(target, verdict)
+        verdict, files = check_export(data, trust), {PAGE: data}
+    else:
+        verdict = check_path(target, trust)
+        files = page_files(target, verdict)
+        files.pop(CHAIN_NAME, None)  # the reader's page needs no identity document
+    persist(home, verdict)
     return verdict, files
 
 
@@ -139,21 +155,23 @@ def refusal_page(reason: str, target: str) -> bytes:
     return _doc("refused: not verified", "#b3261e", body)
 
 
-def prepare(target: Path, trusted: Sequence[TrustedKey], label: str | None = None) -> Outcome:
+def prepare(
+    home: Home, target: Path, trusted: Sequence[TrustedKey], label: str | None = None
+) -> Outcome:
     """Verify TARGET and build the pages to serve; a failure becomes a refusal."""
     try:
-        verdict, files = load_verified(target, trusted)
+        verdict, files = load_verified(home, target, trusted)
     except MirrorError as exc:
         return refusal(exc, label or str(target))
     routes = {"/": Resource(verified_page(verdict), _type("html"), BAR_CSP)}
     for path, data in files.items():
         routes[ARTICLE + path] = Resource(data, _type(path), ARTICLE_CSP)
-    return Outcome(verdict, None, 0, routes)
+    return Outcome(verdict, None, routes)
 
 
 def refusal(exc: MirrorError, label: str) -> Outcome:
     page = Resource(refusal_page(exc.message, label), _type("html"), BAR_CSP)
-    return Outcome(None, exc.message, exc.exit_code, {"/": page})
+    return Outcome(None, exc, {"/": page})
 
 
 # -- the local server ------------------------------------------------------------------

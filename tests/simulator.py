@@ -35,9 +35,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mirror import bundle, canonjson, envelope, feed, identity
+from mirror.clock import format_time
 from mirror.ipld import car, varint
 from mirror.ipld.cid import CID
 from mirror.keys import PublicKey, SigningKey, TrustedKey
+from mirror.publisher import next_version
+from mirror.signer import Signer
 from tests.helpers.webserver import Server, serve
 
 CLOCK = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -100,7 +103,7 @@ class Simulator:
                 identity.Identity(
                     self.name,
                     1,
-                    identity.format_time(CLOCK + timedelta(days=3650)),
+                    format_time(CLOCK + timedelta(days=3650)),
                     1,
                     (self.key(1).public,),
                 ),
@@ -150,7 +153,7 @@ class Simulator:
     ) -> int:
         """The next identity version, signed by every unrevoked old key and every new key."""
         chain = self.chain
-        doc = identity.next_version(
+        doc = next_version(
             chain,
             add=[k.public for k in add],
             remove=[k.public for k in remove],
@@ -185,10 +188,10 @@ class Simulator:
         self._counter += 1
         folder = self.workdir / f"bundle-{self._counter}"
         signers = list(keys) if keys is not None else self.current_keys()
-        signer = None
+        signer = Signer.single(signers[0])
         if self.use_identity:
             chain = self.chain
-            signer = identity.Signer(tuple(signers), chain.current.version, chain.to_bytes())
+            signer = Signer(tuple(signers), chain.current.version, chain.to_bytes())
         content: dict[str, bytes | Path] = {
             "index.html": f"<!doctype html><title>{title}</title><p>{title}</p>\n".encode(),
         }
@@ -202,12 +205,11 @@ class Simulator:
             capture={
                 "requested_url": url,
                 "final_url": url,
-                "fetched_at": identity.format_time(CLOCK),
+                "fetched_at": format_time(CLOCK),
                 "tool": "simulator",
             },
-            key=signers[0],
-            created_at=identity.format_time(CLOCK),
-            identity=signer,
+            signer=signer,
+            created_at=format_time(CLOCK),
         )
         car_path = self.workdir / f"bundle-{self._counter}.car"
         root = car.write_car(folder, car_path).root
@@ -218,7 +220,7 @@ class Simulator:
             url,
             title,
             None,
-            identity.format_time(CLOCK),
+            format_time(CLOCK),
             feed.sha256_tag(manifest),
             len(data),
         )

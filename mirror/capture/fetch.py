@@ -43,6 +43,7 @@ from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.util.request import ACCEPT_ENCODING
 
 from mirror import __version__
+from mirror.addresses import is_public_address, literal_ip
 from mirror.capture.charset import parse_content_type
 from mirror.errors import LimitExceeded, NetworkError, UsageError
 
@@ -69,8 +70,6 @@ _CODINGS = frozenset(
 )
 _MAX_CODINGS = 2
 _CHUNK = 64 * 1024
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -295,51 +294,6 @@ def parse_url(url: str) -> tuple[str, str, int, str]:
         raise UsageError(f"refusing {url}: no host")
     clean = urlunsplit((scheme, parts.netloc, parts.path or "/", parts.query, ""))
     return scheme, host, port, clean
-
-
-def literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host string denotes by itself, read the way the C resolver reads
-    it (inet_aton: ``0x7f000001``, ``2130706433``, ``0177.0.0.1``, ``127.1``)."""
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        pass
-    if re.fullmatch(r"[0-9a-fA-FxX.]+", host) and re.match(r"[0-9]", host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def is_public_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """False for every address a capture must not reach without explicit permission."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 host itself
-            return is_public_address(ip.ipv4_mapped)
-        embedded: list[ipaddress.IPv4Address] = []
-        if ip.sixtofour is not None:
-            embedded.append(ip.sixtofour)
-        if ip.teredo is not None:
-            embedded.extend(ip.teredo)
-        if ip in _NAT64:
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        # IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks)
-        if int(ip) >> 32 == 0:
-            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-        if any(not is_public_address(v4) for v4 in embedded):
-            return False
-    elif ip in _CGNAT:
-        return False
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
 
 
 def _check_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, url: str) -> None:
@@ -592,7 +546,5 @@ __all__ = [
     "FetchPolicy",
     "FetchResult",
     "Fetcher",
-    "is_public_address",
-    "literal_ip",
     "parse_url",
 ]

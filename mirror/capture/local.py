@@ -21,22 +21,25 @@ The manifest's capture record maps each original path to its bundle path.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+import html
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from mirror.bundle import collect_folder
+from mirror.bundle import BundleResult, collect_folder, write_bundle
 from mirror.capture.assets import ImageResult, fetch_images
 from mirror.capture.charset import decode_html
+from mirror.capture.content import article_fields, image_record, reader_content
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.sanitize import Sanitized, sanitize_article
+from mirror.clock import now_text
 from mirror.errors import UsageError
+from mirror.signer import Signer
 from mirror.store import read_bytes
 
-__all__ = ["MAX_PAGE", "local_content"]
+__all__ = ["MAX_PAGE", "bundle_local", "local_content"]
 
 MAX_PAGE = 32 << 20
 MAX_IMAGE = 5 << 20
@@ -49,8 +52,6 @@ _LOCAL_HREF = re.compile(r'\shref="' + re.escape(LOCAL_BASE) + r'[^"]*"')
 
 
 def _page_title(text: str) -> str | None:
-    import html
-
     match = _TITLE.search(text)
     if not match:
         return None
@@ -59,8 +60,6 @@ def _page_title(text: str) -> str | None:
 
 def _fallback_article(text: str, title: str | None) -> Article:
     """The whole page body as the article (a short page the extractor finds too small)."""
-    import html
-
     match = _BODY.search(text)
     body = match.group(1) if match else text
     plain = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
@@ -136,8 +135,6 @@ def local_content(
     ``src`` is an HTML file (its images are looked up beside it) or a folder holding
     index.html (every other regular file is carried under source/files/).
     """
-    from mirror.capture.pipeline import article_fields, image_record, reader_content
-
     if src.is_dir():
         files = collect_folder(src)
         if "index.html" not in files:
@@ -165,7 +162,7 @@ def local_content(
     images = _LocalImages(root, base)
     image_result = images.collect(sanitized)
     page_title = title or article.title or _page_title(text) or src.name
-    when = captured_at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = captured_at or now_text()
     content = reader_content(
         article,
         sanitized,
@@ -200,3 +197,14 @@ def local_content(
         "local_files": {**{rel: path for rel, path in sorted(images.used.items())}, **carried},
     }
     return content, article_meta, {k: v for k, v in capture.items() if v is not None}
+
+
+def bundle_local(
+    src: Path, out: Path, *, url: str | None, title: str | None, signer: Signer
+) -> BundleResult:
+    """A bundle from the publisher's own files: an HTML file (with the local images it
+    references) or a folder holding index.html (every regular file goes in)."""
+    content, article, capture = local_content(
+        src, url=url, title=title, key_id=signer.key.public.key_id
+    )
+    return write_bundle(out, content, article=article, capture=capture, signer=signer)

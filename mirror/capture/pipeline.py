@@ -31,22 +31,19 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from mirror import store
 from mirror.bundle import write_bundle
-from mirror.capture.assets import ImageResult, fetch_images
+from mirror.capture.assets import fetch_images
 from mirror.capture.charset import decode_html
+from mirror.capture.content import article_fields, image_record, reader_content
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
-from mirror.capture.page import render_reader_page
-from mirror.capture.sanitize import Sanitized, sanitize_article
+from mirror.capture.sanitize import sanitize_article
 from mirror.errors import LimitExceeded, MirrorError, UsageError
-from mirror.keys import SigningKey
-
-if TYPE_CHECKING:
-    from mirror.identity import Signer
+from mirror.signer import Signer
 
 __all__ = [
     "BatchReport",
@@ -56,7 +53,6 @@ __all__ = [
     "Captured",
     "ExtractPool",
     "Outcome",
-    "article_fields",
     "batch_fetcher",
     "bundle_name",
     "capture_url",
@@ -66,14 +62,12 @@ __all__ = [
     "gather_urls",
     "plan_targets",
     "read_urls_file",
-    "reader_content",
     "run_batch",
 ]
 
 MiB = 1024 * 1024
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif;q=0.9,*/*;q=0.1"
-MAX_LISTED_FAILURES = 200  # missing images named in one manifest; the rest are counted
 MAX_BATCH = 10_000
 # Time kept back from the page budget for extraction, signing and writing files.
 _WRITE_MARGIN = 5.0
@@ -125,77 +119,6 @@ def car_path(bundle: Path) -> Path:
     return bundle.with_name(bundle.name + ".car")
 
 
-def _plain(value: str) -> str:
-    # No lone surrogates in signed JSON (the strict parser refuses them).
-    return value.encode("utf-8", "replace").decode("utf-8").strip()
-
-
-def article_fields(article: Article, *, title: str | None = None) -> dict[str, Any]:
-    """The manifest's article object: only fields with a value."""
-    fields: dict[str, Any] = {
-        "title": title or article.title,
-        "byline": article.byline,
-        "authors": [_plain(a) for a in article.authors if a.strip()],
-        "published": article.published,
-        "site_name": article.site_name,
-        "language": article.language,
-        "direction": article.direction,
-        "description": article.description,
-        "canonical_url": article.canonical_url,
-    }
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if isinstance(value, str):
-            value = _plain(value)
-        if value:
-            out[key] = value
-    return out
-
-
-def reader_content(
-    article: Article,
-    sanitized: Sanitized,
-    images: ImageResult,
-    *,
-    source_url: str,
-    captured_at: str,
-    key_id: str,
-    title: str | None = None,
-) -> dict[str, bytes | Path]:
-    """index.html, article.md and assets/ of a bundle (shared by capture and local)."""
-    page = render_reader_page(
-        body_html=sanitized.html,
-        title=title or article.title,
-        byline=article.byline,
-        published=article.published,
-        site_name=article.site_name,
-        lang=article.language,
-        direction=article.direction,
-        source_url=source_url,
-        captured_at=captured_at,
-        key_id=key_id,
-        assets={url: asset.path for url, asset in images.assets.items()},
-    )
-    content: dict[str, bytes | Path] = {
-        "index.html": page,
-        "article.md": article.markdown.encode("utf-8", "replace"),
-    }
-    for asset in images.assets.values():
-        content[asset.path] = asset.data
-    return content
-
-
-def image_record(images: ImageResult) -> dict[str, Any]:
-    failed = images.failed
-    record: dict[str, Any] = {
-        "stored": len({a.path for a in images.assets.values()}),
-        "missing": [f.to_dict() for f in failed[:MAX_LISTED_FAILURES]],
-    }
-    if len(failed) > MAX_LISTED_FAILURES:
-        record["missing_not_listed"] = len(failed) - MAX_LISTED_FAILURES
-    return record
-
-
 @functools.cache
 def _extractor_version() -> str:
     try:
@@ -216,12 +139,11 @@ def capture_url(
     url: str,
     out: Path,
     *,
-    key: SigningKey,
+    signer: Signer,
     fetcher: Fetcher,
     settings: CaptureSettings | None = None,
     fetched: FetchResult | None = None,
     started: float | None = None,
-    identity: Signer | None = None,
     extract: Extract | None = None,
 ) -> Captured:
     """Capture ``url`` into the bundle folder ``out`` and its CAR; see the module doc.
@@ -229,8 +151,8 @@ def capture_url(
     ``fetched`` lets a caller that already fetched the page (the batch runner, to
     compare bytes with the last capture) skip the second request; ``started`` is then
     when that fetch began (monotonic clock), so the page's time budget counts it.
-    With ``identity`` (the data directory's publisher identity) the bundle is signed
-    by its keys and carries its chain, as `mirror bundle` does. ``extract`` runs the
+    ``signer`` signs (with a publisher identity: a threshold of its keys, and the
+    bundle carries its chain, as `mirror bundle` does). ``extract`` runs the
     extraction elsewhere (a batch's worker processes); by default it runs here.
     """
     settings = settings or CaptureSettings()
@@ -265,7 +187,7 @@ def capture_url(
         images,
         source_url=fetched.final_url,
         captured_at=fetched.fetched_at,
-        key_id=key.public.key_id,
+        key_id=signer.key.public.key_id,
     )
     if settings.keep_source:
         content["source/page.raw"] = fetched.body
@@ -296,8 +218,7 @@ def capture_url(
         content,
         article=article_fields(article),
         capture=provenance,
-        key=key,
-        identity=identity,
+        signer=signer,
         car_out=car_file,  # the root pass writes the CAR: the files are read twice, not thrice
     )
     return Captured(
@@ -616,11 +537,10 @@ def _capture_one(
     url: str,
     out: Path,
     *,
-    key: SigningKey,
+    signer: Signer,
     fetcher: Fetcher,
     settings: CaptureSettings,
     state: CaptureState | None,
-    identity: Signer | None = None,
     extract: Extract | None = None,
 ) -> Outcome:
     started = time.monotonic()
@@ -634,12 +554,11 @@ def _capture_one(
         captured = capture_url(
             url,
             out,
-            key=key,
+            signer=signer,
             fetcher=fetcher,
             settings=settings,
             fetched=fetched,
             started=started,
-            identity=identity,
             extract=extract,
         )
         if state is not None:
@@ -676,14 +595,13 @@ def _capture_one(
 def run_batch(
     targets: Sequence[tuple[str, Path]],
     *,
-    key: SigningKey,
+    signer: Signer,
     fetcher: Fetcher,
     settings: CaptureSettings | None = None,
     state: CaptureState | None = None,
     jobs: int = 4,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
-    identity: Signer | None = None,
     processes: int = 0,
 ) -> BatchReport:
     """Capture each (url, bundle folder) pair on ``jobs`` threads.
@@ -712,11 +630,10 @@ def run_batch(
         outcome = _capture_one(
             url,
             Path(out),
-            key=key,
+            signer=signer,
             fetcher=fetcher,
             settings=settings,
             state=state,
-            identity=identity,
             extract=extract,
         )
         if on_done:

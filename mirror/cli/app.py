@@ -17,7 +17,7 @@ import click
 
 from .. import __version__
 from ..config import Home
-from ..errors import EXIT_INTERNAL, MirrorError
+from ..errors import EXIT_INTERNAL, MirrorError, refusal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,7 +40,7 @@ class MirrorGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"mirror: error: {exc.message}", err=True)
             if ctx.meta.get(JSON_META):  # tools reading --json get the verdict too
-                emit_json({"ok": False, "exit_code": exc.exit_code, "error": exc.message})
+                emit_json(refusal(exc))
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("mirror: interrupted", err=True)
@@ -99,7 +99,7 @@ def json_option(f: F) -> F:
         "as_json",
         is_flag=True,
         callback=_remember_json,
-        help="Print the result as JSON (on failure: {ok: false, exit_code, error}).",
+        help="Print the result as JSON (on failure: {ok: false, exit_code, reason, error}).",
     )(f)
 
 

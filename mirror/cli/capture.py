@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import identity, keys
-from ..errors import MirrorError, NetworkError, UsageError
+from ..errors import MirrorError
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
 
 if TYPE_CHECKING:  # the capture stack is imported when a capture runs, not for --help
+    from .. import publish
     from ..capture import pipeline
-
-
-DEFAULT_OUTPUT = Path("captures")
-EXIT_SOME_FAILED = NetworkError.exit_code  # 4: documented contract for batches
 
 
 def capture_options(f: F) -> F:
@@ -104,93 +99,32 @@ def capture_options(f: F) -> F:
     return f
 
 
-@dataclass(frozen=True, slots=True)
-class CaptureRun:
-    report: pipeline.BatchReport
-    single: bool  # one URL argument, no feed, sitemap or list
-    key: keys.SigningKey  # unlocked once; `mirror publish` signs its feed with them too
-    signer: identity.Signer | None
+def publish_car(bundle: Path) -> Path:
+    from ..capture.pipeline import car_path  # loaded with the capture stack, not for --help
 
-    @property
-    def exit_code(self) -> int:
-        failed = self.report.failed
-        if not failed:
-            return 0
-        return failed[0].exit_code if self.single else EXIT_SOME_FAILED
+    return car_path(bundle)
 
 
 def run_capture(
-    ctx: Context,
-    urls: Sequence[str],
-    *,
-    output: Path | None,
-    feeds: Sequence[str],
-    sitemaps: Sequence[str],
-    urls_file: Path | None,
-    jobs: int,
-    allow_private: bool,
-    proxy: str | None,
-    no_source: bool,
-    key_name: str | None,
-    processes: int = 0,
-    show_progress: bool = True,
-) -> CaptureRun:
-    """Load the key (passphrase asked once), gather the URLs, capture them all."""
-    from ..capture import pipeline
-    from ..capture.fetch import FetchPolicy
+    ctx: Context, urls: Sequence[str], options: dict[str, Any], *, show_progress: bool = True
+) -> publish.CaptureRun:
+    """Ask the passphrase once and capture, with a progress display on stderr."""
+    from .. import publish as publish_mod  # the capture stack loads for a capture, not --help
 
-    single = len(urls) == 1 and not (feeds or sitemaps or urls_file)
-    if not (urls or feeds or sitemaps or urls_file):
-        raise UsageError("give at least one URL, --feed, --sitemap or --urls-file")
-    settings = pipeline.CaptureSettings(
-        policy=FetchPolicy(allow_private=allow_private, proxy=proxy),
-        keep_source=not no_source,
-    )
+    request = publish_mod.CaptureRequest(urls=tuple(urls), **options)
     secret = passphrase(confirm=False)
-    signing_key = keys.load_signing_key(ctx.home, key_name, secret)
-    # None: no identity, one key
-    signer = identity.load_signer(ctx.home, secret, key_name, loaded=signing_key)
-    fetcher = pipeline.batch_fetcher(settings.policy)
-    found = pipeline.gather_urls(
-        urls, fetcher=fetcher, feeds=feeds, sitemaps=sitemaps, urls_file=urls_file
-    )
-    if single and output is None:
-        output = DEFAULT_OUTPUT / pipeline.bundle_name(found[0])
-    targets = pipeline.plan_targets(found, output or DEFAULT_OUTPUT, single=single)
-    if not targets:
-        note("no articles found")
-    state = pipeline.CaptureState(ctx.home.captures_file)
-    with _Progress(len(targets), enabled=show_progress and not single) as progress:
-        report = pipeline.run_batch(
-            targets,
-            key=signing_key,
-            fetcher=fetcher,
-            settings=settings,
-            state=state,
-            jobs=jobs,
-            on_done=progress.done,
-            identity=signer,
-            processes=0 if single else processes,
-        )
-    _sign_cars(ctx, report, signing_key)
-    return CaptureRun(report, single, signing_key, signer)
+    bars: list[_Progress] = []
 
+    def progress(total: int) -> Callable[[pipeline.Outcome], None]:
+        bar = _Progress(total, enabled=show_progress and not request.single)
+        bars.append(bar.__enter__())
+        return bar.done
 
-def _sign_cars(ctx: Context, report: pipeline.BatchReport, signing_key: keys.SigningKey) -> None:
-    """CAR.minisig beside each CAR, for readers who check with stock `minisign`."""
-    from .. import minisign
-    from ..capture import pipeline
-    from ..manifest import MANIFEST_NAME
-
-    for outcome in report.outcomes:
-        if outcome.status == "failed" or outcome.path is None or outcome.root is None:
-            continue
-        car = pipeline.car_path(outcome.path)
-        if not car.exists():
-            continue
-        signer = minisign.bundle_own_signer(ctx.home, outcome.path / MANIFEST_NAME)
-        if signer is not None:
-            minisign.write_minisig_if_own_key(ctx.home, car, outcome.root, signer[1], signing_key)
+    try:
+        return publish_mod.capture(ctx.home, request, secret, progress=progress)
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
 
 
 class _Progress:
@@ -278,21 +212,7 @@ def print_summary(report: pipeline.BatchReport) -> None:
 @capture_options
 @json_option
 @pass_ctx
-def capture(
-    ctx: Context,
-    urls: tuple[str, ...],
-    output: Path | None,
-    feeds: tuple[str, ...],
-    sitemaps: tuple[str, ...],
-    urls_file: Path | None,
-    jobs: int,
-    allow_private: bool,
-    proxy: str | None,
-    no_source: bool,
-    key_name: str | None,
-    processes: int,
-    as_json: bool,
-) -> None:
+def capture(ctx: Context, /, urls: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Capture web articles into signed bundles, each with its CAR beside it.
 
     Each article is fetched safely, its text extracted, sanitized into a reader page
@@ -307,22 +227,7 @@ def capture(
     --urls-file) exits 0 when every article was captured or unchanged and 4 when
     some failed; one bad URL never stops the others.
     """
-    run = run_capture(
-        ctx,
-        urls,
-        output=output,
-        feeds=feeds,
-        sitemaps=sitemaps,
-        urls_file=urls_file,
-        jobs=jobs,
-        allow_private=allow_private,
-        proxy=proxy,
-        no_source=no_source,
-        key_name=key_name,
-        processes=processes,
-    )
-    from ..capture.pipeline import car_path
-
+    run = run_capture(ctx, urls, options)
     report = run.report
     if as_json:
         emit_json(
@@ -345,7 +250,8 @@ def capture(
             raise error
         verb = "unchanged since the last capture:" if outcome.status == "unchanged" else "wrote"
         missing = f", {outcome.missing_images} images missing" if outcome.missing_images else ""
-        note(f"{verb} {outcome.path} and {car_path(outcome.path or Path())}{missing}")
+        car = publish_car(outcome.path or Path())
+        note(f"{verb} {outcome.path} and {car}{missing}")
         return
     print_summary(report)
     if run.exit_code:

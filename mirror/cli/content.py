@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from .. import audit, identity, keys
-from .. import bundle as bundle_mod
-from .. import verify as verify_mod
+from .. import audit, keys, reader
+from ..capture.local import bundle_local
 from ..errors import UsageError, VerificationError
 from ..ipld import car as car_mod
 from ..ipld import unixfs
+from ..publisher import load_signer
 from ..store import storage_error
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
-from .keys import passphrase
+from .keys import passphrase, write_minisig_for_bundle
 
 
 def trust_options(f: F) -> F:
@@ -57,8 +57,6 @@ def car(ctx: Context, path: Path, output: Path) -> None:
         note(f"left out hidden file: {name}")
     note(f"wrote {output}")
     if path.is_dir():  # a bundle signed by a key held here also gets OUTPUT.minisig
-        from .reader import write_minisig_for_bundle
-
         write_minisig_for_bundle(ctx.home, output, path, result.root.encode())
     click.echo(result.root.encode())
 
@@ -83,18 +81,13 @@ def bundle(
 
     Prints the bundle's root CID on stdout.
     """
-    secret = passphrase(confirm=False)
-    signing_key = keys.load_signing_key(ctx.home, key_name, secret)
-    # None: no identity, one key
-    signer = identity.load_signer(ctx.home, secret, key_name, loaded=signing_key)
-    result = bundle_mod.bundle_local(
-        src, output, url=url, title=title, key=signing_key, identity=signer
-    )
+    signer = load_signer(ctx.home, passphrase(confirm=False), key_name)
+    result = bundle_local(src, output, url=url, title=title, signer=signer)
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")
     note(
         f"wrote bundle {output} ({len(result.manifest.files)} files), "
-        f"signed by {signing_key.public.key_id}"
+        f"signed by {signer.key.public.key_id}"
     )
     click.echo(result.root.encode())
 
@@ -137,7 +130,7 @@ def verify(
     if target is None or repair:
         raise UsageError("give a TARGET to verify, or --all [--repair]")
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
-    verdict = verify_mod.verify_target(target, trusted, home=ctx.home)
+    verdict = reader.verify(ctx.home, target, trusted)
     if as_json:
         emit_json(verdict.to_dict())
         return
@@ -169,12 +162,29 @@ def _verify_all(ctx: Context, repair: bool, as_json: bool) -> None:
 )
 @click.argument("dest", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @trust_options
+@click.option(
+    "--force", is_flag=True, help="Replace DIR even when it is not empty (once verified)."
+)
+@json_option
 @pass_ctx
 def unpack(
-    ctx: Context, car_file: Path, dest: Path, trust_name: str | None, key_text: str | None
+    ctx: Context,
+    car_file: Path,
+    dest: Path,
+    trust_name: str | None,
+    key_text: str | None,
+    force: bool,
+    as_json: bool,
 ) -> None:
-    """Verify FILE.car, then extract the bundle into DIR (never outside it)."""
+    """Verify FILE.car, then extract the bundle into DIR (never outside it).
+
+    DIR must be empty or absent unless --force; nothing in it changes when the CAR
+    does not verify.
+    """
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
-    verdict = verify_mod.unpack_car(car_file, dest, trusted, home=ctx.home)
+    verdict = reader.unpack(ctx.home, car_file, dest, trusted, force=force)
+    if as_json:
+        emit_json({**verdict.to_dict(), "output": str(dest)})
+        return
     note(f"verified and unpacked {verdict.files_checked} files into {dest}")
     click.echo(verdict.root_cid)

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from .. import identity as ident
-from .. import keys
+from .. import identity_state, keys, publisher
+from .. import resign as resign_mod
 from ..errors import UsageError
 from .app import Context, emit_json, json_option, main, note, pass_ctx
 from .keys import passphrase
@@ -50,7 +51,7 @@ def _local_names(ctx: Context) -> dict[keys.PublicKey, str]:
     return {keys.load_public(ctx.home, n): n for n in keys.list_keys(ctx.home)}
 
 
-def _report(status: ident.SignStatus) -> None:
+def _report(status: publisher.SignStatus) -> None:
     old = (
         f"previous keys {status.old_signed}/{status.old_threshold}, "
         if status.old_threshold
@@ -80,12 +81,12 @@ def identity() -> None:
 @pass_ctx
 def show(ctx: Context, chain: bool, as_json: bool) -> None:
     """Show the current identity version of this data directory."""
-    current = ident.require_chain(ctx.home)
+    current = publisher.require_chain(ctx.home)
     if chain:
         click.echo(current.to_bytes().decode("utf-8"), nl=False)
         return
     info = _describe(_local_names(ctx), current.current)
-    pending = ident.pending(ctx.home)
+    pending = publisher.pending(ctx.home)
     info["pending"] = str(pending) if pending else None
     info["expired"] = current.current.expired()
     if as_json:
@@ -110,9 +111,9 @@ def show(ctx: Context, chain: bool, as_json: bool) -> None:
 def init(ctx: Context, name: str | None, key_name: str | None, expires_days: int) -> None:
     """Make identity version 1: the signing key alone, threshold 1."""
     signing = keys.load_signing_key(ctx.home, key_name, passphrase(confirm=False))
-    link = ident.init(ctx.home, signing, name=name or signing.name, ttl=_ttl(expires_days))
+    link = publisher.init(ctx.home, signing, name=name or signing.name, ttl=_ttl(expires_days))
     note(f"identity {link.identity.name!r} version 1 with key {signing.public.key_id}")
-    click.echo(str(ident.identity_dir(ctx.home) / "v1.json"))
+    click.echo(str(identity_state.identity_dir(ctx.home) / "v1.json"))
 
 
 @identity.command("rotate")
@@ -136,15 +137,15 @@ def rotate(
     version's threshold is not met, it is written to identity/pending.json for
     `mirror identity sign` on the machines holding the other keys.
     """
-    chain = ident.require_chain(ctx.home)
-    doc = ident.next_version(
+    chain = publisher.require_chain(ctx.home)
+    doc = publisher.next_version(
         chain,
-        add=[ident.resolve_key(ctx.home, k) for k in add],
-        remove=[ident.resolve_key(ctx.home, k) for k in remove],
+        add=[publisher.resolve_key(ctx.home, k) for k in add],
+        remove=[publisher.resolve_key(ctx.home, k) for k in remove],
         threshold=threshold,
         ttl=_ttl(expires_days),
     )
-    _report(ident.propose(ctx.home, doc, passphrase(confirm=False)))
+    _report(publisher.propose(ctx.home, doc, passphrase(confirm=False)))
 
 
 @identity.command("revoke")
@@ -161,15 +162,15 @@ def revoke(
     Its signatures count for nothing from then on, also on bundles it signed before,
     unless current keys re-signed them (`mirror identity resign`).
     """
-    chain = ident.require_chain(ctx.home)
-    doc = ident.next_version(
+    chain = publisher.require_chain(ctx.home)
+    doc = publisher.next_version(
         chain,
-        add=[ident.resolve_key(ctx.home, k) for k in add],
-        revoke=[ident.resolve_key(ctx.home, key_value)],
+        add=[publisher.resolve_key(ctx.home, k) for k in add],
+        revoke=[publisher.resolve_key(ctx.home, key_value)],
         threshold=threshold,
         ttl=_ttl(expires_days),
     )
-    _report(ident.propose(ctx.home, doc, passphrase(confirm=False)))
+    _report(publisher.propose(ctx.home, doc, passphrase(confirm=False)))
 
 
 @identity.command("sign")
@@ -183,7 +184,7 @@ def sign(ctx: Context, file: Path, key_names: tuple[str, ...]) -> None:
     version signs. When FILE extends this data directory's identity and is now fully
     signed, it becomes the current version.
     """
-    status = ident.cosign(ctx.home, file, passphrase(confirm=False), key_names)
+    status = publisher.cosign(ctx.home, file, passphrase(confirm=False), key_names)
     _report(status)
 
 
@@ -200,7 +201,7 @@ def resign(ctx: Context, bundles: tuple[Path, ...], as_json: bool) -> None:
     """
     if not bundles:
         raise UsageError("give the bundle folders to re-sign")
-    results = ident.resign(ctx.home, list(bundles), passphrase(confirm=False))
+    results = resign_mod.resign(ctx.home, list(bundles), passphrase(confirm=False))
     if as_json:
         emit_json(
             [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import click
 
-from .. import keys
-from ..config import PASSPHRASE_ENV
+from .. import keys, minisign, reader
+from ..config import PASSPHRASE_ENV, Home
 from .app import Context, emit_json, json_option, main, note, pass_ctx
 
 
@@ -61,8 +63,6 @@ def key_show(ctx: Context, name: str | None, as_minisign: bool, as_json: bool) -
     name = name or keys.default_key_name(ctx.home)
     public = keys.load_public(ctx.home, name)
     if as_minisign:
-        from .. import minisign
-
         click.echo(minisign.public_key_text(public))
         note(minisign.verify_command(public, "FILE"))
         return
@@ -142,3 +142,33 @@ def trust_remove(ctx: Context, name: str) -> None:
     """Stop trusting NAME."""
     keys.trust_remove(ctx.home, name)
     note(f"no longer trusting {name!r}")
+
+
+# -- .minisig files for stock minisign (publisher commands) ------------------------------
+
+
+def minisig_passphrase() -> str | None:
+    """MIRROR_PASSPHRASE, else ask when a terminal is there, else None (skip)."""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return str(click.prompt("Passphrase (for FILE.minisig)", hide_input=True, err=True))
+    return None
+
+
+def write_minisig_for_bundle(home: Home, file: Path, bundle: Path, root_cid: str) -> None:
+    """After a publisher command wrote FILE from BUNDLE (a folder): FILE.minisig when the
+    bundle is signed by a key held in this data directory."""
+    found = reader.own_bundle_signer(home, bundle)
+    if found is None:
+        return
+    name, captured_at = found
+    secret = minisig_passphrase()
+    if secret is None:
+        note(f"not writing {file.name}.minisig: set {PASSPHRASE_ENV} to sign it")
+        return
+    signing_key = keys.load_signing_key(home, name, secret)
+    sig = minisign.write_minisig_if_own_key(home, file, root_cid, captured_at, signing_key)
+    if sig is not None:
+        note(f"wrote {sig} (check: {minisign.verify_command(signing_key.public, file.name)})")

@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
-from .. import canonjson, envelope, feed, follow, keys, push, store
+from .. import canonjson, envelope, feed, follow, keys, publish, push, store
 from ..errors import UsageError
 from ..ipfs import IpfsNode, resolve_api
+from ..ipld import unixfs
+from ..publisher import load_signer
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .capture import capture_options, run_capture
 from .keys import passphrase
@@ -68,21 +71,7 @@ def push_cmd(ctx: Context, target: Path, no_record: bool, api: str | None, as_js
 @json_option
 @pass_ctx
 def publish_cmd(
-    ctx: Context,
-    urls: tuple[str, ...],
-    output: Path | None,
-    feeds: tuple[str, ...],
-    sitemaps: tuple[str, ...],
-    urls_file: Path | None,
-    jobs: int,
-    allow_private: bool,
-    proxy: str | None,
-    no_source: bool,
-    key_name: str | None,
-    processes: int,
-    ttl: str,
-    api: str | None,
-    as_json: bool,
+    ctx: Context, /, urls: tuple[str, ...], ttl: str, api: str | None, as_json: bool, **options: Any
 ) -> None:
     """Capture articles, push them to the IPFS node and publish the updated feed.
 
@@ -94,28 +83,12 @@ def publish_cmd(
     info = node.info()  # fail before capturing when the node is not there
     note(f"IPFS node: {info.label} at {node.api}")
     lifetime = timedelta(seconds=follow.parse_duration(ttl))
-    run = run_capture(
-        ctx,
-        urls,
-        output=output,
-        feeds=feeds,
-        sitemaps=sitemaps,
-        urls_file=urls_file,
-        jobs=jobs,
-        allow_private=allow_private,
-        proxy=proxy,
-        no_source=no_source,
-        key_name=key_name,
-        processes=processes,
-    )
-    captured = [o for o in run.report.outcomes if o.root and o.path]
+    run = run_capture(ctx, urls, options)
     for failed in run.report.failed:
         note(f"capture failed: {failed.url}: {failed.error}")
-    if captured:
-        key = push.signer_for_feed(run.key, run.signer)  # no second passphrase prompt
-        pushed, published = push.publish_bundles(
-            node, ctx.home, [o.path for o in captured if o.path], key, ttl=lifetime, log=note
-        )
+    done = publish.publish(node, ctx.home, run, ttl=lifetime, log=note)
+    if done is not None:
+        pushed, published = done
         for warning in published.warnings:
             note(f"warning: {warning}")
         note(f"feed {published.feed_cid} version {published.version}")
@@ -168,11 +141,11 @@ def feed_publish(
     its current keys. The signed head is written to feed/head.json and announced by IPNS and pubsub
     when the node supports them. Prints the new feed CID on stdout.
     """
-    key = push.feed_signer(ctx.home, passphrase(confirm=False), key_name)
+    signer = load_signer(ctx.home, passphrase(confirm=False), key_name)
     result = push.push_feed(
         connect(api),
         ctx.home,
-        key,
+        signer,
         ttl=timedelta(seconds=follow.parse_duration(ttl)),
         gateways=gateways,
         announce=not no_announce,
@@ -199,7 +172,7 @@ def feed_show(ctx: Context, as_json: bool) -> None:
         raise UsageError("no feed yet: run `mirror feed publish`")
     verified, data = current
     doc = verified.feed.to_dict()
-    doc["feed_cid"] = push.file_cid(data).encode()
+    doc["feed_cid"] = unixfs.file_cid(data).encode()
     if as_json:
         emit_json(doc)
         return

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import webbrowser
 from pathlib import Path
@@ -11,45 +9,13 @@ from pathlib import Path
 import click
 
 from .. import export as export_mod
-from .. import feed, keys, minisign, retrieve, viewer
-from ..config import PASSPHRASE_ENV, Home
+from .. import ipfs, keys, minisign, reader, retrieve, viewer
+from ..config import PASSPHRASE_ENV
 from ..errors import MirrorError, UsageError
 from ..ipld.cid import CID
-from ..keys import TrustedKey
-from ..manifest import MANIFEST_NAME
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .content import trust_options
-
-
-def _own_keys(home: Home) -> list[TrustedKey]:
-    return [TrustedKey(n, keys.load_public(home, n), "") for n in keys.list_keys(home)]
-
-
-def _minisig_passphrase() -> str | None:
-    """MIRROR_PASSPHRASE, else ask when a terminal is there, else None (skip)."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value is not None:
-        return value
-    if sys.stdin.isatty():
-        return str(click.prompt("Passphrase (for FILE.minisig)", hide_input=True, err=True))
-    return None
-
-
-def write_minisig_for_bundle(home: Home, file: Path, bundle: Path, root_cid: str) -> None:
-    """After a publisher command wrote FILE from BUNDLE (a folder): FILE.minisig when the
-    bundle is signed by a key held in this data directory."""
-    found = minisign.bundle_own_signer(home, bundle / MANIFEST_NAME)
-    if found is None:
-        return
-    name, captured_at = found
-    secret = _minisig_passphrase()
-    if secret is None:
-        note(f"not writing {file.name}.minisig: set {PASSPHRASE_ENV} to sign it")
-        return
-    signing_key = keys.load_signing_key(home, name, secret)
-    sig = minisign.write_minisig_if_own_key(home, file, root_cid, captured_at, signing_key)
-    if sig is not None:
-        note(f"wrote {sig} (check: {minisign.verify_command(signing_key.public, file.name)})")
+from .keys import minisig_passphrase
 
 
 @main.command("export")
@@ -84,16 +50,16 @@ def export_cmd(
     if trust_name or key_text:
         trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
     else:
-        trusted = _own_keys(ctx.home)
+        trusted = keys.own_keys(ctx.home)
         if not trusted:
             raise UsageError(
                 "no signing key in this data directory: pass --trust NAME or --key KEY"
             )
-    result = export_mod.export_bundle(bundle, output, trusted)
+    result = export_mod.export_bundle(ctx.home, bundle, output, trusted)
     if not no_minisig:
         signer = minisign.own_key_by_id(ctx.home, result.verdict.key_id)
         if signer is not None:
-            secret = _minisig_passphrase()
+            secret = minisig_passphrase()
             if secret is None:
                 note(f"not writing {output.name}.minisig: set {PASSPHRASE_ENV} to sign it")
             else:
@@ -136,32 +102,15 @@ def _api_option(f: F) -> F:
     )(f)
 
 
-def _fetch(
-    ctx: Context,
-    cid_text: str,
-    trusted: list[TrustedKey],
-    api: str | None,
-    gateways: tuple[str, ...],
-    no_node: bool,
-    timeout: float,
-) -> retrieve.Fetched:
-    from .. import ipfs
-
+def _cid(text: str) -> CID:
     try:
-        cid = CID.decode(cid_text)
+        return CID.decode(text)
     except MirrorError as exc:
-        raise UsageError(f"not a CID: {cid_text!r} ({exc.message})") from exc
-    node = None if no_node else ipfs.IpfsNode(ipfs.resolve_api(api), timeout=min(30.0, timeout))
-    return retrieve.fetch_verified(
-        ctx.home,
-        cid,
-        trusted,
-        node=node,
-        gateways=gateways,
-        feed_gateways=feed.remembered_gateways(ctx.home, trusted),
-        deadline=timeout,
-        progress=note,
-    )
+        raise UsageError(f"not a CID: {text!r} ({exc.message})") from exc
+
+
+def _node(api: str | None, no_node: bool, timeout: float) -> ipfs.IpfsNode | None:
+    return None if no_node else ipfs.IpfsNode(ipfs.resolve_api(api), timeout=min(30.0, timeout))
 
 
 @main.command("get")
@@ -177,6 +126,7 @@ def _fetch(
 @_api_option
 @_gateway_option
 @click.option("--no-node", is_flag=True, help="Do not ask an IPFS node; cache and gateways only.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT even when it is a non-empty folder.")
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
@@ -195,6 +145,7 @@ def get_cmd(
     api: str | None,
     gateways: tuple[str, ...],
     no_node: bool,
+    force: bool,
     timeout: float,
     as_json: bool,
 ) -> None:
@@ -205,9 +156,19 @@ def get_cmd(
     written. Exit 3 when no source gave a copy that verifies.
     """
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
-    fetched = _fetch(ctx, cid_text, trusted, api, gateways, no_node, timeout)
-    out = output or Path(fetched.verdict.root_cid)
-    verdict = retrieve.write_output(fetched, out, trusted)
+    cid = _cid(cid_text)
+    out = output or Path(cid.encode())
+    fetched, verdict = reader.get(
+        ctx.home,
+        cid,
+        trusted,
+        out,
+        node=_node(api, no_node, timeout),
+        gateways=gateways,
+        deadline=timeout,
+        progress=note,
+        force=force,
+    )
     if as_json:
         emit_json(
             {
@@ -265,13 +226,19 @@ def read_cmd(
     trusted = keys.resolve_trust(ctx.home, trust_name, key_text)
     path = Path(target)
     if path.exists():
-        outcome = viewer.prepare(path, trusted)
+        outcome = viewer.prepare(ctx.home, path, trusted)
     else:
         try:
-            fetched = _fetch(
-                ctx, target, trusted, api, gateways, no_node, retrieve.DEFAULT_DEADLINE
+            fetched = reader.fetch(
+                ctx.home,
+                _cid(target),
+                trusted,
+                node=_node(api, no_node, retrieve.DEFAULT_DEADLINE),
+                gateways=gateways,
+                deadline=retrieve.DEFAULT_DEADLINE,
+                progress=note,
             )
-            outcome = viewer.prepare(fetched.car, trusted, label=target)
+            outcome = viewer.prepare(ctx.home, fetched.car, trusted, label=target)
         except UsageError:
             raise
         except MirrorError as exc:
@@ -286,7 +253,7 @@ def read_cmd(
         if outcome.verdict is not None:
             note(f"verified: signed by {outcome.verdict.publisher} ({outcome.verdict.key_id})")
         else:
-            note(f"refused: {outcome.error}")
+            note(f"refused: {outcome.error.message if outcome.error else ''}")
         if not no_open:
             webbrowser.open(server.url)
         note(

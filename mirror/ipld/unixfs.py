@@ -11,6 +11,7 @@ the same bytes, so what is hashed is exactly what was read.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import stat
@@ -401,6 +402,71 @@ def add_stream(stream: BinaryIO, sink: Sink | None = None) -> tuple[FileEntry, i
         return builder.file(stream.read)
     finally:
         builder.close()
+
+
+def add_bytes(data: bytes) -> tuple[FileEntry, int]:
+    """(entry, tsize) of bytes stored as one UnixFS file."""
+    return add_stream(io.BytesIO(data))
+
+
+def file_cid(data: bytes) -> CID:
+    """The CID of bytes stored as one UnixFS file (unixfs-v1-2025)."""
+    return add_bytes(data)[0].cid
+
+
+# Every CID in our layout (CIDv1, sha2-256, raw or dag-pb) encodes to the same length,
+# so a stand-in CID gives a node's exact block size without the data.
+_STAND_IN = CID.from_digest(RAW, bytes(32))
+
+
+def file_tsize(size: int) -> int:
+    """The cumulative DAG size (Tsize) of a file of `size` bytes in our layout.
+
+    It depends on the size alone: the balanced DAG has height H = ceil(log1024(leaves)),
+    every node's children are full subtrees except the last, and a full subtree of a
+    given height always encodes the same. Computed from at most two node encodings
+    per level, never by hashing stand-in bytes, so any declared size costs
+    microseconds.
+    """
+    if size < 0:
+        raise UsageError(f"negative file size {size}")
+    if size <= CHUNK_SIZE:
+        return size
+    leaves = -(-size // CHUNK_SIZE)
+    height = 1
+    while MAX_LINKS**height < leaves:
+        height += 1
+    full: dict[int, tuple[int, int]] = {0: (CHUNK_SIZE, CHUNK_SIZE)}  # height -> (tsize, bytes)
+
+    def node(children: list[tuple[int, int]]) -> tuple[int, int]:
+        data = encode_data(
+            UnixFSData(
+                T_FILE,
+                filesize=sum(b for _, b in children),
+                blocksizes=tuple(b for _, b in children),
+            )
+        )
+        links = tuple(dagpb.PBLink(_STAND_IN, "", t) for t, _ in children)
+        block = dagpb.encode(dagpb.PBNode(links, data))
+        return len(block) + sum(t for t, _ in children), sum(b for _, b in children)
+
+    def full_tree(h: int) -> tuple[int, int]:
+        if h not in full:
+            full[h] = node([full_tree(h - 1)] * MAX_LINKS)
+        return full[h]
+
+    def tree(h: int, count: int, last: int) -> tuple[int, int]:
+        """A subtree of height h over `count` leaves, the last one `last` bytes long."""
+        if h == 0:
+            return last, last
+        per_child = MAX_LINKS ** (h - 1)
+        whole, rest = divmod(count, per_child)
+        if rest == 0:
+            whole, rest = whole - 1, per_child
+        children = [full_tree(h - 1)] * whole + [tree(h - 1, rest, last)]
+        return node(children)
+
+    return tree(height, leaves, size - (leaves - 1) * CHUNK_SIZE)[0]
 
 
 # -- walking a verified block store ---------------------------------------------

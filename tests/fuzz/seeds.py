@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mirror import bundle, feed
 from mirror.ipld import car
 from mirror.keys import SigningKey, TrustedKey
+from mirror.signer import Signer
 
 
 @cache
@@ -36,7 +37,7 @@ def bundle_seed() -> tuple[bytes, bytes]:
             {"index.html": b"<p>hello</p>", "assets/a.txt": b"a" * 300, "article.md": b"# hi\n"},
             article={"title": "Fuzz", "language": "en"},
             capture={"final_url": "https://example.org/a"},
-            key=signing_key(),
+            signer=Signer.single(signing_key()),
             created_at="2025-01-01T00:00:00Z",
         )
         car.write_car(out, Path(tmp) / "b.car")

@@ -16,6 +16,7 @@ import pytest
 
 from mirror.capture import pipeline
 from mirror.capture.fetch import FetchPolicy
+from mirror.signer import Signer
 from tests.conftest import Mirror
 from tests.helpers.webserver import Server, redirect, respond, serve
 
@@ -197,7 +198,7 @@ def test_a_page_whose_image_hosts_never_answer_ends_within_its_budget(
     with serve({"/a": respond(_article(images))}) as server:
         started = time.monotonic()
         captured = pipeline.capture_url(
-            server.url("/a"), tmp_path / "b", key=key,
+            server.url("/a"), tmp_path / "b", signer=Signer.single(key),
             fetcher=pipeline.batch_fetcher(settings.policy), settings=settings,
         )  # fmt: skip
         took = time.monotonic() - started

@@ -17,6 +17,7 @@ from mirror.capture import pipeline
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.fetch import FetchPolicy
 from mirror.config import Home
+from mirror.signer import Signer
 from tests.conftest import PASSPHRASE, Mirror
 from tests.helpers.webserver import Server, respond, serve
 
@@ -48,7 +49,7 @@ def _batch(
     settings = pipeline.CaptureSettings(policy=FetchPolicy(allow_private=True), page_budget=budget)
     return pipeline.run_batch(
         [(u, out / pipeline.bundle_name(u)) for u in urls],
-        key=keys.load_signing_key(Home(mirror.home), "pub", PASSPHRASE),
+        signer=Signer.single(keys.load_signing_key(Home(mirror.home), "pub", PASSPHRASE)),
         fetcher=pipeline.batch_fetcher(settings.policy),
         settings=settings,
         jobs=3,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from mirror import export as export_mod
+from mirror import export_format
 from mirror.cli import main
 from mirror.errors import UsageError
 
@@ -126,7 +126,7 @@ def test_export_is_one_verifiable_deterministic_file(publisher: Publisher, tmp_p
     assert "assets/red.png" not in text.split("</script>", 1)[1]  # inlined, not linked
     assert text.count("data:image/png;base64,") == 3
     csp = re.findall(r'http-equiv="Content-Security-Policy" content="([^"]*)"', text)
-    assert csp == [export_mod.EXPORT_CSP]  # the bundle's own policy is replaced
+    assert csp == [export_format.EXPORT_CSP]  # the bundle's own policy is replaced
     assert text.index('<meta charset="utf-8">') < 100  # within the browser's prescan
 
 
@@ -221,7 +221,7 @@ def test_page_with_script_cannot_be_exported(publisher: Publisher) -> None:
         "<html><head></head><body>\u00e9</body></html>".encode("latin-1"),
     ):
         with pytest.raises(UsageError):
-            export_mod.render(page, {}, manifest_json)
+            export_format.render(page, {}, manifest_json, None)
 
 
 @pytest.mark.corpus

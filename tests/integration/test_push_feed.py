@@ -10,8 +10,8 @@ import pytest
 
 from mirror import envelope, feed
 from mirror.ipld.cid import CID
+from mirror.ipld.unixfs import file_cid
 from mirror.keys import PublicKey, TrustedKey
-from mirror.push import file_cid
 from tests.conftest import PASSPHRASE, Mirror
 from tests.ipfs_support import LocalNode
 

@@ -19,6 +19,7 @@ from mirror.errors import LimitExceeded
 from mirror.ipld.cid import CID
 from mirror.retrieve import fetch_verified
 from tests.conftest import Mirror, snapshot
+from tests.helpers.trust import trust_of
 from tests.ipfs_support import LocalNode
 from tests.simulator import PAST, Simulator, blocks_of
 
@@ -97,7 +98,7 @@ def test_http_gateway_bundle_honest_damaged_slow_endless(
             fetch_verified(
                 Home(tmp_path / "endless-home"),
                 root,
-                sim.trusted(),
+                trust_of(sim.trusted()),
                 gateways=[server.base],
                 max_bytes=8 << 20,
                 deadline=30,

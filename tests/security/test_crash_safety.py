@@ -36,7 +36,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from mirror import canonjson, identity, keys
+from mirror import canonjson, identity_state, keys
 from mirror.audit import check_key_file
 from mirror.config import Home
 from mirror.envelope import Envelope
@@ -134,7 +134,7 @@ def _unpack_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> 
         cars.append(tmp / f"{title}.car")
     dest = m.home / "unpacked" / "report"
     assert m("unpack", cars[0], dest, "--trust", "pub").exit_code == 0
-    return ["unpack", cars[1], dest, "--trust", "pub"]
+    return ["unpack", cars[1], dest, "--trust", "pub", "--force"]
 
 
 def _car_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> list[str | Path]:
@@ -457,7 +457,7 @@ def _assert_complete(m: Mirror, label: str, step: str, files: dict[str, bytes]) 
         title = "New" if step == "renamed" else "Old"
         assert f'"title": "{title}"' in run.stdout
     elif label == "identity":
-        chain = identity.home_chain(home)
+        chain = identity_state.home_chain(home)
         assert (chain is not None) == (step == "renamed")
     elif label == "identity-pending":
         (data,) = files.values()

@@ -17,12 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from mirror import bundle, canonjson, envelope
+from mirror import bundle, canonjson, envelope, feed, identity_state, publisher
 from mirror import identity as ident
+from mirror import reader as reader_mod
 from mirror import verify as verify_mod
+from mirror.clock import sha256_tag
 from mirror.config import Home
 from mirror.errors import VerificationError
-from mirror.keys import PublicKey, SigningKey, TrustedKey, load_public, load_signing_key
+from mirror.keys import PublicKey, TrustedKey, load_public, load_signing_key
+from mirror.signer import Signer
 from tests.conftest import PASSPHRASE, Mirror, snapshot
 
 NAMES = {"A": "pub", "B": "other", "C": "carol", "D": "dave", "E": "erin"}
@@ -36,20 +39,19 @@ class World:
     line_a: str
 
 
-def _signer(home: Home, labels: str, version: int, chain: bytes) -> ident.Signer:
+def _signer(home: Home, labels: str, version: int, chain: bytes) -> Signer:
     keys = tuple(load_signing_key(home, NAMES[c], PASSPHRASE) for c in labels)
-    return ident.Signer(keys, version, chain)
+    return Signer(keys, version, chain)
 
 
-def _bundle(out: Path, page: Path, signer: ident.Signer, key: SigningKey) -> Path:
+def _bundle(out: Path, page: Path, signer: Signer) -> Path:
     content = {"index.html": page.read_bytes()}
     bundle.write_bundle(
         out,
         content,
         article={"title": out.name},
         capture={"source": "test"},
-        key=key,
-        identity=signer,
+        signer=signer,
     )
     return out
 
@@ -69,15 +71,15 @@ def world(tmp_path_factory: pytest.TempPathFactory, _keyed_home: Path) -> World:
     chains: dict[int, bytes] = {}
 
     def snap(version: int) -> bytes:
-        chain = ident.require_chain(home)
+        chain = publisher.require_chain(home)
         assert chain.current.version == version
         chains[version] = chain.to_bytes()
         return chains[version]
 
     assert m("identity", "init", "--name", "paper").exit_code == 0
-    signer = ident.load_signer(home, PASSPHRASE)
+    signer = publisher.load_signer(home, PASSPHRASE)
     assert signer is not None and signer.version == 1
-    bundles["v1-by-A"] = _bundle(base / "v1-by-A", page, signer, signer.keys[0])
+    bundles["v1-by-A"] = _bundle(base / "v1-by-A", page, signer)
     snap(1)
     r = m("identity", "rotate", "--add", "other", "--add", "carol", "--threshold", "2")
     assert r.exit_code == 0, r.stderr
@@ -86,19 +88,19 @@ def world(tmp_path_factory: pytest.TempPathFactory, _keyed_home: Path) -> World:
     assert r.exit_code == 0, r.stderr
     c3 = snap(3)
     s = _signer(home, "BD", 3, c3)
-    bundles["v3-by-BD"] = _bundle(base / "v3-by-BD", page, s, s.keys[0])
+    bundles["v3-by-BD"] = _bundle(base / "v3-by-BD", page, s)
     s = _signer(home, "D", 3, c3)
-    bundles["v3-by-D"] = _bundle(base / "v3-by-D", page, s, s.keys[0])
+    bundles["v3-by-D"] = _bundle(base / "v3-by-D", page, s)
     r = m("identity", "revoke", "dave", "--add", "erin")
     assert r.exit_code == 0, r.stderr
     c4 = snap(4)
-    signer = ident.load_signer(home, PASSPHRASE)
+    signer = publisher.load_signer(home, PASSPHRASE)
     assert signer is not None and signer.version == 4 and len(signer.keys) == 2
-    bundles["v4-current"] = _bundle(base / "v4-current", page, signer, signer.keys[0])
+    bundles["v4-current"] = _bundle(base / "v4-current", page, signer)
     s = _signer(home, "D", 4, c4)
-    bundles["v4-by-D"] = _bundle(base / "v4-by-D", page, s, s.keys[0])
+    bundles["v4-by-D"] = _bundle(base / "v4-by-D", page, s)
     s = _signer(home, "CC", 4, c4)
-    bundles["v4-by-C-twice"] = _bundle(base / "v4-by-C-twice", page, s, s.keys[0])
+    bundles["v4-by-C-twice"] = _bundle(base / "v4-by-C-twice", page, s)
     line_a = load_public(home, "pub").to_text()
     return World(home_dir, bundles, chains, line_a)
 
@@ -112,7 +114,7 @@ def reader(empty_mirror: Mirror, world: World) -> Mirror:
 
 def _verify(home: Path, folder: Path, anchor: str) -> verify_mod.Verdict:
     trusted = [TrustedKey("paper", PublicKey.from_text(anchor), "")]
-    return verify_mod.verify_folder(folder, trusted, home=Home(home))
+    return reader_mod.verify(Home(home), folder, trusted)
 
 
 def test_done_when_v4_two_of_three_verifies_for_v1_reader(reader: Mirror, world: World) -> None:
@@ -148,7 +150,9 @@ def test_revocation_learned_later_applies_to_old_bundles(reader: Mirror, world: 
     the reader has seen v4 (which revokes D), the same bundle is refused."""
     assert _verify(reader.home, world.bundles["v3-by-BD"], world.line_a).manifest
     _verify(reader.home, world.bundles["v4-current"], world.line_a)
-    assert ident.remembered_version(Home(reader.home), PublicKey.from_text(world.line_a)) == 4
+    assert (
+        identity_state.remembered_version(Home(reader.home), PublicKey.from_text(world.line_a)) == 4
+    )
     with pytest.raises(VerificationError, match="revoked"):
         _verify(reader.home, world.bundles["v3-by-BD"], world.line_a)
 
@@ -233,12 +237,12 @@ def test_fork_against_remembered_chain_refused(
     a = load_signing_key(home, "pub", PASSPHRASE)
     v1 = ident.parse_chain(world.chains[1])[0]
     fork = ident.Identity(
-        "paper", 2, "2030-01-01T00:00:00Z", 1, (a.public,), (), ident.sha256_tag(v1.payload)
+        "paper", 2, "2030-01-01T00:00:00Z", 1, (a.public,), (), sha256_tag(v1.payload)
     )
     env = envelope.sign(envelope.IDENTITY_TYPE, fork.to_bytes(), [a])
     item = canonjson.loads(env.to_bytes().rstrip(b"\n"), max_size=1 << 20)
-    signer = ident.Signer((a,), 2, ident.chain_bytes([v1, env]))
-    _bundle(tmp_path / "fork", Path(world.bundles["v1-by-A"] / "index.html"), signer, a)
+    signer = Signer((a,), 2, ident.chain_bytes([v1, env]))
+    _bundle(tmp_path / "fork", Path(world.bundles["v1-by-A"] / "index.html"), signer)
     assert item  # the fork is well-formed and signed by the trusted key itself
     before = snapshot(reader.home)
     with pytest.raises(VerificationError, match="two different version 2"):
@@ -256,9 +260,9 @@ def test_rollback_to_lower_identity_version_refused(reader: Mirror, world: World
     before = snapshot(reader.home)
     old = canonjson.loads(world.chains[2].rstrip(b"\n"), max_size=1 << 24)
     with pytest.raises(VerificationError, match="rollback") as info:
-        ident.verify_chain_for(home, trusted, old, current=True)
+        feed.authority(old, trusted, home)
     assert info.value.exit_code == 3
-    assert ident.remembered_version(home, anchor) == 4
+    assert identity_state.remembered_version(home, anchor) == 4
     assert snapshot(reader.home) == before
 
 

@@ -16,6 +16,7 @@ from mirror.config import Home
 from mirror.errors import UsageError, VerificationError
 from mirror.manifest import Manifest
 from tests.conftest import PASSPHRASE, Mirror
+from tests.helpers.trust import trust_of
 
 
 @pytest.fixture
@@ -118,7 +119,7 @@ def test_case_14_flipped_payload_or_signature_byte_is_exit_3(
     (signed / "manifest.json").write_bytes(tampered.to_bytes())
     try:
         with pytest.raises(VerificationError):
-            verify.verify_folder(signed, trusted)
+            verify.check_folder(signed, trust_of(trusted))
     finally:
         (signed / "manifest.json").write_bytes(original)
 
@@ -137,7 +138,7 @@ def test_case_14_flipped_content_byte_is_exit_3(mirror: Mirror, signed: Path, da
     trusted = list(keys.load_trust(Home(mirror.home)).values())
     try:
         with pytest.raises(VerificationError):
-            verify.verify_folder(signed, trusted)
+            verify.check_folder(signed, trust_of(trusted))
     finally:
         path.write_bytes(original)
 
@@ -151,7 +152,7 @@ def test_case_14_any_raw_byte_of_manifest_json_never_verifies(mirror: Mirror, si
         changed[position] ^= 0x01  # stays ASCII: damage, not a hostile construct
         (signed / "manifest.json").write_bytes(bytes(changed))
         with pytest.raises((VerificationError, UsageError)) as info:
-            verify.verify_folder(signed, trusted)
+            verify.check_folder(signed, trust_of(trusted))
         assert info.value.exit_code in (2, 3)
     (signed / "manifest.json").write_bytes(original)
 

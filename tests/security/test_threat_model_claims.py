@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from mirror import bundle as bundle_mod
-from mirror import feed, identity, keys
+from mirror import feed, keys, publisher
+from mirror.capture.local import bundle_local
 from mirror.config import Home
 from mirror.ipld import car
 from mirror.keys import TrustedKey
+from mirror.signer import Signer
 from tests.conftest import PASSPHRASE, Mirror, snapshot
 from tests.ipfs_support import LocalNode
 
@@ -94,15 +95,14 @@ def test_compromised_editor_key_alone_cannot_sign_under_two_of_three(
     # The attacker's own tools: the identity's chain and version 2, one signature.
     home = Home(editor.home)
     key = keys.load_signing_key(home, "third", PASSPHRASE)
-    chain = identity.require_chain(home)
+    chain = publisher.require_chain(home)
     forged = tmp_path / "forged"
-    bundle_mod.bundle_local(
+    bundle_local(
         _page(tmp_path, "Forged"),
         forged,
         url=None,
         title=None,
-        key=key,
-        identity=identity.Signer((key,), 2, chain.to_bytes()),
+        signer=Signer((key,), 2, chain.to_bytes()),
     )
     _refused(reader, forged, "1 valid signature(s)")
     forged_car = tmp_path / "forged.car"

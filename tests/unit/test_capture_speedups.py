@@ -14,6 +14,7 @@ from mirror.bundle import write_bundle
 from mirror.capture import sanitize
 from mirror.ipld.car import write_car
 from mirror.keys import SigningKey
+from mirror.signer import Signer
 
 BASE = "https://news.example.org/2024/story/"
 
@@ -40,7 +41,12 @@ def test_bundle_root_pass_writes_the_car(tmp_path: Path) -> None:
     content: dict[str, bytes | Path] = {"index.html": b"<p>hi</p>", "assets/a.bin": b"x" * 5000}
     car = tmp_path / "b.car"
     result = write_bundle(
-        tmp_path / "b", content, article={"title": "t"}, capture={}, key=key, car_out=car
+        tmp_path / "b",
+        content,
+        article={"title": "t"},
+        capture={},
+        signer=Signer.single(key),
+        car_out=car,
     )
     assert car.is_file() and not (tmp_path / "b" / "b.car").exists()
     again = write_car(tmp_path / "b", tmp_path / "again.car")

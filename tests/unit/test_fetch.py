@@ -7,8 +7,9 @@ import ipaddress
 
 import pytest
 
+from mirror.addresses import is_public_address, literal_ip
 from mirror.capture import fetch as fetch_mod
-from mirror.capture.fetch import Fetcher, FetchPolicy, is_public_address, literal_ip, parse_url
+from mirror.capture.fetch import Fetcher, FetchPolicy, parse_url
 from mirror.errors import NetworkError, UsageError
 from tests.helpers.webserver import serve
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import canonjson, envelope
+from mirror import canonjson, envelope, identity_state, publisher, verify
 from mirror import identity as ident
 from mirror.config import Home
 from mirror.envelope import Envelope
 from mirror.errors import UsageError, VerificationError
 from mirror.keys import SigningKey, TrustedKey
 from mirror.manifest import Manifest
+from tests.helpers.trust import trust_of
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -44,11 +45,11 @@ def build(k: dict[str, SigningKey]) -> tuple[list[Envelope], ident.Chain]:
     v1 = ident.Identity("paper", 1, "2027-01-01T00:00:00Z", 1, (pub["A"],))
     e1 = _sign(v1, k["A"])
     chain = ident.Chain((ident.verify_link(None, e1, frozenset()),))
-    d2 = ident.next_version(chain, add=[pub["B"], pub["C"]], threshold=2, now=NOW)
+    d2 = publisher.next_version(chain, add=[pub["B"], pub["C"]], threshold=2, now=NOW)
     chain = _extend(chain, e2 := _sign(d2, k["A"], k["B"], k["C"]))
-    d3 = ident.next_version(chain, add=[pub["D"]], remove=[pub["A"]], now=NOW)
+    d3 = publisher.next_version(chain, add=[pub["D"]], remove=[pub["A"]], now=NOW)
     chain = _extend(chain, e3 := _sign(d3, k["B"], k["C"], k["D"]))
-    d4 = ident.next_version(chain, revoke=[pub["D"]], add=[pub["E"]], now=NOW)
+    d4 = publisher.next_version(chain, revoke=[pub["D"]], add=[pub["E"]], now=NOW)
     chain = _extend(chain, e4 := _sign(d4, k["B"], k["C"], k["E"]))
     return [e1, e2, e3, e4], chain
 
@@ -147,7 +148,7 @@ def test_version_skip_refused(k: dict[str, SigningKey]) -> None:
 def test_revoked_key_cannot_return(k: dict[str, SigningKey]) -> None:
     envs, chain = build(k)
     with pytest.raises(UsageError, match="cannot be added back"):
-        ident.next_version(chain, add=[k["D"].public])
+        publisher.next_version(chain, add=[k["D"].public])
     doc = dataclasses.replace(
         chain.current,
         version=5,
@@ -219,7 +220,10 @@ def test_chain_file_round_trip_and_damage(k: dict[str, SigningKey]) -> None:
 
 
 def _judge(chain: ident.Chain, env: Envelope, anchor: SigningKey) -> TrustedKey:
-    return ident.judge(env, chain, TrustedKey("paper", anchor.public, ""))[1]
+    trusted = TrustedKey("paper", anchor.public, "")
+    return verify.judge_manifest(
+        env.to_bytes(), chain.to_bytes(), trust_of([trusted], {anchor.public: chain})
+    ).signer
 
 
 def test_manifest_under_v4_by_two_of_three(k: dict[str, SigningKey]) -> None:
@@ -299,21 +303,21 @@ def test_remember_moves_forward_refuses_rollback_and_forks(
     anchor = k["A"].public
     short = ident.verify_chain(envs[:2], [anchor])
     full = ident.verify_chain(envs, [anchor])
-    assert ident.remembered_version(home, anchor) == 0
-    ident.remember(home, anchor, short)
-    assert ident.remembered_version(home, anchor) == 2
-    ident.remember(home, anchor, full)
-    assert ident.remembered_version(home, anchor) == 4
+    assert identity_state.remembered_version(home, anchor) == 0
+    identity_state.save(home, anchor, short)
+    assert identity_state.remembered_version(home, anchor) == 2
+    identity_state.save(home, anchor, full)
+    assert identity_state.remembered_version(home, anchor) == 4
     state = sorted((tmp_path / "state" / "identity").iterdir())
     before = state[0].read_bytes()
-    # a shorter chain is fine for an old bundle, a rollback for what speaks for "now"
-    assert ident.remember(home, anchor, short).current.version == 4
-    with pytest.raises(VerificationError, match="rollback"):
-        ident.remember(home, anchor, short, current=True)
-    # a different version 2 (a fork signed by A alone) is refused
+    # a shorter chain (an old bundle's) never moves the memory back
+    identity_state.save(home, anchor, short)
+    assert state[0].read_bytes() == before
+    # a different version 2 (a fork signed by A alone) is refused when merged
     fork_doc = dataclasses.replace(full.version(2), threshold=1, keys=(anchor,))
     fork = ident.verify_chain([envs[0], _sign(fork_doc, k["A"])], [anchor])
-    with pytest.raises(VerificationError, match="two different version 2"):
-        ident.remember(home, anchor, fork)
+    with pytest.raises(VerificationError, match="two different version 2") as info:
+        ident.merge([fork, full])
+    assert info.value.reason == "identity-invalid"
     assert state[0].read_bytes() == before
-    assert ident.remembered_version(home, anchor) == 4
+    assert identity_state.remembered_version(home, anchor) == 4

@@ -1,0 +1,138 @@
+"""The publisher's workflows: capture URLs into signed bundles (with their CARs and
+.minisig files), and publish them (push every bundle, then the next signed feed).
+
+The CLI parses its options into a CaptureRequest, calls `capture` or `publish`, and
+renders what comes back; the passphrase is asked for once, by the caller, and every
+key is unlocked once (the feed is signed by the same Signer as the bundles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from . import minisign, push
+from .capture import pipeline
+from .capture.fetch import FetchPolicy
+from .config import Home
+from .errors import NetworkError, UsageError
+from .ipfs import IpfsNode
+from .publisher import load_signer
+from .reader import own_bundle_signer
+from .signer import Signer
+
+DEFAULT_OUTPUT = Path("captures")
+EXIT_SOME_FAILED = NetworkError.exit_code  # 4: documented contract for batches
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRequest:
+    urls: tuple[str, ...] = ()
+    output: Path | None = None
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    urls_file: Path | None = None
+    jobs: int = 4
+    allow_private: bool = False
+    proxy: str | None = None
+    no_source: bool = False
+    key_name: str | None = None
+    processes: int = 0
+
+    @property
+    def single(self) -> bool:
+        """One URL argument, no feed, sitemap or list: its own failure is the exit code."""
+        return len(self.urls) == 1 and not (self.feeds or self.sitemaps or self.urls_file)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRun:
+    report: pipeline.BatchReport
+    single: bool
+    signer: Signer  # unlocked once; `publish` signs its feed with it too
+
+    @property
+    def exit_code(self) -> int:
+        failed = self.report.failed
+        if not failed:
+            return 0
+        return failed[0].exit_code if self.single else EXIT_SOME_FAILED
+
+    @property
+    def captured(self) -> list[Path]:
+        return [o.path for o in self.report.outcomes if o.root and o.path]
+
+
+Progress = Callable[[int], Callable[[pipeline.Outcome], None]]  # total -> per-item callback
+
+
+def capture(
+    home: Home,
+    request: CaptureRequest,
+    passphrase: str,
+    *,
+    progress: Progress | None = None,
+) -> CaptureRun:
+    """Unlock the signer, gather the URLs, capture them all, sign each CAR for minisign."""
+    if not (request.urls or request.feeds or request.sitemaps or request.urls_file):
+        raise UsageError("give at least one URL, --feed, --sitemap or --urls-file")
+    settings = pipeline.CaptureSettings(
+        policy=FetchPolicy(allow_private=request.allow_private, proxy=request.proxy),
+        keep_source=not request.no_source,
+    )
+    signer = load_signer(home, passphrase, request.key_name)
+    fetcher = pipeline.batch_fetcher(settings.policy)
+    found = pipeline.gather_urls(
+        request.urls,
+        fetcher=fetcher,
+        feeds=request.feeds,
+        sitemaps=request.sitemaps,
+        urls_file=request.urls_file,
+    )
+    output = request.output
+    if request.single and output is None:
+        output = DEFAULT_OUTPUT / pipeline.bundle_name(found[0])
+    targets = pipeline.plan_targets(found, output or DEFAULT_OUTPUT, single=request.single)
+    report = pipeline.run_batch(
+        targets,
+        signer=signer,
+        fetcher=fetcher,
+        settings=settings,
+        state=pipeline.CaptureState(home.captures_file),
+        jobs=request.jobs,
+        on_done=progress(len(targets)) if progress else None,
+        processes=0 if request.single else request.processes,
+    )
+    _sign_cars(home, report, signer)
+    return CaptureRun(report, request.single, signer)
+
+
+def _sign_cars(home: Home, report: pipeline.BatchReport, signer: Signer) -> None:
+    """CAR.minisig beside each CAR, for readers who check with stock `minisign`."""
+    for outcome in report.outcomes:
+        if outcome.status == "failed" or outcome.path is None or outcome.root is None:
+            continue
+        car = pipeline.car_path(outcome.path)
+        if not car.exists():
+            continue
+        own = own_bundle_signer(home, outcome.path)
+        if own is not None:
+            minisign.write_minisig_if_own_key(home, car, outcome.root, own[1], signer.key)
+
+
+def publish(
+    node: IpfsNode,
+    home: Home,
+    run: CaptureRun,
+    *,
+    ttl: timedelta,
+    log: Callable[[str], None],
+) -> tuple[list[push.PushResult], push.FeedPublishResult] | None:
+    """Push what a capture run produced, then sign and announce the next feed (None
+    when nothing was captured)."""
+    bundles: Sequence[Path] = run.captured
+    if not bundles:
+        return None
+    return push.publish_bundles(node, home, bundles, run.signer, ttl=ttl, log=log)
