@@ -3,8 +3,7 @@
 Every call into mirror's Python (bundle writing, CAR writing, export, identity
 documents, the CLI's verdict) is in this one module, so a change of those APIs is
 one edit here. Each case is (input file, options for window.mirror.verify, expected
-exit code and reason); `python_agrees` marks cases where `mirror verify` on this
-branch already gives the same exit code (the others are the contract's new checks).
+exit code and reason); the tests check the CLI's trust core gives the same.
 """
 
 from __future__ import annotations
@@ -19,10 +18,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mirror import bundle, canonjson, envelope, export, identity
+from mirror import bundle, canonjson, envelope, export, export_format, identity, verify
+from mirror.clock import parse_time
+from mirror.config import Home
 from mirror.errors import MirrorError
 from mirror.ipld import car
-from mirror.keys import SigningKey, TrustedKey
+from mirror.keys import PublicKey, SigningKey, TrustedKey
+from mirror.reader import check_path
+from mirror.signer import Signer
 
 EXPIRES = "2030-01-01T00:00:00Z"
 CLOCK = "2026-01-02T03:04:05Z"
@@ -70,7 +73,7 @@ def write(
     out: Path,
     signer: SigningKey,
     *,
-    signer_identity: identity.Signer | None = None,
+    signer_identity: Signer | None = None,
     car_out: Path | None = None,
     extra: dict[str, bytes] | None = None,
 ) -> Path:
@@ -86,9 +89,8 @@ def write(
         article={"title": "Репортаж из Москвы", "language": "ru", "byline": "Редакция",
                  "canonical_url": "https://example.org/report"},
         capture={"fetched_at": CLOCK, "final_url": "https://example.org/report"},
-        key=signer,
+        signer=signer_identity or Signer.single(signer),
         created_at=CLOCK,
-        identity=signer_identity,
         car_out=car_out,
     )  # fmt: skip
     return out
@@ -109,27 +111,42 @@ def chain_rotated(a: SigningKey, b: SigningKey) -> list[envelope.Envelope]:
     return envs
 
 
-def signer_for(
-    keys: list[SigningKey], version: int, envs: list[envelope.Envelope]
-) -> identity.Signer:
-    return identity.Signer(tuple(keys), version, identity.chain_bytes(envs))
+def signer_for(keys: list[SigningKey], version: int, envs: list[envelope.Envelope]) -> Signer:
+    return Signer(tuple(keys), version, identity.chain_bytes(envs))
 
 
 def trust_entry(name: str, k: SigningKey) -> dict[str, str]:
     return {"name": name, "key": k.public.to_text()}
 
 
-def python_verdict(target: Path, trusted: list[dict[str, str]]) -> int:
-    """Exit code of the CLI's verdict for the same input and keys (0 when verified)."""
-    from mirror.keys import PublicKey
-    from mirror.verify import verify_target
-
+def _trust(trusted: list[dict[str, str]], state: list[dict[str, Any]] | None) -> verify.Trust:
     keys = [TrustedKey(t["name"], PublicKey.from_text(t["key"]), "") for t in trusted]
+    remembered = {}
+    for s in state or []:
+        anchor = PublicKey.from_text(s["anchor"])
+        remembered[anchor] = identity.verify_chain(identity.parse_chain_obj(s["chain"]), [anchor])
+    return verify.Trust(tuple(keys), remembered, None, parse_time(CLOCK))
+
+
+def python_verdict(
+    target: Path, trusted: list[dict[str, str]], state: list[dict[str, Any]] | None = None
+) -> tuple[int, str | None]:
+    """(exit code, reason) of the CLI's verdict for the same input, keys and state."""
     try:
-        verify_target(target, keys)
+        check_path(target, _trust(trusted, state))
     except MirrorError as exc:
-        return exc.exit_code
-    return 0
+        return exc.exit_code, exc.reason
+    return 0, None
+
+
+def python_verdict_json(target: Path, trusted: list[dict[str, str]]) -> dict[str, Any]:
+    """What `mirror verify --json` prints for a verified bundle."""
+    return check_path(target, _trust(trusted, None)).to_dict()
+
+
+def export_of(folder: Path, out: Path, trusted: SigningKey, home: Path) -> Path:
+    export.export_bundle(Home(home), folder, out, [TrustedKey("pub", trusted.public, "")])
+    return out
 
 
 @dataclass
@@ -139,7 +156,6 @@ class Case:
     trust: list[dict[str, str]]
     exit_code: int
     reason: str | None
-    python_agrees: bool = True
     state: list[dict[str, Any]] = field(default_factory=list)
 
     def options(self) -> dict[str, Any]:
@@ -163,8 +179,7 @@ def build_cases(tmp: Path) -> list[Case]:
 
     folder = write(tmp / "plain", a, car_out=tmp / "plain.car")
     cases.append(Case("car-genuine", tmp / "plain.car", pub, 0, None))
-    ex = tmp / "plain.html"
-    export.export_bundle(folder, ex, [TrustedKey("pub", a.public, "")])
+    ex = export_of(folder, tmp / "plain.html", a, tmp / "home")
     cases.append(Case("export-genuine", ex, pub, 0, None))
     cases.append(
         Case("car-other-key", tmp / "plain.car", [trust_entry("x", other)], 3, "untrusted-key")
@@ -188,19 +203,17 @@ def build_cases(tmp: Path) -> list[Case]:
 
     def drop_image(d: bytes) -> bytes:
         text = d.decode()
-        start = text.index(export.BLOCK_OPEN) + len(export.BLOCK_OPEN)
-        end = text.index(export.BLOCK_CLOSE, start)
+        start = text.index(export_format.BLOCK_OPEN) + len(export_format.BLOCK_OPEN)
+        end = text.index(export_format.BLOCK_CLOSE, start)
         block = json.loads(text[start:end])
         block["inlined"] = []
-        head = text[:start] + export._block_json(block) + text[end:]
+        head = text[:start] + export_format._block_json(block) + text[end:]
         import re
 
         return re.sub(r'src="data:image/png;base64,[^"]*"', 'src="assets/photo.png"', head).encode()
 
     noimg = _edit_export(ex, tmp / "noimg.html", drop_image)
-    cases.append(
-        Case("export-image-not-carried", noimg, pub, 3, "missing-file", python_agrees=False)
-    )
+    cases.append(Case("export-image-not-carried", noimg, pub, 3, "missing-file"))
 
     raw = (tmp / "plain.car").read_bytes()
     bad = bytearray(raw)
@@ -232,9 +245,7 @@ def build_cases(tmp: Path) -> list[Case]:
     doc = json.loads((reindented / "manifest.json").read_bytes())
     (reindented / "manifest.json").write_text(json.dumps(doc, indent=2) + "\n")
     recar = _car_of_folder(reindented, tmp / "reindented.car")
-    cases.append(
-        Case("car-reindented-manifest", recar, pub, 3, "non-canonical", python_agrees=False)
-    )
+    cases.append(Case("car-reindented-manifest", recar, pub, 3, "non-canonical"))
 
     dup = write(tmp / "dup", a)
     body = (dup / "manifest.json").read_bytes()
@@ -258,6 +269,34 @@ def build_cases(tmp: Path) -> list[Case]:
         )
     )
 
+    (tmp / "truncated.car").write_bytes(raw[: len(raw) - 40])
+    cases.append(Case("car-truncated", tmp / "truncated.car", pub, 2, "usage"))
+    (tmp / "plain-page.html").write_bytes(PAGE.encode())
+    cases.append(Case("export-not-an-export", tmp / "plain-page.html", pub, 3, "content-mismatch"))
+
+    def broken_block(d: bytes) -> bytes:
+        return d.replace(b'{"envelope":', b'{"envelope":,', 1)
+
+    broken = _edit_export(ex, tmp / "broken.html", broken_block)
+    cases.append(Case("export-broken-data-block", broken, pub, 2, "malformed"))
+
+    def resigned(folder: Path, sigs: list[dict[str, str]]) -> None:
+        doc = json.loads((folder / "manifest.json").read_bytes())
+        doc["signatures"] = sigs
+        (folder / "manifest.json").write_bytes(canonjson.dumps(doc) + b"\n")
+
+    extra = write(tmp / "extra-sig", a)
+    doc = json.loads((extra / "manifest.json").read_bytes())
+    fake = {"keyid": "ffffffffffffffff", "sig": base64.b64encode(bytes(64)).decode()}
+    resigned(extra, [*doc["signatures"], fake])
+    extracar = _car_of_folder(extra, tmp / "extra-sig.car")
+    cases.append(Case("car-extra-signature", extracar, pub, 3, "non-canonical"))
+
+    tst = write(tmp / "tst", a)
+    doc = json.loads((tst / "manifest.json").read_bytes())
+    resigned(tst, [{**doc["signatures"][0], "tst": "AAAA"}])
+    cases.append(Case("car-tst-field", _car_of_folder(tst, tmp / "tst.car"), pub, 2, "malformed"))
+
     envs = chain_rotated(a, b)
     write(tmp / "rotated", b, signer_identity=signer_for([b], 3, envs), car_out=tmp / "rotated.car")
     cases.append(Case("car-after-rotation", tmp / "rotated.car", pub, 0, None))
@@ -271,8 +310,8 @@ def build_cases(tmp: Path) -> list[Case]:
             "chain": canonjson.loads(identity.chain_bytes(envs).rstrip(b"\n"), max_size=1 << 20),
         }
     ]
-    cases.append(Case("car-revoked-by-remembered-state", tmp / "short.car", pub, 3, "revoked-key",
-                      python_agrees=False, state=state))  # fmt: skip
+    name = "car-revoked-by-remembered-state"
+    cases.append(Case(name, tmp / "short.car", pub, 3, "revoked-key", state=state))
     cases.append(Case("car-v1-without-state", tmp / "short.car", pub, 0, None))
     return cases
 

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import click
 
-from .. import identity, keys, minisign
+from .. import identity, identity_state, keys, minisign
 from .. import verifier as verifier_mod
 from ..config import PASSPHRASE_ENV, Home
 from ..errors import UsageError
 from ..ipld.unixfs import add_path
 from .app import Context, main, note, pass_ctx
-from .reader import _minisig_passphrase
+from .keys import minisig_passphrase
 
 
 def _embedded(home: Home, names: tuple[str, ...]) -> list[verifier_mod.EmbeddedKey]:
     """Named trusted keys (default: the keys held here), each with the identity chain
     this data directory knows for it."""
-    own_chain = identity.home_chain(home)
+    own_chain = identity_state.home_chain(home)
     if names:
         trusted = keys.load_trust(home)
         missing = [n for n in names if n not in trusted]
@@ -30,7 +30,7 @@ def _embedded(home: Home, names: tuple[str, ...]) -> list[verifier_mod.EmbeddedK
         pairs = [(n, keys.load_public(home, n)) for n in keys.list_keys(home)]
     out = []
     for name, key in pairs:
-        chain = identity.remembered(home, key)
+        chain = identity_state.remembered(home, key)
         if chain is None and own_chain is not None and identity.anchored_by(own_chain, key):
             chain = own_chain
         data = chain.to_bytes() if chain is not None else None
@@ -67,7 +67,7 @@ def verifier_cmd(
     if not no_minisig:
         own = next((minisign.own_key_name(ctx.home, k.key) for k in embedded), None)
         if own is not None:
-            secret = _minisig_passphrase()
+            secret = minisig_passphrase()
             if secret is None:
                 note(f"not writing {output.name}.minisig: set {PASSPHRASE_ENV} to sign it")
             else:

@@ -22,7 +22,15 @@ from mirror import verifier
 from mirror.keys import PublicKey
 from tests.browser import Browser, chromium
 from tests.helpers.webserver import serve
-from tests.verifier_cases import Case, b64, build_cases, key, python_verdict, write
+from tests.verifier_cases import (
+    Case,
+    b64,
+    build_cases,
+    key,
+    python_verdict,
+    python_verdict_json,
+    write,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -147,8 +155,8 @@ def test_every_case_through_window_mirror_verify(
             v = api_verdict(opened.page, case)
             got = (0 if v["ok"] else v["exit_code"], v["reason"])
             assert got == (case.exit_code, case.reason), f"{case.name}: {v}"
-            if case.python_agrees and not case.state:
-                assert python_verdict(case.path, case.trust) == case.exit_code, case.name
+            # the same verdict from the CLI's trust core, for the same input, keys, state
+            assert python_verdict(case.path, case.trust, case.state) == got, case.name
         engine = opened.page.evaluate("() => ({...window.mirror.engine})")
         assert engine["usedFallback"] is fallback
         assert opened.errors == []
@@ -158,16 +166,13 @@ def test_every_case_through_window_mirror_verify(
 
 def test_verdict_json_matches_the_cli(browser: Browser, page_file: Path, cases: list[Case]) -> None:
     """Same fields and values as `mirror verify --json` for a genuine CAR and export."""
-    from mirror.keys import TrustedKey
-    from mirror.verify import verify_target
-
     opened = open_page(browser, page_file)
     try:
         for case in cases:
             if case.name not in ("car-genuine", "export-genuine"):
                 continue
             v = api_verdict(opened.page, case)
-            py = verify_target(case.path, [TrustedKey("pub", key(1).public, "")]).to_dict()
+            py = python_verdict_json(case.path, case.trust)
             for name, value in py.items():
                 assert v[name] == value, f"{case.name}: {name}"
             assert v["reason"] is None

@@ -24,7 +24,7 @@ test('another key: exit 3, untrusted-key', async () => {
   assert.deepEqual([v.ok, v.exit_code, v.reason], [false, 3, 'untrusted-key']);
 });
 
-test('not a CAR at all: exit 2 malformed, no exception', async () => {
+test('not a CAR at all: exit 2 (reason usage, as the CLI), no exception', async () => {
   const v = await verify(new TextEncoder().encode('hello'), 'x.car', { trust: [{ name: 'pub', key: V.public_key }] });
-  assert.deepEqual([v.ok, v.exit_code, v.reason], [false, 2, 'malformed']);
+  assert.deepEqual([v.ok, v.exit_code, v.reason], [false, 2, 'usage']);
 });

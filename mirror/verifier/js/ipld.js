@@ -548,7 +548,7 @@ export class BlockStore {
   get(cid) {
     if (cid.hashCode === IDENTITY) return cid.digest;
     const hit = this.blocks.get(cid.key);
-    if (!hit) throw new VerificationError(`block ${cid} is missing from the CAR`, 'missing-file');
+    if (!hit) throw new VerificationError(`block ${cid} is missing from the CAR`);
     return hit.block;
   }
 }
@@ -559,7 +559,7 @@ export function reachable(reader, root, limits = CAR_LIMITS) {
     root = reader.roots[0];
   }
   const index = reader.blocks;
-  if (!index.has(root.key) && root.hashCode !== IDENTITY) throw new VerificationError(`the CAR does not contain its root ${root}`, 'missing-file');
+  if (!index.has(root.key) && root.hashCode !== IDENTITY) throw new VerificationError(`the CAR does not contain its root ${root}`);
   const keep = new Map();
   const stack = [[root, 0]];
   const seen = new Set([root.key]);
@@ -570,7 +570,7 @@ export function reachable(reader, root, limits = CAR_LIMITS) {
     if (cid.hashCode === IDENTITY) block = cid.digest;
     else {
       const hit = index.get(cid.key);
-      if (!hit) throw new VerificationError(`the CAR lacks block ${cid} (dangling link)`, 'missing-file');
+      if (!hit) throw new VerificationError(`the CAR lacks block ${cid} (dangling link)`);
       keep.set(cid.key, hit);
       block = hit.block;
     }

@@ -2,7 +2,7 @@
 // no NaN/Infinity, no duplicate keys, no lone surrogates, integers of at most 19
 // digits, depth at most 32, nothing after the value; and the canonical bytes (keys
 // sorted by code point, compact, non-ASCII kept as UTF-8).
-import { UsageError, HostileJSON, LimitExceeded, utf8, utf8DecodeOrNull } from './util.js';
+import { UsageError, MalformedInput, HostileJSON, LimitExceeded, utf8, utf8DecodeOrNull } from './util.js';
 
 export const MAX_DEPTH = 32;
 const MAX_INT_DIGITS = 19;
@@ -22,7 +22,7 @@ function checkDepth(text, what) {
 
 class Parser {
   constructor(text) { this.t = text; this.i = 0; }
-  fail(msg) { throw new UsageError(`is not valid JSON: ${msg}`); }
+  fail(msg) { throw new MalformedInput(`is not valid JSON: ${msg}`); }
   ws() {
     const t = this.t;
     while (this.i < t.length) {
@@ -146,23 +146,23 @@ function checkStrings(value) {
 export function loads(data, maxSize, what = 'document') {
   if (data.length > maxSize) throw new LimitExceeded(`${what} is larger than ${maxSize} bytes`);
   const text = utf8DecodeOrNull(data);
-  if (text === null) throw new UsageError(`${what} is not valid UTF-8`);
-  if (text.startsWith('\ufeff')) throw new UsageError(`${what} starts with a byte-order mark`);
+  if (text === null) throw new MalformedInput(`${what} is not valid UTF-8`);
+  if (text.startsWith('\ufeff')) throw new MalformedInput(`${what} starts with a byte-order mark`);
   checkDepth(text, what);
   const p = new Parser(text);
   let value;
   try {
     value = p.value();
     p.ws();
-    if (p.i !== text.length) throw new UsageError('has bytes after the JSON value');
+    if (p.i !== text.length) throw new MalformedInput('has bytes after the JSON value');
   } catch (e) {
     if (e instanceof UsageError) {
-      const Cls = e instanceof HostileJSON ? HostileJSON : UsageError;
+      const Cls = e instanceof HostileJSON ? HostileJSON : MalformedInput;
       throw new Cls(e.message.startsWith('is not') || e.message.startsWith('has ') ? `${what} ${e.message}` : `${what}: ${e.message}`);
     }
     throw e;
   }
-  if (!(value instanceof Map)) throw new UsageError(`${what} must be a JSON object`);
+  if (!(value instanceof Map)) throw new MalformedInput(`${what} must be a JSON object`);
   try { checkStrings(value); } catch (e) { throw new HostileJSON(`${what}: ${e.message}`); }
   return value;
 }

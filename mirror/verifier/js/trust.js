@@ -1,7 +1,7 @@
 // What is signed and who signed it: DSSE envelopes (mirror/envelope.py), the bundle
 // manifest (mirror/manifest.py) and the publisher identity chain (mirror/identity.py:
 // verify_link, verify_chain, anchored_by, merge, judge). Pure: nothing is stored here.
-import { UsageError, HostileJSON, VerificationError, LimitExceeded, MirrorError, utf8, concatBytes, b64decodeStrict, b64encode, sha256, sha256Tag, toHex, bytesEqual } from './util.js';
+import { UsageError, MalformedInput, HostileJSON, VerificationError, LimitExceeded, MirrorError, utf8, concatBytes, b64decodeStrict, b64encode, sha256, sha256Tag, toHex, bytesEqual } from './util.js';
 import { loads, dumps } from './json.js';
 import { verify as edVerify, pointOk } from './ed25519.js';
 
@@ -64,44 +64,40 @@ export function envelopeFromDoc(doc, what) {
   if (typeof type !== 'string' || typeof payload !== 'string') throw new UsageError(`${what}: payloadType and payload must be strings`);
   if (!Array.isArray(sigs) || sigs.length < 1 || sigs.length > MAX_SIGNATURES) throw new UsageError(`${what} must carry 1 to ${MAX_SIGNATURES} signatures`);
   const signatures = sigs.map((entry) => {
-    if (entry instanceof Map && entry.has('tst')) throw new UsageError(`${what}: timestamp tokens (tst) are not supported yet`, 'malformed');
-    if (!(entry instanceof Map) || [...entry.keys()].sort().join(',') !== 'keyid,sig') throw new UsageError(`${what}: each signature has exactly keyid and sig`);
+    const keys = entry instanceof Map ? [...entry.keys()].sort().join(',') : '';
+    if (keys !== 'keyid,sig' && keys !== 'keyid,sig,tst') throw new UsageError(`${what}: each signature has keyid, sig and an optional tst`);
     if (typeof entry.get('keyid') !== 'string' || typeof entry.get('sig') !== 'string') throw new UsageError(`${what}: keyid and sig must be strings`);
-    return { keyid: entry.get('keyid'), sig: b64decodeStrict(entry.get('sig'), 'signature') };
+    if (entry.has('tst') && typeof entry.get('tst') !== 'string') throw new UsageError(`${what}: tst must be a base64 string`);
+    return { keyid: entry.get('keyid'), sig: b64decodeStrict(entry.get('sig'), 'signature'), tst: entry.has('tst') ? entry.get('tst') : null };
   });
   return { type, payload: b64decodeStrict(payload, 'payload'), signatures, doc };
 }
 
-// The bundle's manifest.json: strict JSON, exactly the bytes mirror writes (canonical
-// JSON + "\n", signatures sorted by key id), a tst field refused until timestamps exist.
+// The bundle's manifest.json as an envelope (verify.parse_envelope): hostile JSON is
+// exit 2, other damage exit 3, and a tst field is refused until timestamps are checked.
 export function parseManifestEnvelope(data) {
-  let doc;
-  try {
-    doc = loads(stripNewlines(data), MAX_MANIFEST, 'manifest.json');
-  } catch (e) {
-    if (e instanceof HostileJSON || e instanceof LimitExceeded) throw e;
-    if (e instanceof UsageError) throw new VerificationError(`manifest.json is damaged: ${e.message}`, 'non-canonical');
-    throw e;
-  }
-  const sigs = doc.get('signatures');
-  if (Array.isArray(sigs) && sigs.some((s) => s instanceof Map && s.has('tst'))) {
-    throw new UsageError('manifest.json: a signature carries a timestamp token (tst), which this version does not check', 'malformed');
-  }
-  if (!bytesEqual(concatBytes([dumps(doc), utf8('\n')]), data)) {
-    throw new VerificationError('manifest.json is not byte for byte what the publisher wrote (re-serialized or re-indented)', 'non-canonical');
-  }
   let env;
   try {
-    env = envelopeFromDoc(doc, 'manifest.json');
+    env = envelopeFromDoc(loads(stripNewlines(data), MAX_MANIFEST, 'manifest.json'), 'manifest.json');
   } catch (e) {
-    if (e instanceof UsageError) throw new VerificationError(`manifest.json is damaged: ${e.message}`, 'non-canonical');
+    if (e instanceof HostileJSON || e instanceof LimitExceeded) throw e;
+    if (e instanceof UsageError) throw new VerificationError(`manifest.json is damaged: ${e.message}`);
     throw e;
   }
-  const ids = env.signatures.map((s) => s.keyid);
-  for (let i = 1; i < ids.length; i++) {
-    if (ids[i - 1] > ids[i]) throw new VerificationError('manifest.json: signatures are not in the order mirror writes them', 'non-canonical');
-  }
+  if (env.signatures.some((s) => s.tst !== null)) throw new MalformedInput('manifest.json carries a timestamp token, which is not supported');
+  env.raw = data;
   return env;
+}
+
+// The bytes mirror writes for this envelope: canonical JSON, signatures by key id.
+function canonicalBytes(env) {
+  const sigs = [...env.signatures].sort((a, b) => (a.keyid < b.keyid ? -1 : a.keyid > b.keyid ? 1 : 0));
+  const doc = new Map([
+    ['payload', b64encode(env.payload)],
+    ['payloadType', env.type],
+    ['signatures', sigs.map((s) => new Map([['keyid', s.keyid], ['sig', b64encode(s.sig)]]))],
+  ]);
+  return concatBytes([dumps(doc), utf8('\n')]);
 }
 
 // Count valid signatures by distinct trusted keys ({name, key}); key ids are hints
@@ -125,13 +121,34 @@ export async function verifyEnvelope(env, type, trusted, threshold, what) {
   return [...signers.values()];
 }
 
-// Every signature must verify under a key the verdict knows, by its own key id.
-export async function checkEverySignature(env, keys) {
+// Only the publisher's own encoding passes (verify._check_signatures): every signature
+// valid under a key the verdict knows, each key once, and the bytes as mirror writes them.
+export async function checkSignatures(env, keys) {
   const msg = pae(env.type, env.payload);
+  const byId = new Map();
+  for (const k of keys) if (!byId.has(k.keyId)) byId.set(k.keyId, k);
+  const seen = new Set();
   for (const s of env.signatures) {
-    let ok = false;
-    for (const k of keys) if (s.keyid === k.keyId && (await k.verify(s.sig, msg))) { ok = true; break; }
-    if (!ok) throw new VerificationError(`manifest.json carries a signature (key id ${s.keyid}) that does not verify under any key of the publisher`, 'non-canonical');
+    const named = byId.get(s.keyid);
+    if (!named || !(await named.verify(s.sig, msg))) {
+      throw new VerificationError(`manifest.json carries a signature that no key of the publisher made (key id ${s.keyid.slice(0, 16)}): not the publisher's envelope`, 'non-canonical');
+    }
+    if (seen.has(s.keyid)) throw new VerificationError('manifest.json carries two signatures by one key', 'non-canonical');
+    seen.add(s.keyid);
+  }
+  if (!bytesEqual(canonicalBytes(env), env.raw)) {
+    throw new VerificationError("manifest.json is not byte for byte as the publisher's tool wrote it (re-serialized, re-indented or signatures reordered)", 'non-canonical');
+  }
+}
+
+// A signed payload that is not a manifest we can read is malformed (exit 2).
+function readManifest(payload) {
+  try {
+    return parseManifest(payload);
+  } catch (e) {
+    if (e instanceof MalformedInput || e instanceof LimitExceeded) throw e;
+    if (e instanceof UsageError) throw new MalformedInput(`manifest: ${e.message}`);
+    throw e;
   }
 }
 
@@ -365,7 +382,7 @@ export function merge(chains) {
 export async function judge(env, chain, anchor) {
   const pool = chain.allKeys().map((k) => ({ name: anchor.name, key: k }));
   const verified = await verifyEnvelope(env, MANIFEST_TYPE, pool, 1, `manifest (identity '${chain.name}')`);
-  const manifest = parseManifest(env.payload);
+  const manifest = readManifest(env.payload);
   const signed = new Map(verified.map((t) => [t.key.id, t.key]));
   const revoked = chain.revoked;
   const good = new Set([...signed.keys()].filter((id) => !revoked.has(id)));
@@ -393,7 +410,7 @@ export async function judge(env, chain, anchor) {
     const bad = [...signed.values()].filter((k) => revoked.has(k.id)).sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
     if (bad.length) throw new VerificationError(`manifest is signed by key ${bad[0].keyId}, revoked in identity '${chain.name}' version ${chain.revokedIn(bad[0])}, and not re-signed by current keys (see \`mirror identity resign\`)`, 'revoked-key');
     const count = baseKeys.filter((k) => good.has(k.id)).length;
-    throw new VerificationError(`manifest: ${count} valid signature(s) by keys of identity '${chain.name}' ${label}, ${baseThreshold} required`, 'threshold-not-met');
+    throw new VerificationError(`manifest: ${count} valid signature(s) by keys of identity '${chain.name}' ${label}, ${baseThreshold} required`, count ? 'threshold-not-met' : 'untrusted-key');
   }
   return { manifest, signer: { name: anchor.name, key: signer }, identityVersion: typeof named === 'number' ? named : null };
 }
@@ -427,8 +444,8 @@ export async function checkManifest(data, trusted, chainData, state) {
   }
   if (!sources.size) {
     const verified = await verifyEnvelope(env, MANIFEST_TYPE, trusted, 1, 'manifest');
-    const manifest = parseManifest(env.payload);
-    await checkEverySignature(env, anchors);
+    const manifest = readManifest(env.payload);
+    await checkSignatures(env, anchors);
     return { manifest, signer: verified[0], chain: null, anchor: null, identityVersion: null };
   }
   let firstError = null;
@@ -442,7 +459,7 @@ export async function checkManifest(data, trusted, chainData, state) {
       firstError = firstError || e;
       continue;
     }
-    await checkEverySignature(env, [...anchors, ...known.allKeys()]);
+    await checkSignatures(env, known.allKeys());
     const named = result.manifest.publisher.get('identity_version');
     return { manifest: result.manifest, signer: result.signer, chain: known, anchor: anchor.key, identityVersion: typeof named === 'number' ? named : null };
   }

@@ -8,11 +8,15 @@ export class MirrorError extends Error {
     this.reason = reason;
   }
 }
-// Bad or hostile input (exit 2); `hostile` marks constructs refused on principle.
+// Exit 2 as mirror/errors.py: UsageError (reason usage), MalformedInput for input that
+// does not parse as what it claims to be, HostileJSON for constructs refused on principle.
 export class UsageError extends MirrorError {
-  constructor(message, reason = 'malformed') { super(message, 2, reason); }
+  constructor(message, reason = 'usage') { super(message, 2, reason); }
 }
-export class HostileJSON extends UsageError {}
+export class MalformedInput extends UsageError {
+  constructor(message) { super(message, 'malformed'); }
+}
+export class HostileJSON extends MalformedInput {}
 export class VerificationError extends MirrorError {
   constructor(message, reason = 'content-mismatch') { super(message, 3, reason); }
 }

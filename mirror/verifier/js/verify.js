@@ -92,23 +92,17 @@ export function takeApart(data) {
   const text = utf8DecodeOrNull(data);
   if (text === null) throw new VerificationError('the file is not UTF-8: it was re-encoded in transit (charset changed)', 'non-canonical');
   const head = HEAD_RE.exec(text);
-  if (!head) throw altered('no <head>', 'not-a-bundle');
+  if (!head) throw altered('no <head>');
   const headEnd = head.index + head[0].length;
   if (!text.startsWith(INSERT_PREFIX, headEnd)) {
     if (text.startsWith(INSERT_PREFIX.replace(/\n/g, '\r\n'), headEnd)) throw new VerificationError("the file's line endings were changed in transit (LF to CRLF); ask for the original file", 'non-canonical');
-    throw altered('no signed data block after <head>', 'not-a-bundle');
+    throw altered('no signed data block after <head>');
   }
   const start = headEnd + INSERT_PREFIX.length;
   const end = text.indexOf(BLOCK_CLOSE, start);
   if (end < 0) throw altered('unterminated data block');
-  let block;
-  try {
-    block = loads(utf8(text.slice(start, end)), MAX_MANIFEST * 2, 'export data block');
-  } catch (e) {
-    if (e instanceof HostileJSON || e instanceof LimitExceeded) throw e;
-    if (e instanceof UsageError) throw altered(e.message);
-    throw e;
-  }
+  // a data block that does not parse is malformed input (exit 2), as on the CLI
+  const block = loads(utf8(text.slice(start, end)), MAX_MANIFEST * 2, 'export data block');
   if (block.get('format') !== EXPORT_FORMAT) throw altered(`unknown format '${block.get('format')}'`);
   const identity = block.has('identity') ? block.get('identity') : null;
   if (block.get('page') !== PAGE || !(identity === null || identity instanceof Map)) throw altered('unexpected page or identity');
@@ -162,7 +156,7 @@ async function checkFile(manifest, path, data) {
   if (record === null) throw new VerificationError(`${path} is not listed in the signed manifest`, 'unlisted-file');
   if (data.length !== record.size || 'sha256:' + toHex(await sha256(data)) !== record.sha256) throw new VerificationError(`${path}: content differs from what the publisher signed`, 'content-mismatch');
   const entry = await fileEntry(data);
-  if (!entry.cid.equals(CID.parse(record.cid))) throw new VerificationError(`${path}: CID differs from what the publisher signed`, 'non-canonical');
+  if (!entry.cid.equals(CID.parse(record.cid))) throw new VerificationError(`${path}: CID differs from what the publisher signed`);
   return entry.tsize;
 }
 
@@ -205,16 +199,16 @@ export async function verifyExport(data, trusted, state) {
   const parts = takeApart(data);
   const judged = await checkManifest(parts.manifestJson, trusted, parts.identityJson, state);
   const manifest = judged.manifest;
-  // every signed image the page names must travel inside the file
+  const carried = new Map([[PAGE, parts.page], ...parts.images]);
+  if (parts.identityJson !== null) carried.set(CHAIN_NAME, parts.identityJson);
+  else if (manifest.file(CHAIN_NAME)) throw new VerificationError(`the export leaves out the signed ${CHAIN_NAME}`, 'missing-file');
+  const tsizes = new Map();
+  for (const path of [...carried.keys()].sort()) tsizes.set(path, await checkFile(manifest, path, carried.get(path)));
+  // every signed image the page loads must travel inside the file
   const pageText = utf8DecodeOrNull(parts.page) || '';
   for (const m of pageText.matchAll(SRC_RE)) {
-    const rec = manifest.file(m[1]);
-    if (rec && mimeOf(rec.path) && !parts.images.has(rec.path)) throw new VerificationError(`the page shows the signed image ${rec.path} but the file does not carry it`, 'missing-file');
+    if (mimeOf(m[1]) && manifest.file(m[1]) && !parts.images.has(m[1])) throw new VerificationError(`the export points at the signed image ${m[1]} instead of carrying it`, 'missing-file');
   }
-  const tsizes = new Map([[PAGE, await checkFile(manifest, PAGE, parts.page)]]);
-  for (const [path, raw] of parts.images) tsizes.set(path, await checkFile(manifest, path, raw));
-  if (parts.identityJson !== null) tsizes.set(CHAIN_NAME, await checkFile(manifest, CHAIN_NAME, parts.identityJson));
-  else if (manifest.file(CHAIN_NAME)) throw new VerificationError(`the signed ${CHAIN_NAME} is not carried in the file`, 'missing-file');
   let again;
   try {
     again = render(parts.page, parts.images, parts.manifestJson, parts.identity);
@@ -243,9 +237,9 @@ export async function verifyCarBytes(data, trusted, state, rootText = null) {
   const me = files.get(MANIFEST_NAME);
   if (!me) throw new VerificationError(`${root} has no manifest.json: not a signed bundle`, 'not-a-bundle');
   files.delete(MANIFEST_NAME);
-  if (me.size > MAX_MANIFEST) throw new VerificationError('manifest.json is too large', 'limit');
+  if (me.size > MAX_MANIFEST) throw new LimitExceeded(`manifest.json is larger than ${MAX_MANIFEST} bytes`);
   const ce = files.get(CHAIN_NAME);
-  if (ce && ce.size > MAX_CHAIN) throw new VerificationError(`${CHAIN_NAME} is too large`, 'limit');
+  if (ce && ce.size > MAX_CHAIN) throw new LimitExceeded(`${CHAIN_NAME} is larger than ${MAX_CHAIN} bytes`);
   const manifestJson = readFile(store, me.cid, me.size, budget);
   const judged = await checkManifest(manifestJson, trusted, ce ? readFile(store, ce.cid, ce.size, budget) : null, state);
   const manifest = judged.manifest;
