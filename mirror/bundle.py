@@ -21,7 +21,15 @@ from .identity import CHAIN_NAME
 from .ipld.car import write_car
 from .ipld.cid import CID
 from .ipld.unixfs import add_path
-from .manifest import MANIFEST_NAME, FileRecord, Manifest, check_relative_path
+from .manifest import (
+    MANIFEST_NAME,
+    Article,
+    FileRecord,
+    Manifest,
+    Provenance,
+    Publisher,
+    check_relative_path,
+)
 from .signer import Signer
 
 
@@ -79,9 +87,9 @@ def write_bundle(
         )
         manifest = Manifest(
             created_at=created_at or now_text(),
-            publisher={**signer.publisher(), **(publisher or {})},
-            article=article,
-            capture={"tool": f"mirror {__version__}", **capture},
+            publisher=Publisher.from_dict({**signer.publisher(), **(publisher or {})}),
+            article=Article.from_dict(article),
+            capture=Provenance.from_dict({"tool": f"mirror {__version__}", **capture}),
             files=records,
         )
         signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), signer.keys).to_bytes()

@@ -33,6 +33,7 @@ ARTICLE_FIELDS = (
     "canonical_url",
     "description",
 )
+PROVENANCE_FIELDS = ("requested_url", "final_url", "fetched_at", "tool")
 
 
 def check_relative_path(path: str) -> str:
@@ -71,12 +72,119 @@ class FileRecord:
         return cls(check_relative_path(path), size, sha, cid)
 
 
+def _optional_str(d: dict[str, Any], key: str, where: str) -> str | None:
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise UsageError(f"manifest: {where}.{key} must be a string")
+    return value
+
+
+def _present(fields: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Known fields that have a value, plus unknown ones kept as they came."""
+    return {**extra, **{k: v for k, v in fields.items() if v is not None}}
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """Who signed: the key the manifest names and, with an identity, its version."""
+
+    key_id: str
+    identity_version: int | None = None
+    resigned_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Publisher:
+        key_id = d.get("key_id")
+        if not isinstance(key_id, str):
+            raise UsageError("manifest: publisher.key_id must be a string")
+        version = d.get("identity_version")
+        if version is not None and (
+            not isinstance(version, int) or isinstance(version, bool) or version < 1
+        ):
+            raise UsageError("manifest: publisher.identity_version must be a positive integer")
+        known = {"key_id", "identity_version", "resigned_at"}
+        return cls(
+            key_id,
+            version,
+            _optional_str(d, "resigned_at", "publisher"),
+            {k: v for k, v in d.items() if k not in known},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = {
+            "key_id": self.key_id,
+            "identity_version": self.identity_version,
+            "resigned_at": self.resigned_at,
+        }
+        return _present(fields, self.extra)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """What the article says about itself (ARTICLE_FIELDS); every field optional."""
+
+    title: str | None = None
+    byline: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    direction: str | None = None
+    published: str | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+    description: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Article:
+        authors = d.get("authors")
+        if authors is not None and not (
+            isinstance(authors, list) and all(isinstance(a, str) for a in authors)
+        ):
+            raise UsageError("manifest: article.authors must be a list of strings")
+        text = {k: _optional_str(d, k, "article") for k in ARTICLE_FIELDS if k != "authors"}
+        return cls(
+            **text,
+            authors=tuple(authors or ()),
+            extra={k: v for k, v in d.items() if k not in ARTICLE_FIELDS},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {k: getattr(self, k) for k in ARTICLE_FIELDS}
+        fields["authors"] = list(self.authors) if self.authors else None
+        return _present(fields, self.extra)
+
+    @property
+    def byline_text(self) -> str:
+        return self.byline or ", ".join(self.authors)
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """How the bundle was made (capture.*): the fields readers are shown are typed, the
+    rest of the record (headers, TLS, images, sanitizer notes...) is kept as it came."""
+
+    requested_url: str | None = None
+    final_url: str | None = None
+    fetched_at: str | None = None
+    tool: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Provenance:
+        typed = {k: _optional_str(d, k, "capture") for k in PROVENANCE_FIELDS}
+        return cls(**typed, extra={k: v for k, v in d.items() if k not in PROVENANCE_FIELDS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return _present({k: getattr(self, k) for k in PROVENANCE_FIELDS}, self.extra)
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     created_at: str
-    publisher: dict[str, Any]  # {"key_id": ..., "identity_version": ...}
-    article: dict[str, Any]  # see ARTICLE_FIELDS; strings, authors a list
-    capture: dict[str, Any]  # provenance; see the schema
+    publisher: Publisher
+    article: Article
+    capture: Provenance
     files: tuple[FileRecord, ...]
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -85,24 +193,24 @@ class Manifest:
 
     @property
     def title(self) -> str:
-        return str(self.article.get("title") or "")
+        return self.article.title or ""
 
     @property
     def url(self) -> str:
-        return str(self.article.get("canonical_url") or self.capture.get("final_url") or "")
+        return self.article.canonical_url or self.capture.final_url or ""
 
     @property
     def captured_at(self) -> str:
-        return str(self.capture.get("fetched_at") or self.created_at)
+        return self.capture.fetched_at or self.created_at
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.extra,
             "format": FORMAT,
             "created_at": self.created_at,
-            "publisher": self.publisher,
-            "article": self.article,
-            "capture": self.capture,
+            "publisher": self.publisher.to_dict(),
+            "article": self.article.to_dict(),
+            "capture": self.capture.to_dict(),
             "files": [f.to_dict() for f in sorted(self.files, key=lambda f: f.path.encode())],
         }
 
@@ -130,20 +238,11 @@ class Manifest:
             if record.path == MANIFEST_NAME:
                 raise UsageError("manifest must not list manifest.json")
             seen.update({record.path, record.path.casefold()})
-        for key in ARTICLE_FIELDS:
-            value = d["article"].get(key)
-            if key == "authors":
-                if value is not None and not (
-                    isinstance(value, list) and all(isinstance(a, str) for a in value)
-                ):
-                    raise UsageError("manifest: article.authors must be a list of strings")
-            elif value is not None and not isinstance(value, str):
-                raise UsageError(f"manifest: article.{key} must be a string")
         return cls(
             created_at=d["created_at"],
-            publisher=d["publisher"],
-            article=d["article"],
-            capture=d["capture"],
+            publisher=Publisher.from_dict(d["publisher"]),
+            article=Article.from_dict(d["article"]),
+            capture=Provenance.from_dict(d["capture"]),
             files=records,
             extra={k: v for k, v in d.items() if k not in _KNOWN},
         )

@@ -126,12 +126,12 @@ def import_checked(node: IpfsNode, car_path: Path, root: CID) -> None:
 
 
 def _entry(verdict: Verdict, digest: str, size: int) -> feed.FeedEntry:
-    published = verdict.manifest.article.get("published")
+    published = verdict.manifest.article.published
     return feed.FeedEntry(
         root_cid=verdict.root_cid,
         url=verdict.manifest.url,
         title=verdict.manifest.title,
-        published=published if isinstance(published, str) else None,
+        published=published,
         captured_at=verdict.manifest.captured_at,
         manifest_sha256=digest,
         size=size,

@@ -45,20 +45,16 @@ def resign(home: Home, folders: Sequence[Path], passphrase: str) -> list[ResignR
         content: dict[str, bytes | Path] = {
             f.path: folder / f.path for f in manifest.files if f.path != CHAIN_NAME
         }
-        old = manifest.publisher.get("identity_version")
+        old = manifest.publisher.identity_version
         result = write_bundle(
             folder,
             content,
-            article=manifest.article,
-            capture=manifest.capture,
+            article=manifest.article.to_dict(),
+            capture=manifest.capture.to_dict(),
             signer=signer,
             created_at=manifest.created_at,
             publisher={"resigned_at": format_time(utc_now())},
         )
         version = signer.version or 0
-        results.append(
-            ResignResult(
-                folder, result.root.encode(), old if isinstance(old, int) else None, version
-            )
-        )
+        results.append(ResignResult(folder, result.root.encode(), old, version))
     return results

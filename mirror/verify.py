@@ -71,8 +71,7 @@ class Verdict:
 
     @property
     def identity_version(self) -> int | None:
-        value = self.manifest.publisher.get("identity_version")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return self.manifest.publisher.identity_version
 
     def to_dict(self) -> dict[str, Any]:
         article = self.manifest.article
@@ -83,12 +82,12 @@ class Verdict:
             "publisher": self.publisher,
             "key_id": self.key_id,
             "title": self.manifest.title,
-            "byline": str(article.get("byline") or ", ".join(article.get("authors") or [])),
+            "byline": article.byline_text,
             "url": self.manifest.url,
             "captured_at": self.manifest.captured_at,
-            "published": article.get("published"),
-            "language": article.get("language"),
-            "site_name": article.get("site_name"),
+            "published": article.published,
+            "language": article.language,
+            "site_name": article.site_name,
             "files_checked": self.files_checked,
             "source": self.source,
             "identity_version": self.identity_version,
@@ -162,18 +161,13 @@ def _judge_under_chain(
     revoked = chain.revoked
     good = signed - revoked
     current = chain.current
-    named = manifest.publisher.get("identity_version")
+    named = manifest.publisher.identity_version
     if named is None:
         # A manifest made before the identity: the trusted key itself, unless revoked.
         base_keys: tuple[PublicKey, ...] = (anchor.key,)
         base_ok, base_threshold = anchor.key in good, 1
         label = "the trusted key"
     else:
-        if not isinstance(named, int) or isinstance(named, bool) or named < 1:
-            raise VerificationError(
-                "manifest: publisher.identity_version must be a positive integer",
-                reason="identity-invalid",
-            )
         if named > len(chain.links):
             raise VerificationError(
                 f"manifest names identity {chain.name!r} version {named}, but only versions "

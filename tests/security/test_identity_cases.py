@@ -283,7 +283,7 @@ def test_resign_rescues_bundle_after_revocation(
     new_root = r.stdout.strip()
     verdict = _verify(publisher, folder, anchor)
     assert verdict.root_cid == new_root
-    assert verdict.manifest.publisher["identity_version"] == 4
+    assert verdict.manifest.publisher.identity_version == 4
     assert (folder / "index.html").read_bytes() == old_index
     assert ident.parse_chain((folder / "identity.json").read_bytes())[-1].payload == (
         ident.parse_chain(world.chains[4])[-1].payload

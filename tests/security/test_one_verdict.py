@@ -21,7 +21,7 @@ from mirror.ipld import car, dagpb, unixfs, varint
 from mirror.ipld.cid import CID
 from mirror.ipld.unixfs import file_cid
 from mirror.keys import SigningKey
-from mirror.manifest import FileRecord, Manifest
+from mirror.manifest import Article, FileRecord, Manifest, Provenance, Publisher
 from tests.conftest import Mirror, snapshot
 
 
@@ -188,7 +188,11 @@ def test_export_huge_declared_size_is_quick(mirror: Mirror, tmp_path: Path) -> N
         FileRecord("video.bin", 1 << 40, "sha256:" + "ab" * 32, file_cid(b"stand-in").encode()),
     )
     manifest = Manifest(
-        "2026-01-01T00:00:00Z", {"key_id": key.public.key_id}, {"title": "t"}, {}, files
+        "2026-01-01T00:00:00Z",
+        Publisher(key.public.key_id),
+        Article(title="t"),
+        Provenance(),
+        files,
     )
     signed = envelope.sign(envelope.MANIFEST_TYPE, manifest.to_bytes(), [key]).to_bytes()
     (tmp_path / "huge.html").write_bytes(export_format.render(page, {}, signed, None))

@@ -15,7 +15,7 @@ from mirror.config import Home
 from mirror.envelope import Envelope
 from mirror.errors import UsageError, VerificationError
 from mirror.keys import SigningKey, TrustedKey
-from mirror.manifest import Manifest
+from mirror.manifest import Article, Manifest, Provenance, Publisher
 from tests.helpers.trust import trust_of
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -55,10 +55,8 @@ def build(k: dict[str, SigningKey]) -> tuple[list[Envelope], ident.Chain]:
 
 
 def manifest_env(version: int | None, *signers: SigningKey) -> Envelope:
-    publisher: dict[str, object] = {"key_id": signers[0].public.key_id}
-    if version is not None:
-        publisher["identity_version"] = version
-    m = Manifest("2026-01-02T03:04:05Z", publisher, {"title": "t"}, {}, ())
+    publisher = Publisher(signers[0].public.key_id, version)
+    m = Manifest("2026-01-02T03:04:05Z", publisher, Article(title="t"), Provenance(), ())
     return envelope.sign(envelope.MANIFEST_TYPE, m.to_bytes(), list(signers))
 
 
