@@ -197,7 +197,17 @@ export function parseManifest(payload) {
       if (v !== undefined && v !== null && !(Array.isArray(v) && v.every((a) => typeof a === 'string'))) throw new UsageError('manifest: article.authors must be a list of strings');
     } else if (v !== undefined && v !== null && typeof v !== 'string') throw new UsageError(`manifest: article.${key} must be a string`);
   }
+  const publisher = d.get('publisher');
+  if (typeof publisher.get('key_id') !== 'string') throw new UsageError('manifest: publisher.key_id must be a string');
+  const iv = publisher.has('identity_version') ? publisher.get('identity_version') : null;
+  if (iv !== null && !(typeof iv === 'number' && Number.isInteger(iv) && iv >= 1)) throw new UsageError('manifest: publisher.identity_version must be a positive integer');
+  const resigned = publisher.get('resigned_at');
+  if (resigned !== undefined && resigned !== null && typeof resigned !== 'string') throw new UsageError('manifest: publisher.resigned_at must be a string');
   const capture = d.get('capture');
+  for (const key of ['requested_url', 'final_url', 'fetched_at', 'tool']) {
+    const v = capture.get(key);
+    if (v !== undefined && v !== null && typeof v !== 'string') throw new UsageError(`manifest: capture.${key} must be a string`);
+  }
   const str = (v) => (v === undefined || v === null ? '' : String(v));
   return {
     doc: d,
