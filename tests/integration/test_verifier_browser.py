@@ -9,6 +9,7 @@ by CID from two trustless gateways on 127.0.0.1, one of them lying.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -94,10 +95,14 @@ def wait_until(fn: Any, what: str, timeout: float = 30.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def open_page(b: Browser, path: Path, *, fallback: bool = False, width: int = 390) -> Opened:
+def open_page(
+    b: Browser, path: Path, *, fallback: bool = False, width: int = 390, init_script: str = ""
+) -> Opened:
     ctx = b.browser.new_context(viewport={"width": width, "height": PHONE["height"]})
     if fallback:
         ctx.add_init_script(NO_ED25519)
+    if init_script:
+        ctx.add_init_script(init_script)
     page = ctx.new_page()
     opened = Opened(page)
     page.on("pageerror", lambda e: opened.errors.append(str(e)))
@@ -117,6 +122,10 @@ def open_page(b: Browser, path: Path, *, fallback: bool = False, width: int = 39
     wait_until(lambda: page.evaluate("() => !!window.mirror"), "window.mirror")
     page.evaluate("async () => { await window.mirror.ready; }")
     return opened
+
+
+def b64_of(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def api_verdict(page: Any, case: Case) -> dict[str, Any]:
