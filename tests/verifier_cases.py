@@ -76,9 +76,10 @@ def write(
     signer_identity: Signer | None = None,
     car_out: Path | None = None,
     extra: dict[str, bytes] | None = None,
+    page: str = PAGE,
 ) -> Path:
     content: dict[str, bytes | Path] = {
-        "index.html": PAGE.encode(),
+        "index.html": page.encode(),
         "article.md": "# Репортаж из Москвы\n\nПроверяемый текст.\n".encode(),
         "assets/photo.png": png(3),
         **(extra or {}),
