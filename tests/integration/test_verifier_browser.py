@@ -10,6 +10,7 @@ by CID from two trustless gateways on 127.0.0.1, one of them lying.
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import pytest
 
 from mirror import verifier
 from mirror.keys import PublicKey
-from tests.browser import Browser, chromium
+from tests.browser import Browser, chromium, serve_directory
 from tests.helpers.webserver import serve
 from tests.verifier_cases import (
     Case,
@@ -128,6 +129,29 @@ def b64_of(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def test_served_over_http_it_asks_for_nothing_else(
+    browser: Browser, page_file: Path, cases: list[Case]
+) -> None:
+    """Opened from a web server instead of a file: the page is the only request."""
+    case = next(c for c in cases if c.name == "export-genuine")
+    with serve_directory(page_file.parent) as base:
+        url = base + page_file.name
+        ctx = browser.browser.new_context(viewport=PHONE)
+        page = ctx.new_page()
+        seen: list[str] = []
+        page.route("**/*", lambda route: (seen.append(route.request.url), route.continue_()))
+        try:
+            page.goto(url, wait_until="load")
+            wait_until(lambda: page.evaluate("() => !!window.mirror"), "window.mirror")
+            page.evaluate("async () => { await window.mirror.ready; }")
+            assert file_input_verdict(page, case.path) == ("verified", 0)
+            page.frame_locator("iframe#article").locator("img").wait_for()
+            page.wait_for_timeout(300)
+            assert seen == [url]
+        finally:
+            ctx.close()
+
+
 def api_verdict(page: Any, case: Case) -> dict[str, Any]:
     return page.evaluate(
         """async ([b64, name, options]) => {
@@ -150,7 +174,9 @@ def test_page_is_one_file_under_budget(page_file: Path) -> None:
     data = page_file.read_bytes()
     assert len(data) < 200 * 1024
     text = data.decode()
-    assert "<script src" not in text and "<link" not in text  # everything inline
+    assert "<script src" not in text  # everything inline
+    # the only link: an empty icon, so a browser asks no server for /favicon.ico
+    assert re.findall(r"<link\b[^>]*>", text) == ['<link rel="icon" href="data:,">']
     assert "script-src 'sha256-" in text and "unsafe-eval" not in text
 
 

@@ -444,13 +444,29 @@ export class CarReader {
     this.count = 0;
     this.dataLeft = null; // CARv2: bytes of the inner CARv1 still to come
     this.skip = 0;
+    this.pending = []; // chunks not yet joined: a block is joined once, when complete
+    this.pendingLen = 0;
+    this.need = 0; // bytes the parser waits for before it can make progress
   }
   async feed(chunk) {
-    this.buf = this.buf.length ? concatBytes([this.buf, chunk]) : chunk;
+    this.total += chunk.length;
+    this.pending.push(chunk);
+    this.pendingLen += chunk.length;
+    if (this.buf.length + this.pendingLen < this.need) return;
+    this.join();
     await this.pump(false);
   }
+  join() {
+    if (!this.pending.length) return;
+    this.buf = concatBytes([this.buf, ...this.pending]);
+    this.pending = [];
+    this.pendingLen = 0;
+  }
   async end() {
+    this.join();
+    this.need = 0;
     await this.pump(true);
+    if (this.v2 && this.v2.indexOffset && this.v2.indexOffset >= this.total) throw new UsageError('CARv2 index offset points inside the data or past the end');
     if (this.state === 'start' || this.state === 'header' || this.state === 'v2') throw new UsageError('truncated CAR: header');
     if (this.dataLeft !== null && this.dataLeft > 0) throw new UsageError('truncated CAR: data ends early');
     if (this.buf.length && this.state !== 'after') throw new UsageError('truncated CAR: section');
@@ -519,7 +535,12 @@ export class CarReader {
         if (length === 0) throw new UsageError('CAR section of length zero');
         if (length > this.limits.maxBlockSize + MAX_CID_BYTES) throw new UsageError(`CAR block over ${this.limits.maxBlockSize} bytes (${length} B section)`);
         if (this.dataLeft !== null && used + length > this.dataLeft) throw new UsageError('truncated CAR: section runs past the data');
-        if (this.buf.length < used + length) { if (final) throw new UsageError('truncated CAR: section'); return; }
+        if (this.buf.length < used + length) {
+          if (final) throw new UsageError('truncated CAR: section');
+          this.need = used + length;
+          return;
+        }
+        this.need = 0;
         this.take(used);
         const section = this.take(length).slice();
         const [cid, cidEnd] = CID.fromBytes(section, 0);
