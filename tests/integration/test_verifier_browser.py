@@ -252,6 +252,56 @@ def test_every_case_through_the_file_input(
             page.context.close()
 
 
+def test_verdict_attributes_appear_only_when_finished(
+    browser: Browser, page_file: Path, cases: list[Case]
+) -> None:
+    by_name = {c.name: c for c in cases}
+    opened = open_page(browser, page_file)
+    page = opened.page
+    try:
+        assert file_input_verdict(page, by_name["car-genuine"].path) == ("verified", 0)
+        # a second check starts: the previous verdict is withdrawn at once
+        during = page.evaluate(
+            """async (b64) => {
+                 const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                 const input = document.getElementById('file');
+                 const dt = new DataTransfer();
+                 dt.items.add(new File([bytes], 'again.car'));
+                 input.files = dt.files;
+                 input.dispatchEvent(new Event('change'));
+                 const el = document.getElementById('verdict');
+                 return [el.getAttribute('data-verdict'), el.getAttribute('data-exit-code')];
+               }""",
+            b64_of(by_name["car-corrupt-block"].path),
+        )
+        assert during == [None, None]
+        wait_until(lambda: page.get_attribute("#verdict", "data-verdict"), "second verdict")
+        assert page.get_attribute("#verdict", "data-verdict") == "refused"
+        assert not page.is_visible("iframe#article")
+    finally:
+        page.context.close()
+
+
+def test_several_files_at_once(browser: Browser, page_file: Path, cases: list[Case]) -> None:
+    """One receipt per file; the summary is the worst of them, the first is shown."""
+    by_name = {c.name: c for c in cases}
+    opened = open_page(browser, page_file)
+    page = opened.page
+    try:
+        files = [by_name[n].path for n in ("car-genuine", "export-genuine", "car-unlisted-file")]
+        page.set_input_files("#file", [str(f) for f in files])
+        wait_until(lambda: page.get_attribute("#verdict", "data-verdict"), "verdict")
+        assert page.get_attribute("#verdict", "data-verdict") == "refused"
+        assert page.get_attribute("#verdict", "data-exit-code") == "3"
+        extra = page.locator("#more section")
+        assert extra.count() == 2
+        assert extra.nth(0).get_attribute("data-verdict") == "verified"
+        assert extra.nth(1).get_attribute("data-verdict") == "refused"
+        assert "unlisted-file" in extra.nth(1).inner_text()
+    finally:
+        page.context.close()
+
+
 def test_receipts_at_phone_size_with_screenshots(
     browser: Browser, page_file: Path, cases: list[Case]
 ) -> None:
