@@ -15,7 +15,6 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from . import canonjson, store
+from .clock import now_text
 from .config import Home
 from .errors import UsageError
 
@@ -354,9 +354,7 @@ def trust_add(home: Home, name: str, key: PublicKey) -> TrustedKey:
     trusted = load_trust(home)
     if name in trusted and trusted[name].key != key:
         raise UsageError(f"{name!r} is already trusted with another key; remove it first")
-    entry = trusted.get(name) or TrustedKey(
-        name, key, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+    entry = trusted.get(name) or TrustedKey(name, key, now_text())
     trusted[name] = entry
     _save_trust(home, trusted)
     return entry

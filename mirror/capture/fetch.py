@@ -45,6 +45,7 @@ from urllib3.util.request import ACCEPT_ENCODING
 from mirror import __version__
 from mirror.addresses import is_public_address, literal_ip
 from mirror.capture.charset import parse_content_type
+from mirror.clock import Clock, format_time, system_clock
 from mirror.errors import LimitExceeded, NetworkError, UsageError
 
 USER_AGENT = f"mirror/{__version__} (news archiving; +https://example.invalid/mirror)"
@@ -129,10 +130,6 @@ class _Target:
     pin: str | None  # the checked address to connect to; None: the proxy resolves
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
@@ -148,7 +145,7 @@ class Fetcher:
         *,
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Clock = system_clock,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self._resolve = resolver or _system_resolver
@@ -216,7 +213,7 @@ class Fetcher:
             if not 200 <= status < 300:
                 resp.close()
                 raise NetworkError(f"HTTP {status} from {target.url}")
-            fetched_at = self._clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+            fetched_at = format_time(self._clock())
             cert = _peer_cert_sha256(resp)
             body = _read_body(resp, target.url, cap, deadline)
             headers = {k: resp.headers[k] for k in _KEPT_HEADERS if k in resp.headers}

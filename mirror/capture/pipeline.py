@@ -42,6 +42,7 @@ from mirror.capture.content import article_fields, image_record, reader_content
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
 from mirror.capture.sanitize import sanitize_article
+from mirror.clock import now_text
 from mirror.errors import LimitExceeded, MirrorError, UsageError
 from mirror.signer import Signer
 
@@ -362,7 +363,7 @@ class CaptureState:
                 "root": captured.root,
                 "path": str(captured.path.resolve()),
                 "source": keep_source,
-                "captured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "captured_at": now_text(),
             }
             self._dirty = True
             if time.monotonic() - self._written >= self.WRITE_EVERY:

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from .. import audit, keys, reader
-from ..capture.local import bundle_local
 from ..errors import UsageError, VerificationError
 from ..ipld import car as car_mod
 from ..ipld import unixfs
@@ -81,6 +80,8 @@ def bundle(
 
     Prints the bundle's root CID on stdout.
     """
+    from ..capture.local import bundle_local  # the capture stack loads for a bundle only
+
     signer = load_signer(ctx.home, passphrase(confirm=False), key_name)
     result = bundle_local(src, output, url=url, title=title, signer=signer)
     for name in result.skipped_hidden:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .. import canonjson, envelope, feed, follow, keys, publish, push, store
+from .. import canonjson, envelope, feed, follow, keys, push, store
 from ..errors import UsageError
 from ..ipfs import IpfsNode, resolve_api
 from ..ipld import unixfs
@@ -86,6 +86,8 @@ def publish_cmd(
     run = run_capture(ctx, urls, options)
     for failed in run.report.failed:
         note(f"capture failed: {failed.url}: {failed.error}")
+    from .. import publish  # the capture stack loads for a capture only
+
     done = publish.publish(node, ctx.home, run, ttl=lifetime, log=note)
     if done is not None:
         pushed, published = done
