@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .. import identity, identity_state, keys, minisign
+from .. import identity, identity_state, ipfs, keys, minisign
+from .. import push as push_mod
 from .. import verifier as verifier_mod
 from ..config import PASSPHRASE_ENV, Home
 from ..errors import UsageError
@@ -52,13 +53,25 @@ def _embedded(home: Home, names: tuple[str, ...]) -> list[verifier_mod.EmbeddedK
     help="Trustless gateway the page may ask when the reader fetches by CID (repeatable).",
 )  # fmt: skip
 @click.option("--no-minisig", is_flag=True, help="Do not write OUTPUT.minisig.")
+@click.option(
+    "--push", is_flag=True,
+    help="Also put the page on the IPFS node; the next `mirror feed publish` names it.",
+)  # fmt: skip
+@click.option("--api", default=None, metavar="ADDR", help="IPFS node RPC address (with --push).")
 @pass_ctx
 def verifier_cmd(
-    ctx: Context, output: Path, names: tuple[str, ...], gateways: tuple[str, ...], no_minisig: bool
+    ctx: Context,
+    output: Path,
+    names: tuple[str, ...],
+    gateways: tuple[str, ...],
+    no_minisig: bool,
+    push: bool,
+    api: str | None,
 ) -> None:
     """Write the verifier page: one HTML file that checks exports and CARs in a browser,
     offline, against the embedded publisher keys. OUTPUT.minisig is written when an
-    embedded key is held in this data directory."""
+    embedded key is held in this data directory. With --push the page goes to the
+    IPFS node and into the next feed, so followers pin it."""
     embedded = _embedded(ctx.home, names)
     if not embedded:
         raise UsageError("no key to embed: pass --trust NAME or create a key (mirror keygen)")
@@ -77,4 +90,8 @@ def verifier_cmd(
                     output, key, root_cid=add_path(output).root.encode(), captured_at=now
                 )
                 note(f"wrote {sig} (check: {minisign.verify_command(key.public, output.name)})")
+    if push:
+        node = ipfs.IpfsNode(ipfs.resolve_api(api), timeout=60.0)
+        ref = push_mod.push_verifier(node, ctx.home, output)
+        note(f"pushed {ref.cid} ({ref.size} bytes): the next `mirror feed publish` names it")
     click.echo(str(output))
