@@ -417,6 +417,30 @@ def test_remembered_identity_is_kept_as_signed_documents(
         page.context.close()
 
 
+def gateway(body: bytes, delay: float = 0.0) -> Any:
+    """A trustless gateway route answering with `body` as a CAR, CORS open as real
+    gateways are (the page is another origin: file:// or its own server)."""
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        time.sleep(delay)  # lets a test decide which gateway answers first
+        h.send_response(200)
+        h.send_header("Content-Type", "application/vnd.ipld.car")
+        h.send_header("Access-Control-Allow-Origin", "*")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handler
+
+
+def fetch_in_page(page: Any, target: str) -> str:
+    page.click("#fetch-box summary")
+    page.fill("#cid", target)
+    page.click("#fetch")
+    wait_until(lambda: page.get_attribute("#verdict", "data-verdict"), "fetch verdict")
+    return str(page.get_attribute("#verdict", "data-verdict"))
+
+
 def test_fetch_by_cid_two_gateways_one_lying(
     browser: Browser, cases: list[Case], tmp_path: Path
 ) -> None:
@@ -429,18 +453,6 @@ def test_fetch_by_cid_two_gateways_one_lying(
     bad = bytearray(car)
     bad[len(bad) // 2] ^= 0xFF
 
-    def gateway(body: bytes, delay: float) -> Any:
-        def handler(h: BaseHTTPRequestHandler) -> None:
-            time.sleep(delay)  # the honest one answers last, so the liar is seen first
-            h.send_response(200)
-            h.send_header("Content-Type", "application/vnd.ipld.car")
-            h.send_header("Access-Control-Allow-Origin", "*")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
-
-        return handler
-
     with (
         serve({f"/ipfs/{cid}": gateway(bytes(bad), 0)}) as liar,
         serve({f"/ipfs/{cid}": gateway(car, 0.7)}) as honest,
@@ -452,11 +464,7 @@ def test_fetch_by_cid_two_gateways_one_lying(
             page.wait_for_timeout(300)
             assert opened.requests == [page_file.as_uri()]  # nothing before the reader asks
             assert liar.requests == [] and honest.requests == []
-            page.click("#fetch-box summary")
-            page.fill("#cid", f"ipfs://{cid}")
-            page.click("#fetch")
-            wait_until(lambda: page.get_attribute("#verdict", "data-verdict"), "fetch verdict")
-            assert page.get_attribute("#verdict", "data-verdict") == "verified"
+            assert fetch_in_page(page, f"ipfs://{cid}") == "verified"
             assert cid in page.inner_text("#verdict")
             notes = page.inner_text("#notes")
             assert f"{liar.base} sent bytes that do not verify" in notes
@@ -465,5 +473,33 @@ def test_fetch_by_cid_two_gateways_one_lying(
                 assert server.requests == [f"/ipfs/{cid}?format=car"]
                 assert server.headers[0]["accept"] == "application/vnd.ipld.car"
             assert page.is_visible("iframe#article")
+        finally:
+            page.context.close()
+
+
+def test_fetch_by_cid_when_every_gateway_lies(
+    browser: Browser, cases: list[Case], tmp_path: Path
+) -> None:
+    case = next(c for c in cases if c.name == "car-genuine")
+    from mirror.ipld.car import open_car
+
+    with open_car(case.path) as store:
+        cid = store.root.encode()
+    other = next(c for c in cases if c.name == "car-unlisted-file").path.read_bytes()
+    bad = bytearray(case.path.read_bytes())
+    bad[len(bad) // 3] ^= 0x01
+    with (
+        serve({f"/ipfs/{cid}": gateway(bytes(bad))}) as a,
+        serve({f"/ipfs/{cid}": gateway(other)}) as b,  # a valid CAR, of another bundle
+    ):
+        page_file = build_page(tmp_path / "verify.html", (a.base, b.base))
+        opened = open_page(browser, page_file)
+        page = opened.page
+        try:
+            assert fetch_in_page(page, f"https://gw.example/ipfs/{cid}") == "refused"
+            notes = page.inner_text("#notes")
+            assert f"{a.base} sent bytes that do not verify" in notes
+            assert f"{b.base} sent bytes that do not verify" in notes
+            assert not page.is_visible("iframe#article")
         finally:
             page.context.close()

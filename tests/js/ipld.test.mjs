@@ -116,3 +116,13 @@ test('dag-pb decoding is strict: Data before Links, duplicated Data, unknown fie
   assert.throws(() => pbDecode(concatBytes([node, Uint8Array.of(0x0a, 0)])), /twice/);
   assert.throws(() => pbDecode(Uint8Array.of(0x1a, 0)), /unexpected field/);
 });
+
+test('fetch targets: CID, ipfs://, path and subdomain gateway links', async () => {
+  const { parseTarget } = await import('../../mirror/verifier/js/ipld.js');
+  const cid = VECTORS.root_cid;
+  for (const t of [cid, `ipfs://${cid}`, `ipfs://${cid}/index.html`, `https://gw.example/ipfs/${cid}?filename=x`, `https://${cid}.ipfs.dweb.example/`, `/ipfs/${cid}`, `  ${cid}\n`]) {
+    assert.equal(parseTarget(t), cid, t);
+  }
+  assert.equal(parseTarget('QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n'), 'QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n');
+  for (const bad of ['', 'https://example.org/', 'ipfs://', 'bafy!!']) assert.throws(() => parseTarget(bad), bad);
+});

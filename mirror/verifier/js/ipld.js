@@ -718,3 +718,17 @@ export function walk(store, root, budget = makeBudget()) {
   }
   return entries;
 }
+
+// What a reader may paste to fetch: a CID, ipfs://CID/..., a path or subdomain gateway
+// link (https://gw/ipfs/CID/..., https://CID.ipfs.gw/...); returns the CID, base32.
+export function parseTarget(text) {
+  let s = String(text).trim();
+  let m;
+  if ((m = /^ipfs:\/\/([^/?#]+)/i.exec(s))) s = m[1];
+  else if ((m = /^https?:\/\/[^/]+\/ipfs\/([^/?#]+)/i.exec(s))) s = m[1];
+  else if ((m = /^https?:\/\/([a-z0-9]+)\.ipfs\.[^/]+/i.exec(s))) s = m[1];
+  else if ((m = /^\/ipfs\/([^/?#]+)/.exec(s))) s = m[1];
+  const cid = CID.parse(s);
+  return cid.version === 0 ? cid.toString() : 'b' + b32encode(cid.toBytes());
+}
+

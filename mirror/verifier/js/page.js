@@ -3,7 +3,7 @@
 // signed identity documents, re-verified against the embedded keys on every load.
 import { MirrorError, NetworkError, VerificationError, UsageError, concatBytes } from './util.js';
 import { toPlain } from './json.js';
-import { CID, CarReader } from './ipld.js';
+import { CarReader, parseTarget } from './ipld.js';
 import { PublicKey, parseChainObj, verifyChain, merge } from './trust.js';
 import { verifyDetailed, trustFromOptions, EXPORT_CSP } from './verify.js';
 import { engine } from './ed25519.js';
@@ -258,16 +258,6 @@ async function onFiles() {
 }
 
 // -- fetch by CID ---------------------------------------------------------------------------
-
-export function parseTarget(text) {
-  let s = String(text).trim();
-  let m;
-  if ((m = /^ipfs:\/\/([^/?#]+)/i.exec(s))) s = m[1];
-  else if ((m = /^https?:\/\/[^/]+\/ipfs\/([^/?#]+)/i.exec(s))) s = m[1];
-  else if ((m = /^https?:\/\/([a-z0-9]+)\.ipfs\.[^/]+/i.exec(s))) s = m[1];
-  else if ((m = /^\/ipfs\/([^/?#]+)/.exec(s))) s = m[1];
-  return CID.parse(s).toString();
-}
 
 function note(text) {
   const li = document.createElement('li');
