@@ -314,6 +314,15 @@ def build_cases(tmp: Path) -> list[Case]:
     name = "car-revoked-by-remembered-state"
     cases.append(Case(name, tmp / "short.car", pub, 3, "revoked-key", state=state))
     cases.append(Case("car-v1-without-state", tmp / "short.car", pub, 0, None))
+
+    # a 2-of-3 identity: two of its keys sign; one alone is not enough
+    c3 = key(3)
+    v1 = identity.Identity("pub", 1, EXPIRES, 2, (a.public, b.public, c3.public))
+    two = [envelope.sign(envelope.IDENTITY_TYPE, v1.to_bytes(), [a, b])]
+    write(tmp / "two", a, signer_identity=signer_for([a, b], 1, two), car_out=tmp / "two.car")
+    cases.append(Case("car-2-of-3", tmp / "two.car", pub, 0, None))
+    write(tmp / "one", a, signer_identity=signer_for([a], 1, two), car_out=tmp / "one.car")
+    cases.append(Case("car-1-of-2-required", tmp / "one.car", pub, 3, "threshold-not-met"))
     return cases
 
 
