@@ -301,6 +301,24 @@ def build_cases(tmp: Path) -> list[Case]:
     envs = chain_rotated(a, b)
     write(tmp / "rotated", b, signer_identity=signer_for([b], 3, envs), car_out=tmp / "rotated.car")
     cases.append(Case("car-after-rotation", tmp / "rotated.car", pub, 0, None))
+    rotated_export = export_of(tmp / "rotated", tmp / "rotated.html", a, tmp / "home-rotated")
+    cases.append(Case("export-after-rotation", rotated_export, pub, 0, None))
+
+    def drop_identity(d: bytes) -> bytes:
+        text = d.decode()
+        start = text.index(export_format.BLOCK_OPEN) + len(export_format.BLOCK_OPEN)
+        end = text.index(export_format.BLOCK_CLOSE, start)
+        block = json.loads(text[start:end])
+        block["identity"] = None
+        return (text[:start] + export_format._block_json(block) + text[end:]).encode()
+
+    no_chain = _edit_export(rotated_export, tmp / "no-chain.html", drop_identity)
+    # without the chain the signer is unknown; a reader who remembers it sees what is missing
+    cases.append(Case("export-identity-left-out", no_chain, pub, 3, "untrusted-key"))
+    remembered = [{"anchor": a.public.to_text(), "chain": canonjson.loads(
+        identity.chain_bytes(envs).rstrip(b"\n"), max_size=1 << 20)}]  # fmt: skip
+    cases.append(Case("export-identity-left-out-remembered", no_chain, pub, 3, "missing-file",
+                      state=remembered))  # fmt: skip
     write(tmp / "revoked", a, signer_identity=signer_for([a], 1, envs), car_out=tmp / "revoked.car")
     cases.append(Case("car-revoked-key", tmp / "revoked.car", pub, 3, "revoked-key"))
     # the reader remembers v3 (revoking a); the bundle carries only v1: still refused
