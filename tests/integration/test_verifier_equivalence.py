@@ -41,7 +41,7 @@ def test_damaged_copies_get_the_same_verdict(tmp_path: Path) -> None:
     cases = {c.name: c for c in build_cases(tmp_path / "cases")}
     rng = random.Random(11)  # fixed: the same inputs on every run
     items = []
-    for name in ("car-genuine", "export-genuine", "car-after-rotation"):
+    for name in ("car-genuine", "export-genuine", "car-after-rotation", "export-after-rotation"):
         case = cases[name]
         for i, data in enumerate(mutations(case.path.read_bytes(), rng, 80)):
             path = tmp_path / f"{name}-{i}{case.path.suffix}"
