@@ -4,6 +4,9 @@
     python manifests/make_vectors.py            # rewrite the vectors
     python manifests/make_vectors.py --check    # exit 1 if they differ (the test does this)
 
+The verdict corpus (manifests/vectors/verdicts/, one folder per case) is made here too,
+by manifests/verdict_cases.py, so --check covers it byte for byte.
+
 Ed25519 signatures are deterministic, so the same inputs give the same bytes on any
 machine; an accidental change of the manifest or envelope format shows up as a diff.
 The seed is public and for vectors only.
@@ -20,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import verdict_cases
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mirror import bundle, canonjson, envelope, feed, identity, verify
@@ -81,6 +86,7 @@ def build(out: Path) -> dict[str, str]:
     }
     (out / "vectors.json").write_text(json.dumps(facts, indent=2, ensure_ascii=False) + "\n")
     build_feed(out, key, result.root)
+    verdict_cases.build(out / "verdicts")
     return facts
 
 

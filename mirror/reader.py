@@ -168,10 +168,23 @@ def fetch(
 ) -> retrieve.Fetched:
     """A verified CAR of `cid` in the local cache, from the first source that delivers
     one (gateways recommended by the publisher's last verified feed included)."""
+    return _fetch(home, cid, trusted, load_trust(home, trusted), node, gateways, deadline, progress)
+
+
+def _fetch(
+    home: Home,
+    cid: CID,
+    trusted: Sequence[TrustedKey],
+    trust: Trust,
+    node: retrieve.Node | None,
+    gateways: Sequence[str],
+    deadline: float,
+    progress: retrieve.Progress,
+) -> retrieve.Fetched:
     return retrieve.fetch_verified(
         home,
         cid,
-        load_trust(home, trusted),
+        trust,
         node=node,
         gateways=gateways,
         feed_gateways=feed.remembered_gateways(home, trusted),
@@ -198,11 +211,9 @@ def get(
     to_folder = out.suffix.lower() != ".car"
     if to_folder and not force and not _empty_or_absent(out):
         raise UsageError(f"{out} is not empty; choose another folder or pass --force")
-    fetched = fetch(
-        home, cid, trusted, node=node, gateways=gateways, deadline=deadline, progress=progress
-    )
-    root = CID.decode(fetched.verdict.root_cid)
     trust = load_trust(home, trusted)
+    fetched = _fetch(home, cid, trusted, trust, node, gateways, deadline, progress)
+    root = CID.decode(fetched.verdict.root_cid)
     if to_folder:
         verdict = check_car(fetched.car, trust, root=root)
         write_car_files(fetched.car, verdict, out)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +35,6 @@ from .ipld import car, dagpb, unixfs
 from .ipld.cid import CID, DAG_PB, RAW, SHA2_256
 from .keys import PublicKey, TrustedKey
 from .manifest import MANIFEST_NAME, MAX_MANIFEST, Manifest
-
-SOURCES = ("folder", "car", "single-file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +63,7 @@ class Verdict:
     key_id: str
     manifest: Manifest
     files_checked: int
-    source: str  # one of SOURCES
+    source: str  # "folder", "car" or "single-file"
     manifest_json: bytes = field(repr=False)
     remember: Remember | None = None
 
@@ -520,7 +518,3 @@ def dag_size(car_path: Path, root: CID) -> int:
     if root.codec != DAG_PB:
         return len(block)
     return len(block) + sum(link.tsize or 0 for link in dagpb.decode(block).links)
-
-
-def listed_files(verdict: Verdict) -> Iterator[str]:
-    yield from (f.path for f in verdict.manifest.files)
