@@ -87,6 +87,7 @@ def test_corpus_through_window_mirror_verify(
     first = PublicKey.from_text(cases[0][2]["trust"][0]["key"])
     verifier.write(page_file, [verifier.EmbeddedKey("pub", first)])
     opened = open_page(browser, page_file)
+    differ = []
     try:
         for name, path, case in cases:
             options = {k: case[k] for k in ("trust", "state", "now") if k in case}
@@ -98,12 +99,15 @@ def test_corpus_through_window_mirror_verify(
                 [b64_of(path), path.name, options],
             )
             got = (0 if v["ok"] else v["exit_code"], v["reason"])
-            assert got == _expect(case), f"{name}: {v}"
+            if got != _expect(case):
+                differ.append(f"{name}: expected {_expect(case)}, got {v}")
     finally:
         opened.page.context.close()
+    assert not differ, "\n".join(differ)
 
 
 def test_corpus_through_the_file_input(browser: Browser, corpus: Path, tmp_path: Path) -> None:
+    differ = []
     for name, path, case in corpus_cases(corpus):
         keys = [
             verifier.EmbeddedKey(t["name"], PublicKey.from_text(t["key"])) for t in case["trust"]
@@ -118,7 +122,9 @@ def test_corpus_through_the_file_input(browser: Browser, corpus: Path, tmp_path:
             verdict, code = file_input_verdict(opened.page, path)
             exit_code, _ = _expect(case)
             want = "verified" if exit_code == 0 else "refused" if exit_code == 3 else "error"
-            assert (verdict, code) == (want, exit_code), name
-            assert opened.page.is_visible("iframe#article") == (exit_code == 0), name
+            shown = opened.page.is_visible("iframe#article")
+            if (verdict, code, shown) != (want, exit_code, exit_code == 0):
+                differ.append(f"{name}: expected {want} {exit_code}, got {verdict} {code}")
         finally:
             opened.page.context.close()
+    assert not differ, "\n".join(differ)

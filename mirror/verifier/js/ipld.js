@@ -279,10 +279,10 @@ export async function fileEntry(data, emit = null) {
 
 // DAG size of a file of `size` bytes, arithmetically: every CID in the layout is 36
 // bytes, so block lengths follow from the sizes alone (never by hashing stand-in bytes).
-export const MAX_ROOT_FILE = 4 * 1024 * 1024 * 1024;
+// Any declared size costs microseconds: only the last node of each level is not a
+// full subtree, and full subtrees are computed once (as unixfs.file_tsize).
 export function fileTsize(size) {
   if (size <= CHUNK_SIZE) return size;
-  if (size > MAX_ROOT_FILE) throw new LimitExceeded(`a bundle file of ${size} bytes is too large to account for`);
   let height = 1;
   let span = CHUNK_SIZE * MAX_LINKS; // bytes under one node of this height
   while (span < size) { height++; span *= MAX_LINKS; }

@@ -25,6 +25,7 @@ const HEAD_RE = new RegExp(`<head(?!${W})[^>]*>`, 'iu');
 const CSP_TAG_RE = new RegExp(`<meta(?!${W})[^>]*(?<!${W})http-equiv${S}*=${S}*["']?content-security-policy(?!${W})[^>]*>`, 'giu');
 const SRC_RE = new RegExp(`(?<!${W})src="([^"<>]*)"`, 'gu');
 const DATA_SRC_RE = new RegExp(`(?<!${W})src="data:([A-Za-z0-9.+/-]*);base64,([A-Za-z0-9+/=]*)"`, 'gu');
+const WRAPPED_SRC_RE = new RegExp(`(?<!${W})src="data:[A-Za-z0-9.+/-]*;base64,[A-Za-z0-9+/=\\s]*"`, 'gu');
 const ANY_DATA_SRC_RE = new RegExp(`(?<!${W})src${S}*=${S}*["']?${S}*data:`, 'iu');
 const SCRIPT_RE = new RegExp(`<script(?!${W})`, 'iu');
 
@@ -121,7 +122,11 @@ export function takeApart(data) {
   const pieces = [];
   let pos = 0;
   const matches = [...rest.matchAll(DATA_SRC_RE)];
-  if (matches.length !== inlined.length) throw altered(`${matches.length} inlined images, ${inlined.length} listed`);
+  if (matches.length !== inlined.length) {
+    // base64 broken into lines (a mail or messenger re-wrapping it) is re-encoding, not tampering
+    if ([...rest.matchAll(WRAPPED_SRC_RE)].length === inlined.length) throw new VerificationError("an inlined image's base64 was re-wrapped in transit; ask for the original file", 'non-canonical');
+    throw altered(`${matches.length} inlined images, ${inlined.length} listed`);
+  }
   matches.forEach((m, i) => {
     const path = inlined[i];
     let raw;
