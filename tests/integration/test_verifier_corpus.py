@@ -78,15 +78,16 @@ def _expect(case: dict[str, Any]) -> tuple[int, str | None]:
     return case["expect"]["exit_code"], case["expect"].get("reason")
 
 
+@pytest.mark.parametrize("fallback", [False, True], ids=["webcrypto", "fallback"])
 def test_corpus_through_window_mirror_verify(
-    browser: Browser, corpus: Path, tmp_path: Path
+    browser: Browser, corpus: Path, tmp_path: Path, fallback: bool
 ) -> None:
     cases = corpus_cases(corpus)
     assert cases, "no verifier case in the corpus"
     page_file = tmp_path / "verify.html"
     first = PublicKey.from_text(cases[0][2]["trust"][0]["key"])
     verifier.write(page_file, [verifier.EmbeddedKey("pub", first)])
-    opened = open_page(browser, page_file)
+    opened = open_page(browser, page_file, fallback=fallback)
     differ = []
     try:
         for name, path, case in cases:
@@ -101,6 +102,8 @@ def test_corpus_through_window_mirror_verify(
             got = (0 if v["ok"] else v["exit_code"], v["reason"])
             if got != _expect(case):
                 differ.append(f"{name}: expected {_expect(case)}, got {v}")
+        used = opened.page.evaluate("() => window.mirror.engine.usedFallback")
+        assert used is fallback
     finally:
         opened.page.context.close()
     assert not differ, "\n".join(differ)
