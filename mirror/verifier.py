@@ -20,7 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from . import canonjson, store
+from . import canonjson, identity, identity_state, keys, store
+from .config import Home
 from .errors import LimitExceeded, UsageError
 from .keys import PublicKey
 
@@ -138,3 +139,26 @@ def write(out: Path, keys: Sequence[EmbeddedKey], gateways: Sequence[str] = ()) 
     data = build(keys, gateways)
     store.atomic_write(Path(out), data, label="verifier")
     return len(data)
+
+
+def embedded_keys(home: Home, names: Sequence[str] = ()) -> list[EmbeddedKey]:
+    """The named trusted keys (default: the keys held in this data directory, for a
+    publisher shipping its own verifier), each with the identity chain known for it:
+    the one this reader remembers, or this data directory's own identity."""
+    own_chain = identity_state.home_chain(home)
+    if names:
+        trusted = keys.load_trust(home)
+        missing = [n for n in names if n not in trusted]
+        if missing:
+            raise UsageError(f"no trusted key named {missing[0]!r} (see `mirror trust add`)")
+        pairs = [(n, trusted[n].key) for n in names]
+    else:
+        pairs = [(n, keys.load_public(home, n)) for n in keys.list_keys(home)]
+    out = []
+    for name, key in pairs:
+        chain = identity_state.remembered(home, key)
+        if chain is None and own_chain is not None and identity.anchored_by(own_chain, key):
+            chain = own_chain
+        data = chain.to_bytes() if chain is not None else None
+        out.append(EmbeddedKey(name, key, chain_object(data)))
+    return out

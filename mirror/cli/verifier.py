@@ -7,36 +7,14 @@ from pathlib import Path
 
 import click
 
-from .. import identity, identity_state, ipfs, keys, minisign
+from .. import ipfs, keys, minisign
 from .. import push as push_mod
 from .. import verifier as verifier_mod
-from ..config import PASSPHRASE_ENV, Home
+from ..config import PASSPHRASE_ENV
 from ..errors import UsageError
 from ..ipld.unixfs import add_path
 from .app import Context, main, note, pass_ctx
 from .keys import minisig_passphrase
-
-
-def _embedded(home: Home, names: tuple[str, ...]) -> list[verifier_mod.EmbeddedKey]:
-    """Named trusted keys (default: the keys held here), each with the identity chain
-    this data directory knows for it."""
-    own_chain = identity_state.home_chain(home)
-    if names:
-        trusted = keys.load_trust(home)
-        missing = [n for n in names if n not in trusted]
-        if missing:
-            raise UsageError(f"no trusted key named {missing[0]!r} (see `mirror trust add`)")
-        pairs = [(n, trusted[n].key) for n in names]
-    else:
-        pairs = [(n, keys.load_public(home, n)) for n in keys.list_keys(home)]
-    out = []
-    for name, key in pairs:
-        chain = identity_state.remembered(home, key)
-        if chain is None and own_chain is not None and identity.anchored_by(own_chain, key):
-            chain = own_chain
-        data = chain.to_bytes() if chain is not None else None
-        out.append(verifier_mod.EmbeddedKey(name, key, verifier_mod.chain_object(data)))
-    return out
 
 
 @main.command("verifier")
@@ -72,7 +50,7 @@ def verifier_cmd(
     offline, against the embedded publisher keys. OUTPUT.minisig is written when an
     embedded key is held in this data directory. With --push the page goes to the
     IPFS node and into the next feed, so followers pin it."""
-    embedded = _embedded(ctx.home, names)
+    embedded = verifier_mod.embedded_keys(ctx.home, names)
     if not embedded:
         raise UsageError("no key to embed: pass --trust NAME or create a key (mirror keygen)")
     size = verifier_mod.write(output, embedded, gateways)

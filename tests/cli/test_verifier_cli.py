@@ -63,3 +63,17 @@ def test_unknown_name_and_bad_gateway_are_one_line_exit_2(mirror: Mirror, tmp_pa
 def test_empty_home_has_nothing_to_embed(empty_mirror: Mirror, tmp_path: Path) -> None:
     r = empty_mirror("verifier", "-o", tmp_path / "v.html")
     assert r.exit_code == 2 and "trust" in r.stderr
+
+
+def test_remembered_identity_chain_is_embedded(empty_mirror: Mirror, tmp_path: Path) -> None:
+    """A reader who verified a bundle signed after a rotation ships the chain it learnt."""
+    from tests.verifier_cases import build_cases
+
+    cases = {c.name: c for c in build_cases(tmp_path / "cases")}
+    rotated = cases["car-after-rotation"]
+    assert empty_mirror("trust", "add", "pub", rotated.trust[0]["key"]).exit_code == 0
+    assert empty_mirror("verify", rotated.path, "--trust", "pub").exit_code == 0
+    out = tmp_path / "v.html"
+    assert empty_mirror("verifier", "-o", out, "--trust", "pub").exit_code == 0
+    chain = config_of(out)["trust"][0]["chain"]
+    assert chain["format"] == "mirror-identity-chain/1" and len(chain["versions"]) == 3
