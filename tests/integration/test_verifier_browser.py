@@ -503,3 +503,23 @@ def test_fetch_by_cid_when_every_gateway_lies(
             assert not page.is_visible("iframe#article")
         finally:
             page.context.close()
+
+
+def test_embedded_identity_chain_counts_as_remembered(
+    browser: Browser, cases: list[Case], tmp_path: Path
+) -> None:
+    """A page shipped with the publisher's chain (v3 revokes key 1) refuses a bundle
+    signed by key 1 that carries only v1, on first use, with empty storage."""
+    from mirror import identity
+    from tests.verifier_cases import chain_rotated
+
+    chain = verifier.chain_object(identity.chain_bytes(chain_rotated(key(1), key(2))))
+    page_file = tmp_path / "verify.html"
+    verifier.write(page_file, [verifier.EmbeddedKey("pub", key(1).public, chain)])
+    case = next(c for c in cases if c.name == "car-v1-without-state")
+    opened = open_page(browser, page_file)
+    try:
+        assert file_input_verdict(opened.page, case.path) == ("refused", 3)
+        assert "revoked-key" in opened.page.inner_text("#verdict")
+    finally:
+        opened.page.context.close()
