@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -417,11 +418,20 @@ def test_remembered_identity_is_kept_as_signed_documents(
         page.context.close()
 
 
-def gateway(body: bytes, delay: float = 0.0) -> Any:
+def gateway(
+    body: bytes,
+    delay: float = 0.0,
+    *,
+    after: threading.Event | None = None,
+    done: threading.Event | None = None,
+) -> Any:
     """A trustless gateway route answering with `body` as a CAR, CORS open as real
-    gateways are (the page is another origin: file:// or its own server)."""
+    gateways are (the page is another origin: file:// or its own server). `after`:
+    answer only once that event is set (then `delay` more); `done` is set once sent."""
 
     def handler(h: BaseHTTPRequestHandler) -> None:
+        if after is not None:
+            after.wait(timeout=20)
         time.sleep(delay)  # lets a test decide which gateway answers first
         h.send_response(200)
         h.send_header("Content-Type", "application/vnd.ipld.car")
@@ -429,6 +439,9 @@ def gateway(body: bytes, delay: float = 0.0) -> Any:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+        h.wfile.flush()
+        if done is not None:
+            done.set()
 
     return handler
 
@@ -452,10 +465,12 @@ def test_fetch_by_cid_two_gateways_one_lying(
         cid = store.root.encode()
     bad = bytearray(car)
     bad[len(bad) // 2] ^= 0xFF
+    lied = threading.Event()
 
     with (
-        serve({f"/ipfs/{cid}": gateway(bytes(bad), 0)}) as liar,
-        serve({f"/ipfs/{cid}": gateway(car, 0.7)}) as honest,
+        # the honest one answers only after the liar has sent everything
+        serve({f"/ipfs/{cid}": gateway(bytes(bad), done=lied)}) as liar,
+        serve({f"/ipfs/{cid}": gateway(car, 0.5, after=lied)}) as honest,
     ):
         page_file = build_page(tmp_path / "verify.html", (liar.base, honest.base))
         opened = open_page(browser, page_file)
