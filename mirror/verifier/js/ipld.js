@@ -353,11 +353,10 @@ export function checkName(name, where) {
   if (name === '' || name === '.' || name === '..') throw new UsageError(`invalid name '${name}' in ${where}`);
   if (/[/\\\0]/.test(name) || /^[A-Za-z]:/.test(name)) throw new UsageError(`invalid name '${name}' in ${where}: separators, NUL or drive letter`);
 }
-// Python's str.casefold is full case folding; toLowerCase after NFC, plus the few
-// folds that differ (sharp s, final sigma), is close enough to catch aliases.
-export function foldName(name) {
-  return name.normalize('NFC').toLowerCase().replace(/ß/g, 'ss').replace(/ς/g, 'σ');
-}
+// Python's str.casefold is full case folding; upper then lower case gives the same
+// for the letters that matter here (ß -> ss, ﬃ -> ffi, final sigma).
+export function casefold(text) { return text.toUpperCase().toLowerCase(); }
+export function foldName(name) { return casefold(name.normalize('NFC')); }
 
 // -- CAR --------------------------------------------------------------------------------
 

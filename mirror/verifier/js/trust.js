@@ -3,6 +3,7 @@
 // verify_link, verify_chain, anchored_by, merge, judge). Pure: nothing is stored here.
 import { UsageError, MalformedInput, HostileJSON, VerificationError, LimitExceeded, MirrorError, utf8, concatBytes, b64decodeStrict, b64encode, sha256, sha256Tag, toHex, bytesEqual } from './util.js';
 import { loads, dumps } from './json.js';
+import { casefold } from './ipld.js';
 import { verify as edVerify, pointOk } from './ed25519.js';
 
 export const MANIFEST_TYPE = 'application/vnd.mirror.manifest+json';
@@ -184,11 +185,10 @@ export function parseManifest(payload) {
   });
   const seen = new Set();
   for (const r of records) {
-    // Python's casefold; toLowerCase is what a browser has (aliases differ only exotically)
-    if (seen.has(r.path) || seen.has(r.path.toLowerCase())) throw new UsageError(`manifest lists '${r.path}' twice`);
+    if (seen.has(r.path) || seen.has(casefold(r.path))) throw new UsageError(`manifest lists '${r.path}' twice`);
     if (r.path === MANIFEST_NAME) throw new UsageError('manifest must not list manifest.json');
     seen.add(r.path);
-    seen.add(r.path.toLowerCase());
+    seen.add(casefold(r.path));
   }
   const article = d.get('article');
   for (const key of ARTICLE_FIELDS) {
