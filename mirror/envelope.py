@@ -118,6 +118,7 @@ def add_signature(envelope: Envelope, key: SigningKey) -> Envelope:
 class Verified:
     payload: bytes
     signers: tuple[TrustedKey, ...]  # distinct trusted keys with a valid signature
+    unmatched: int = 0  # signatures no candidate key made (or a second one by a key)
 
 
 def verify(
@@ -142,6 +143,7 @@ def verify(
         )
     message = pae(envelope.payload_type, envelope.payload)
     signers: dict[bytes, TrustedKey] = {}
+    unmatched = 0
     for signature in envelope.signatures:
         for candidate in trusted:
             if (
@@ -151,6 +153,8 @@ def verify(
             ):
                 signers[candidate.key.raw] = candidate
                 break
+        else:
+            unmatched += 1
     if len(signers) < threshold:
         reason = "threshold-not-met" if signers else "untrusted-key"
         if threshold == 1:
@@ -159,4 +163,4 @@ def verify(
             f"{what}: {len(signers)} valid signature(s) by trusted keys, {threshold} required",
             reason=reason,
         )
-    return Verified(envelope.payload, tuple(signers.values()))
+    return Verified(envelope.payload, tuple(signers.values()), unmatched)

@@ -59,6 +59,8 @@ _HEAD = re.compile(r"<head\b[^>]*>", re.I)
 _CSP_TAG = re.compile(r"<meta\b[^>]*\bhttp-equiv\s*=\s*[\"']?content-security-policy\b[^>]*>", re.I)
 _SRC = re.compile(r'\bsrc="([^"<>]*)"')
 _DATA_SRC = re.compile(r'\bsrc="data:([A-Za-z0-9.+/-]*);base64,([A-Za-z0-9+/=]*)"')
+# The same, allowing the line breaks a mail or chat client may wrap base64 with.
+_WRAPPED_DATA_SRC = re.compile(r'\bsrc="data:[A-Za-z0-9.+/-]*;base64,[A-Za-z0-9+/=\s]*"')
 _ANY_DATA_SRC = re.compile(r"\bsrc\s*=\s*[\"']?\s*data:", re.I)
 _SCRIPT = re.compile(r"<script\b", re.I)
 
@@ -242,6 +244,11 @@ def take_apart(data: bytes) -> Parts:
     pos = 0
     matches = list(_DATA_SRC.finditer(rest))
     if len(matches) != len(inlined):
+        if len(_WRAPPED_DATA_SRC.findall(rest)) == len(inlined):
+            raise _reencoded(
+                "the inlined images were re-wrapped in transit (line breaks in base64); "
+                "ask for the original file"
+            )
         raise _altered(f"{len(matches)} inlined images, {len(inlined)} listed")
     for m, path in zip(matches, inlined, strict=True):
         try:

@@ -512,6 +512,18 @@ def verify_head(
     return VerifiedHead(head, signer, auth.anchor or signer)
 
 
+def claimed_head_key_id(data: bytes) -> str:
+    """The publisher key id a head claims, unverified: only to pick the pubsub topic a
+    relay sends it on (whoever receives the head verifies it)."""
+    env = envelope.Envelope.from_bytes(data, max_size=MAX_HEAD, what="head file")
+    claimed = canonjson.loads(env.payload, max_size=MAX_HEAD, what="head")
+    publisher = claimed.get("publisher")
+    key_id = publisher.get("key_id") if isinstance(publisher, dict) else None
+    if not isinstance(key_id, str):
+        raise UsageError("head file names no publisher key id; use --publisher")
+    return key_id
+
+
 def check_not_expired(expires: str, what: str = "feed", now: datetime | None = None) -> None:
     if parse_time(expires, f"{what} expires") <= (now or utc_now()):
         raise VerificationError(

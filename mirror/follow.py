@@ -483,7 +483,7 @@ def _mirror_one(
         node.pin_rm(root)
         state.mark_failed(entry.root_cid, f"{exc.reason}: {exc.message}")
         log(f"FAILED   {entry.root_cid} {exc.reason}: {exc.message} (unpinned)")
-        return ("failed", exc.message)
+        return ("failed", f"{exc.reason}: {exc.message}")
     state.mark_verified(entry.root_cid, entry.size, entry.manifest_sha256)
     log(f"pinned   {entry.root_cid} {entry.size} bytes  {entry.title[:60]}")
     return None

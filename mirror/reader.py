@@ -90,9 +90,10 @@ def unpack(
 ) -> Verdict:
     """Verify the CAR completely, then write exactly the listed files into `dest`.
 
-    A non-empty `dest` is refused unless `force`; then it is replaced as a whole, and
-    only once the new folder is complete. Paths were checked when the manifest was
-    parsed (no '..', no absolute paths) and files are written into a fresh staging
+    A non-empty `dest` is refused unless `force`; then the bundle's files are moved in
+    beside what is there (same-named files replaced, nothing else touched), and only
+    once the whole copy verified and is staged. Paths were checked when the manifest
+    was parsed (no '..', no absolute paths) and files are written into a fresh staging
     folder, so nothing is written through a link or outside `dest`.
     """
     dest = Path(dest)
@@ -109,14 +110,18 @@ def unpack(
 
 
 def write_car_files(car_path: Path, verdict: Verdict, dest: Path) -> None:
-    """The listed files of a verified CAR, staged and swapped into `dest` whole."""
+    """The listed files of a verified CAR, staged, then swapped in as `dest` (new or
+    empty) or moved in beside what a non-empty `dest` already holds."""
+    writer = store.staged_directory if _empty_or_absent(dest) else store.merged_directory
+    with writer(dest, label="unpack") as stage:
+        _stage_car_files(car_path, verdict, stage, dest)
+
+
+def _stage_car_files(car_path: Path, verdict: Verdict, stage: Path, dest: Path) -> None:
     root_cid = CID.decode(verdict.root_cid)
     wanted = {f.path for f in verdict.manifest.files} | {MANIFEST_NAME}
     # Blocks are re-checked against their CIDs as they are read again here.
-    with (
-        car.open_car(car_path, root=root_cid) as car_store,
-        store.staged_directory(dest, label="unpack") as stage,
-    ):
+    with car.open_car(car_path, root=root_cid) as car_store:
         for entry in unixfs.walk(car_store, root_cid):
             if entry.kind != "file" or entry.path not in wanted:
                 continue

@@ -179,6 +179,69 @@ def staged_directory(target: Path, *, label: str = "dir") -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def merged_directory(target: Path, *, label: str = "dir") -> Iterator[Path]:
+    """Like staged_directory, for a target that already holds other things: yields a
+    staging folder, then moves each of its files into `target`, keeping what else is
+    there. Every place is checked before anything moves: a file may replace a file or
+    a link (the link itself, never what it points to), never a folder; a folder may
+    replace a link. Each file lands whole (rename)."""
+    target = Path(target)
+    try:
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent)
+        )
+    except OSError as exc:
+        raise storage_error(exc, target) from exc
+    try:
+        yield staging
+        kill_point(label, "temp-written")
+        moves = _planned_moves(staging, target)
+        _fsync_tree(staging)
+        kill_point(label, "fsynced")
+        for src, dest in moves:
+            _make_parents(target, dest.parent)
+            if dest.is_symlink():
+                dest.unlink()
+            os.replace(src, dest)
+            fsync_dir(dest.parent)
+        kill_point(label, "renamed")
+    except OSError as exc:
+        raise storage_error(exc, target) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _planned_moves(staging: Path, target: Path) -> list[tuple[Path, Path]]:
+    moves: list[tuple[Path, Path]] = []
+    for base, _dirs, files in os.walk(staging):
+        for name in files:
+            src = Path(base) / name
+            rel = src.relative_to(staging)
+            place = target
+            for part in rel.parts[:-1]:
+                place = place / part
+                if not place.is_symlink() and place.exists() and not place.is_dir():
+                    raise UsageError(f"refusing to replace {place}: a file where a folder goes")
+                if place.is_symlink():
+                    break  # replaced by a real folder; nothing below it is looked at
+            dest = target / rel
+            if not dest.is_symlink() and dest.exists() and not dest.is_file():
+                raise UsageError(f"refusing to replace {dest}: a folder where a file goes")
+            moves.append((src, dest))
+    return moves
+
+
+def _make_parents(target: Path, directory: Path) -> None:
+    """Create `directory` under `target`, replacing links on the way by real folders."""
+    place = target
+    for part in directory.relative_to(target).parts:
+        place = place / part
+        if place.is_symlink():
+            place.unlink()
+        place.mkdir(exist_ok=True)
+
+
 def _fsync_tree(root: Path) -> None:
     for base, _dirs, files in os.walk(root):
         for name in files:

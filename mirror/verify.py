@@ -146,10 +146,10 @@ def _chain_sources(chain_data: bytes | None, trust: Trust) -> dict[PublicKey, li
 
 def _judge_under_chain(
     env: Envelope, chain: Chain, anchor: TrustedKey
-) -> tuple[Manifest, TrustedKey, set[PublicKey]]:
+) -> tuple[Manifest, TrustedKey, envelope.Verified]:
     """A manifest is valid when a threshold of the keys of the identity version it names
     signed it, or a threshold of the newest version's keys did; revoked keys never
-    count. Returns the manifest, the signer to name, and every key that signed."""
+    count. Returns the manifest, the signer to name, and the signature check."""
     pool = [TrustedKey(anchor.name, k, "") for k in chain.all_keys()]
     verified = envelope.verify(
         env, envelope.MANIFEST_TYPE, pool, what=f"manifest (identity {chain.name!r})"
@@ -195,7 +195,7 @@ def _judge_under_chain(
             f"{label}, {base_threshold} required",
             reason="threshold-not-met" if count else "untrusted-key",
         )
-    return manifest, TrustedKey(anchor.name, signer, anchor.added), signed
+    return manifest, TrustedKey(anchor.name, signer, anchor.added), verified
 
 
 def _parse_manifest(payload: bytes) -> Manifest:
@@ -207,26 +207,17 @@ def _parse_manifest(payload: bytes) -> Manifest:
         raise MalformedInput(f"manifest: {exc.message}") from exc
 
 
-def _check_signatures(env: Envelope, known: Sequence[PublicKey], data: bytes) -> None:
+def _check_encoding(env: Envelope, verified: envelope.Verified, data: bytes) -> None:
     """Only the publisher's own encoding passes: every signature valid under a key the
-    verdict knows, each key once, in mirror's order, and the bytes as mirror writes
+    verdict knows (each key once), in mirror's order, and the bytes as mirror writes
     them. An extra, duplicated or reordered signature or a re-serialized envelope
-    would name a bundle (a root CID) the publisher never made."""
-    message = envelope.pae(env.payload_type, env.payload)
-    by_id: dict[str, PublicKey] = {}
-    for key in known:
-        by_id.setdefault(key.key_id, key)
-    seen: set[str] = set()
-    for signature in env.signatures:
-        named = by_id.get(signature.keyid)
-        if named is None or not named.verify(signature.sig, message):
-            raise _non_canonical(
-                f"manifest.json carries a signature that no key of the publisher made "
-                f"(key id {signature.keyid[:16]}): not the publisher's envelope"
-            )
-        if signature.keyid in seen:
-            raise _non_canonical("manifest.json carries two signatures by one key")
-        seen.add(signature.keyid)
+    would name a bundle (a root CID) the publisher never made. `verified` already
+    tried every signature against every known key, so nothing is verified twice."""
+    if verified.unmatched:
+        raise _non_canonical(
+            "manifest.json carries a signature that no key of the publisher made, or two "
+            "by one key: not the publisher's envelope"
+        )
     if not env.is_canonical(data):
         raise _non_canonical(
             "manifest.json is not byte for byte as the publisher's tool wrote it "
@@ -246,18 +237,18 @@ def judge_manifest(data: bytes, chain_data: bytes | None, trust: Trust) -> Judge
     if not sources:
         verified = envelope.verify(env, envelope.MANIFEST_TYPE, trust.keys, what="manifest")
         manifest = _parse_manifest(verified.payload)
-        _check_signatures(env, [t.key for t in trust.keys], data)
+        _check_encoding(env, verified, data)
         return Judged(manifest, verified.signers[0], None)
     first_error: VerificationError | None = None
     for anchor_key, chains in sources.items():
         anchor = next(t for t in trust.keys if t.key == anchor_key)
         try:
             known = merge(chains)
-            manifest, signer, _ = _judge_under_chain(env, known, anchor)
+            manifest, signer, verified = _judge_under_chain(env, known, anchor)
         except VerificationError as exc:
             first_error = first_error or exc
             continue
-        _check_signatures(env, known.all_keys(), data)
+        _check_encoding(env, verified, data)
         remembered = trust.remembered.get(anchor_key)
         grows = remembered is None or len(known.links) > len(remembered.links)
         return Judged(manifest, signer, Remember(anchor_key, known) if grows else None)

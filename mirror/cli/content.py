@@ -164,7 +164,10 @@ def _verify_all(ctx: Context, repair: bool, as_json: bool) -> None:
 @click.argument("dest", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @trust_options
 @click.option(
-    "--force", is_flag=True, help="Replace DIR even when it is not empty (once verified)."
+    "--force",
+    is_flag=True,
+    help="Write into DIR although it is not empty: the bundle's files replace same-named "
+    "files (never written through a link), everything else in DIR stays.",
 )
 @json_option
 @pass_ctx

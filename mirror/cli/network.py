@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .. import canonjson, envelope, feed, follow, keys, push, store
+from .. import feed, follow, keys, push, store
 from ..errors import UsageError
 from ..ipfs import IpfsNode, resolve_api
 from ..ipld import unixfs
@@ -198,13 +198,7 @@ def feed_announce(ctx: Context, head_file: Path, key_id: str | None, api: str | 
     Heads are checked by whoever receives them; this only relays the bytes.
     """
     data = store.read_bytes(head_file, limit=feed.MAX_HEAD, what="head file")
-    if key_id is None:
-        env = envelope.Envelope.from_bytes(data, max_size=feed.MAX_HEAD, what="head file")
-        claimed = canonjson.loads(env.payload, max_size=feed.MAX_HEAD, what="head")
-        publisher = claimed.get("publisher")
-        key_id = publisher.get("key_id") if isinstance(publisher, dict) else None
-        if not isinstance(key_id, str):
-            raise UsageError("head file names no publisher key id; use --publisher")
+    key_id = key_id or feed.claimed_head_key_id(data)
     push.announce_head(connect(api), data, key_id)
     note(f"announced on {feed.topic_for(key_id)}")
 

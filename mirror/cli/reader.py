@@ -126,7 +126,11 @@ def _node(api: str | None, no_node: bool, timeout: float) -> ipfs.IpfsNode | Non
 @_api_option
 @_gateway_option
 @click.option("--no-node", is_flag=True, help="Do not ask an IPFS node; cache and gateways only.")
-@click.option("--force", is_flag=True, help="Replace OUTPUT even when it is a non-empty folder.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into OUTPUT although it is a non-empty folder (other files there stay).",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(1, 3600),
