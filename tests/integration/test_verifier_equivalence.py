@@ -37,19 +37,6 @@ def mutations(data: bytes, rng: random.Random, count: int) -> list[bytes]:
     return out
 
 
-def cli_lags_on_wrapped_base64() -> bool:
-    """The verdict corpus says an export whose inlined base64 was re-wrapped is
-    non-canonical (case noncanonical-base64-wrapped-export); the page follows it. While
-    the CLI still calls it content-mismatch, that one difference is allowed here; once
-    the CLI agrees with the corpus, this returns False and the test is strict again."""
-    folder = ROOT / "manifests/vectors/verdicts/noncanonical-base64-wrapped-export"
-    if not folder.is_dir():
-        return False
-    case = json.loads((folder / "case.json").read_text())
-    got = python_verdict(folder / case["input"], case["trust"], case["state"])
-    return got == (3, "content-mismatch")
-
-
 def test_damaged_copies_get_the_same_verdict(tmp_path: Path) -> None:
     cases = {c.name: c for c in build_cases(tmp_path / "cases")}
     rng = random.Random(11)  # fixed: the same inputs on every run
@@ -71,13 +58,9 @@ def test_damaged_copies_get_the_same_verdict(tmp_path: Path) -> None:
     verdicts = [json.loads(line) for line in run.stdout.splitlines()]
     assert len(verdicts) == len(items)
     differ = []
-    lag = cli_lags_on_wrapped_base64()
     for (path, case), v in zip(items, verdicts, strict=True):
         page = (0 if v["ok"] else v["exit_code"], v["reason"])
         cli = python_verdict(path, case.trust, case.state)
-        rewrapped = "re-wrapped" in (v.get("error") or "")
-        if lag and rewrapped and (page, cli) == ((3, "non-canonical"), (3, "content-mismatch")):
-            continue  # the corpus's verdict; see cli_lags_on_wrapped_base64
         if page != cli:
             differ.append(f"{path.name}: page {page} ({v.get('error')}), cli {cli}")
     assert not differ, "\n".join(differ[:20])
