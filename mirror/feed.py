@@ -50,6 +50,7 @@ MAX_FEED_PAYLOAD = 32 << 20
 MAX_FEED_FILE = MAX_FEED_PAYLOAD * 4 // 3 + (64 << 10)
 MAX_HEAD = 64 << 10
 MAX_GATEWAYS = 32
+MAX_VERIFIER = 1 << 20  # the verifier page is under 200 KB; this bounds what a follower fetches
 DEFAULT_TTL = timedelta(days=7)
 FEED_NAME = "feed.json"
 HEAD_NAME = "head.json"
@@ -138,6 +139,30 @@ class FeedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifierRef:
+    """The publisher's verifier page (`mirror verifier`), named by the feed so that
+    followers pin it after checking its size and hash (decision 0004)."""
+
+    cid: str
+    sha256: str
+    size: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cid": self.cid, "sha256": self.sha256, "size": self.size}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> VerifierRef:
+        if not isinstance(d, dict) or set(d) != {"cid", "sha256", "size"}:
+            raise UsageError("feed verifier has exactly cid, sha256 and size")
+        cid, digest, size = d["cid"], d["sha256"], d["size"]
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise UsageError("feed verifier sha256 must be 'sha256:<64 hex>'")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_VERIFIER:
+            raise UsageError(f"feed verifier size must be from 1 to {MAX_VERIFIER} bytes")
+        return cls(check_cid(cid, "feed verifier cid"), digest, size)
+
+
+@dataclass(frozen=True, slots=True)
 class Feed:
     key_id: str
     public_key: str
@@ -149,12 +174,15 @@ class Feed:
     gateways: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     identity: dict[str, Any] | None = None  # the publisher's identity chain object
+    verifier: VerifierRef | None = None  # the publisher's verifier page, for followers
 
     def to_dict(self) -> dict[str, Any]:
         chain = {} if self.identity is None else {"identity": self.identity}
+        page = {} if self.verifier is None else {"verifier": self.verifier.to_dict()}
         return {
             **self.extra,
             **chain,
+            **page,
             "format": FEED_FORMAT,
             "publisher": {"key_id": self.key_id, "public_key": self.public_key},
             "version": self.version,
@@ -208,7 +236,9 @@ class Feed:
         chain = doc.get("identity")
         if chain is not None and not isinstance(chain, dict):
             raise UsageError("feed identity must be an identity chain object")
+        page = doc.get("verifier")
         known = {
+            "verifier",
             "identity",
             "format",
             "publisher",
@@ -230,6 +260,7 @@ class Feed:
             gateways=tuple(gateways),
             extra={k: v for k, v in doc.items() if k not in known},
             identity=chain,
+            verifier=VerifierRef.from_dict(page) if page is not None else None,
         )
 
 
@@ -321,6 +352,7 @@ def build_feed(
     gateways: Sequence[str] = (),
     now: datetime | None = None,
     chain: dict[str, Any] | None = None,
+    verifier: VerifierRef | None = None,
 ) -> Feed:
     """The next feed: version one above the previous, entries newest first; `chain`
     is the publisher's identity chain object (identity.Chain.to_bytes(), parsed)."""
@@ -338,6 +370,7 @@ def build_feed(
         entries=tuple(entries),
         gateways=tuple(gateways),
         identity=chain,
+        verifier=verifier,
     )
 
 
@@ -661,3 +694,25 @@ def load_own_feed(home: Home, trusted: Sequence[TrustedKey]) -> tuple[VerifiedFe
         return None
     data = store.read_bytes(path, limit=MAX_FEED_FILE, what="feed")
     return verify_feed(data, trusted), data
+
+
+# -- the publisher's verifier page, as the next feed will name it -------------------------
+
+
+def verifier_file(home: Home) -> Path:
+    return home.feed_dir / "verifier.json"
+
+
+def load_verifier_ref(home: Home) -> VerifierRef | None:
+    """The verifier page this publisher pushed last (`mirror verifier --push`), if any."""
+    path = verifier_file(home)
+    if not path.exists():
+        return None
+    data = store.read_bytes(path, limit=4096, what="verifier.json")
+    return VerifierRef.from_dict(canonjson.loads(data.rstrip(b"\n"), max_size=4096))
+
+
+def save_verifier_ref(home: Home, ref: VerifierRef) -> None:
+    store.atomic_write(
+        verifier_file(home), canonjson.dumps(ref.to_dict()) + b"\n", label="verifier"
+    )

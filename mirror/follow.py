@@ -29,6 +29,7 @@ import requests
 import urllib3
 
 from . import canonjson, feed, gateway, store
+from .clock import sha256_tag
 from .config import Home
 from .errors import LimitExceeded, MirrorError, NetworkError, UsageError, VerificationError
 from .ipfs import IpfsNode
@@ -265,6 +266,7 @@ class FollowReport:
     used_bytes: int
     budget: int | None
     version_remembered: bool
+    verifier: str | None = None  # the feed's verifier page: "pinned", or why not
 
     @property
     def exit_code(self) -> int:
@@ -290,6 +292,7 @@ class FollowReport:
             "used_bytes": self.used_bytes,
             "budget": self.budget,
             "version_remembered": self.version_remembered,
+            "verifier": self.verifier,
         }
 
 
@@ -345,6 +348,12 @@ def follow_round(
     failed: list[tuple[str, str]] = []
     unavailable: list[tuple[str, str]] = []
     budget_reached = False
+    verifier = None
+    if current.verifier is not None:
+        verifier = _mirror_verifier(node, home, state, current.verifier, options, log)
+        if verifier != "pinned":
+            kind = unavailable if verifier.startswith("unavailable") else failed
+            kind.append((current.verifier.cid, verifier))
     try:
         for index, entry in enumerate(current.entries):
             if stop is not None and stop.is_set():
@@ -391,7 +400,50 @@ def follow_round(
         used_bytes=state.used_bytes,
         budget=options.budget,
         version_remembered=remembered,
+        verifier=verifier,
     )
+
+
+def _mirror_verifier(
+    node: IpfsNode,
+    home: Home,
+    state: FollowState,
+    ref: feed.VerifierRef,
+    options: FollowOptions,
+    log: Log,
+) -> str:
+    """Pin the publisher's verifier page once its bytes match the feed's size and
+    sha256 (every block checked against its CID on the way): "pinned", else why not."""
+    known = state.verified.get(ref.cid)
+    if known is not None and known[1] == ref.sha256:
+        return "pinned"
+    root = CID.decode(ref.cid)
+    try:
+        node.pin_add(root, timeout=options.pin_timeout)
+        with scratch_dir(home) as work:
+            path = work / "verifier.car"
+            try:
+                with open(path, "wb") as out:
+                    node.dag_export(root, out, max_bytes=2 * ref.size + CAR_SLACK)
+            except OSError as exc:
+                raise store.storage_error(exc, path) from exc
+            with car.open_car(path, root=root) as blocks:
+                entries = list(unixfs.walk(blocks, root))
+                if len(entries) != 1 or entries[0].kind != "file" or entries[0].size != ref.size:
+                    raise VerificationError("the feed's verifier is not a file of the signed size")
+                data = b"".join(entries[0].chunks())
+        if len(data) != ref.size or sha256_tag(data) != ref.sha256:
+            raise VerificationError("the feed's verifier differs from the hash the feed lists")
+    except NetworkError as exc:
+        log(f"UNAVAIL  verifier {ref.cid} {exc.message}")
+        return f"unavailable: {exc.message}"
+    except (VerificationError, UsageError, LimitExceeded) as exc:
+        node.pin_rm(root)
+        log(f"FAILED   verifier {ref.cid} {exc.reason}: {exc.message} (unpinned)")
+        return f"{exc.reason}: {exc.message}"
+    state.mark_verified(ref.cid, ref.size, ref.sha256)
+    log(f"pinned   verifier {ref.cid} {ref.size} bytes")
+    return "pinned"
 
 
 def _mirror_one(

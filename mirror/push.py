@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import canonjson, feed, identity, keys, store
+from .clock import sha256_tag
 from .config import Home
 from .errors import LimitExceeded, MirrorError, NetworkError, UsageError, VerificationError
 from .identity_state import home_chain
@@ -236,6 +237,7 @@ def push_feed(
         ttl=ttl,
         gateways=gateways,
         chain=_chain_object(signer),
+        verifier=feed.load_verifier_ref(home),
     )
     data = feed.sign_feed(new, signer.keys, stamp=signer.stamp)
     with scratch_dir(home) as work:
@@ -318,3 +320,16 @@ def publish_bundles(
         log(f"{'already pinned' if result.already_pinned else 'pushed'} {result.root_cid}")
         results.append(result)
     return results, push_feed(node, home, signer, ttl=ttl)
+
+
+def push_verifier(node: IpfsNode, home: Home, page: Path) -> feed.VerifierRef:
+    """Put the verifier page on the node (as a CAR, root compared) and record it, so
+    the next `mirror feed publish` names it for followers to pin."""
+    data = store.read_bytes(Path(page), limit=feed.MAX_VERIFIER, what="verifier page")
+    with scratch_dir(home) as work:
+        (work / "verify.html").write_bytes(data)
+        root = car.write_car(work / "verify.html", work / "verify.car").root
+        import_checked(node, work / "verify.car", root)
+    ref = feed.VerifierRef(root.encode(), sha256_tag(data), len(data))
+    feed.save_verifier_ref(home, ref)
+    return ref

@@ -186,7 +186,9 @@ def render_reader_page(
 <div class="mirror-banner" role="note" lang="en" dir="ltr">
 <p>Unofficial mirror of <span class="url">{e(source_url)}</span>, captured {e(captured_at)},
 signed by <code>{e(key_id)}</code>.</p>
-<p>This copy can be verified with <code>mirror verify</code>.</p>
+<p>This copy can be verified with <code>mirror verify</code>, or on a phone with the
+publisher's verifier page (<code>verify.html</code>, one file, nothing to install): open it and
+choose this file.</p>
 </div>
 <main>
 <article>

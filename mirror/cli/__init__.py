@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import capture, content, identity, keys, network, reader, tsa  # noqa: F401  (importing registers the commands)
+# Importing a module registers its commands.
+from . import capture, content, identity, keys, network, reader, tsa, verifier  # noqa: F401
 from .app import main
 
 __all__ = ["main"]
