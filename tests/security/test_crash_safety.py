@@ -272,6 +272,15 @@ def _export_over_old(m: Mirror, tmp: Path, env: dict[str, str], web: Server) -> 
     return ["export", tmp / "New", *args]
 
 
+def _verifier_over_old(
+    m: Mirror, tmp: Path, env: dict[str, str], web: Server
+) -> list[str | Path]:
+    out = m.home / "verifiers" / "verify.html"
+    args: list[str | Path] = ["verifier", "-o", out, "--no-minisig", "--trust", "pub"]
+    assert m(*args).exit_code == 0
+    return [*args, "--trust", "other"]  # the new page embeds one more key
+
+
 _FEED_FILES = ("feed", "tmp")
 _FOLLOW_FILES = ("follow", "state", "tmp")
 _PENDING = "identity/pending.json"
@@ -292,6 +301,9 @@ SCENARIOS = {
     "bundle": Scenario("bundle", _bundle_over_old, ("bundles/report",), ("bundles/report",)),
     "unpack": Scenario("unpack", _unpack_over_old, ("unpacked/report",), ("unpacked/report",)),
     "car": Scenario("car", _car_over_old, ("cars/report.car",), ("cars/report.car",)),
+    "verifier": Scenario(
+        "verifier", _verifier_over_old, ("verifiers/verify.html",), ("verifiers/verify.html",)
+    ),
     "published": Scenario(
         "published", _push_second, ("published.json",), ("published.json", "tmp"), node=True
     ),
