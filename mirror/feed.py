@@ -98,9 +98,10 @@ class FeedEntry:
     captured_at: str
     manifest_sha256: str
     size: int
+    stamped_at: str | None = None  # the bundle's verified RFC 3161 time, when stamped
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "root_cid": self.root_cid,
             "url": self.url,
             "title": self.title,
@@ -109,6 +110,9 @@ class FeedEntry:
             "manifest_sha256": self.manifest_sha256,
             "size": self.size,
         }
+        if self.stamped_at is not None:
+            out["stamped_at"] = self.stamped_at
+        return out
 
     @classmethod
     def from_dict(cls, d: Any) -> FeedEntry:
@@ -133,8 +137,18 @@ class FeedEntry:
             raise UsageError("feed entry manifest_sha256 must be 'sha256:<64 hex>'")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise UsageError("feed entry size must be a non-negative integer")
+        stamped = d.get("stamped_at")
+        if stamped is not None:
+            parse_time(stamped, "feed entry stamped_at")
         return cls(
-            check_cid(root, "feed entry root_cid"), url, title, published, captured, digest, size
+            check_cid(root, "feed entry root_cid"),
+            url,
+            title,
+            published,
+            captured,
+            digest,
+            size,
+            stamped,
         )
 
 
@@ -693,7 +707,7 @@ def load_own_feed(home: Home, trusted: Sequence[TrustedKey]) -> tuple[VerifiedFe
     if not path.exists():
         return None
     data = store.read_bytes(path, limit=MAX_FEED_FILE, what="feed")
-    return verify_feed(data, trusted), data
+    return verify_feed(data, trusted, home=home), data
 
 
 # -- the publisher's verifier page, as the next feed will name it -------------------------

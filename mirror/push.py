@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import canonjson, feed, identity, keys, store
-from .clock import sha256_tag
+from .clock import format_time, sha256_tag
 from .config import Home
 from .errors import LimitExceeded, MirrorError, NetworkError, UsageError, VerificationError
 from .identity_state import home_chain
@@ -136,6 +136,7 @@ def _entry(verdict: Verdict, digest: str, size: int) -> feed.FeedEntry:
         captured_at=verdict.manifest.captured_at,
         manifest_sha256=digest,
         size=size,
+        stamped_at=format_time(verdict.timestamp.time) if verdict.timestamp else None,
     )
 
 

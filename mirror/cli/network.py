@@ -187,7 +187,8 @@ def feed_show(ctx: Context, as_json: bool) -> None:
     click.echo(f"feed {doc['feed_cid']} version {f.version} by {f.key_id}")
     click.echo(f"created {f.created_at}, expires {f.expires}, previous {f.previous or '-'}")
     for entry in f.entries:
-        click.echo(f"{entry.root_cid}  {entry.captured_at}  {entry.title or entry.url}")
+        stamped = f"  existed by {entry.stamped_at}" if entry.stamped_at else ""
+        click.echo(f"{entry.root_cid}  {entry.captured_at}{stamped}  {entry.title or entry.url}")
 
 
 @feed_group.command("announce")

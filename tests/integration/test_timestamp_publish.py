@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,4 +47,11 @@ def test_stamped_bundle_pushed_and_stamped_feed_published(
     assert verify_envelope_stamps(signed, [tsa_authority.root()]) is not None
     line = mirror("key", "show", "pub").stdout.strip()
     trusted = [TrustedKey("pub", PublicKey.from_text(line), "")]
-    assert feed.verify_feed(data, trusted, home=Home(mirror.home)).feed.entries
+    entries = feed.verify_feed(data, trusted, home=Home(mirror.home)).feed.entries
+    # the feed lists each entry's stamped time, the one `mirror verify` reports
+    verdict = json.loads(mirror("verify", out, "--trust", "pub", "--json").stdout)
+    assert [e.stamped_at for e in entries] == [verdict["timestamp"]["time"]]
+    assert f"existed by {verdict['timestamp']['time']}" in mirror("feed", "show").stdout
+    # the next feed is built on the stamped one, which the publisher's own TSA trust checks
+    run = mirror("feed", "publish", "--no-announce", env=env)
+    assert run.exit_code == 0, run.stderr
