@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from mirror.errors import VerificationError
+from mirror.reader import check_path
 from mirror.timestamp import TsaRoot, format_time, verify_token
-from tests.verifier_cases import build_cases, python_verdict
+from tests.verifier_cases import _trust, build_cases, python_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")
@@ -126,3 +127,21 @@ def test_damaged_tokens_get_the_same_reason(tmp_path: Path, case: str) -> None:
             where = changes[i - 1] if i else "none"
             differ.append(f"change {where}: page {got} ({v.get('error')}), cli {cli}")
     assert not differ, "\n".join(differ[:20])
+
+
+def test_stamped_verdict_json_is_the_clis(tmp_path: Path) -> None:
+    """The whole verdict of a stamped CAR, `timestamp` included, as `mirror verify --json`."""
+    folder = STAMPED / "timestamp-before-rotation-car"
+    case = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+    target = folder / case["input"]
+    options = {k: case[k] for k in ("trust", "state", "now")}
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps([{"path": str(target), "name": target.name, "options": options}]))
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "tests/js/verdicts.mjs"), str(listing)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    page = json.loads(run.stdout)
+    cli = check_path(target, _trust(case["trust"], case["state"])).to_dict()
+    assert page == cli
+    assert page["timestamp"] == {"time": "2026-12-01T09:38:19Z", "tsa": "corpus-tsa"}
