@@ -501,9 +501,8 @@ class Case:
 
 
 FOLDER_SURFACES = ["verify", "read", "export"]
-# Timestamped cases leave out the in-browser verifier (it checks tokens in its own line
-# of work) and follow (its feeds would need stamps of their own).
-STAMPED_CAR_SURFACES = ["verify", "unpack", "read", "get", "export"]
+# Timestamped cases leave out follow (its feeds would need stamps of their own).
+STAMPED_CAR_SURFACES = ["verify", "unpack", "read", "get", "export", "verifier"]
 CAR_SURFACES = ["verify", "unpack", "read", "get", "follow", "export", "verifier"]
 CAR_NO_FOLLOW = ["verify", "unpack", "read", "get", "export", "verifier"]
 EXPORT_SURFACES = ["verify", "read", "verifier"]
@@ -1474,7 +1473,8 @@ clock cannot make them, so they were made once by `manifests/mint_timestamps.py`
 are kept in `manifests/timestamps/material.json` (the TSA roots and one token per
 stamped signature). Their reader remembers the stamped identity (v1 {A}; v2 {A, B, C}
 2-of-3, requiring timestamps and listing the `corpus-tsa` root); the `stranger-tsa`
-root is trusted by nobody.
+root is trusted by nobody. So no case needs TSA roots of the reader's own: `trust`
+holds keys only, on every surface, the verifier page's included.
 """
 
 

@@ -24,11 +24,12 @@ from . import canonjson, identity, identity_state, keys, store
 from .config import Home
 from .errors import LimitExceeded, UsageError
 from .keys import PublicKey
+from .timestamp import TsaRoot
 
 FORMAT = "mirror-verifier/1"
 MAX_PAGE = 200 * 1024  # the budget: small enough to pass around in a messenger
 # dependency order: each module only uses those before it
-MODULES = ("util", "json", "ipld", "ed25519", "trust", "verify", "page")
+MODULES = ("util", "json", "ipld", "ed25519", "tsp", "trust", "verify", "page")
 _IMPORT = re.compile(r"^import \{([^}]*)\} from '\./([a-z0-9]+)\.js';$", re.M)
 _EXPORT = re.compile(
     r"^export (?:async function|function|class|const|let) ([A-Za-z_$][\w$]*)", re.M
@@ -98,13 +99,18 @@ def check_gateway(url: str) -> str:
     return url.rstrip("/")
 
 
-def build(keys: Sequence[EmbeddedKey], gateways: Sequence[str] = ()) -> bytes:
-    """The verifier page with `keys` and `gateways` embedded; at most MAX_PAGE bytes."""
-    config = {
+def build(
+    keys: Sequence[EmbeddedKey], gateways: Sequence[str] = (), tsa: Sequence[TsaRoot] = ()
+) -> bytes:
+    """The verifier page with `keys`, `gateways` and the reader's TSA roots embedded
+    (`tsa`, as `[{name, pem}]`, only when there are any); at most MAX_PAGE bytes."""
+    config: dict[str, Any] = {
         "format": FORMAT,
         "trust": [k.to_dict() for k in keys],
         "gateways": [check_gateway(g) for g in gateways],
     }
+    if tsa:
+        config["tsa"] = [{"name": r.name, "pem": r.to_pem().decode("ascii")} for r in tsa]
     # '<' escaped: the JSON can never close its <script> element early
     config_text = json.dumps(config, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
     script = script_source()
@@ -132,11 +138,16 @@ def chain_object(chain_bytes: bytes | None) -> dict[str, Any] | None:
     return canonjson.loads(chain_bytes.rstrip(b"\n"), max_size=8 << 20, what="identity chain")
 
 
-def write(out: Path, keys: Sequence[EmbeddedKey], gateways: Sequence[str] = ()) -> int:
+def write(
+    out: Path,
+    keys: Sequence[EmbeddedKey],
+    gateways: Sequence[str] = (),
+    tsa: Sequence[TsaRoot] = (),
+) -> int:
     """Build the page and write it to `out` atomically; returns its size."""
     if not keys:
         raise UsageError("a verifier needs at least one trusted key (--trust NAME)")
-    data = build(keys, gateways)
+    data = build(keys, gateways, tsa)
     store.atomic_write(Path(out), data, label="verifier")
     return len(data)
 

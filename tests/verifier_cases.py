@@ -26,6 +26,7 @@ from mirror.ipld import car
 from mirror.keys import PublicKey, SigningKey, TrustedKey
 from mirror.reader import check_path
 from mirror.signer import Signer
+from mirror.timestamp import TsaRoot
 
 EXPIRES = "2030-01-01T00:00:00Z"
 CLOCK = "2026-01-02T03:04:05Z"
@@ -120,13 +121,18 @@ def trust_entry(name: str, k: SigningKey) -> dict[str, str]:
     return {"name": name, "key": k.public.to_text()}
 
 
-def _trust(trusted: list[dict[str, str]], state: list[dict[str, Any]] | None) -> verify.Trust:
+def _trust(
+    trusted: list[dict[str, str]],
+    state: list[dict[str, Any]] | None,
+    tsa: list[dict[str, str]] | None = None,
+) -> verify.Trust:
     keys = [TrustedKey(t["name"], PublicKey.from_text(t["key"]), "") for t in trusted]
+    roots = tuple(TsaRoot.from_pem(r["name"], r["pem"].encode("ascii")) for r in tsa or [])
     remembered = {}
     for s in state or []:
         anchor = PublicKey.from_text(s["anchor"])
         remembered[anchor] = identity.verify_chain(identity.parse_chain_obj(s["chain"]), [anchor])
-    return verify.Trust(tuple(keys), remembered, None, parse_time(CLOCK))
+    return verify.Trust(tuple(keys), remembered, None, parse_time(CLOCK), roots)
 
 
 def python_verdict(
@@ -296,7 +302,9 @@ def build_cases(tmp: Path) -> list[Case]:
     tst = write(tmp / "tst", a)
     doc = json.loads((tst / "manifest.json").read_bytes())
     resigned(tst, [{**doc["signatures"][0], "tst": "AAAA"}])
-    cases.append(Case("car-tst-field", _car_of_folder(tst, tmp / "tst.car"), pub, 2, "malformed"))
+    cases.append(
+        Case("car-tst-field", _car_of_folder(tst, tmp / "tst.car"), pub, 3, "bad-timestamp")
+    )
 
     envs = chain_rotated(a, b)
     write(tmp / "rotated", b, signer_identity=signer_for([b], 3, envs), car_out=tmp / "rotated.car")

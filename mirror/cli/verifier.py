@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .. import ipfs, keys, minisign
+from .. import ipfs, keys, minisign, tsa_trust
 from .. import push as push_mod
 from .. import verifier as verifier_mod
 from ..config import PASSPHRASE_ENV
@@ -53,7 +53,8 @@ def verifier_cmd(
     embedded = verifier_mod.embedded_keys(ctx.home, names)
     if not embedded:
         raise UsageError("no key to embed: pass --trust NAME or create a key (mirror keygen)")
-    size = verifier_mod.write(output, embedded, gateways)
+    # the reader's own TSA roots (`mirror trust tsa`) travel with the keys
+    size = verifier_mod.write(output, embedded, gateways, tsa_trust.roots(ctx.home))
     note(f"wrote {output}: {size} bytes, {len(embedded)} key(s), {len(gateways)} gateway(s)")
     if not no_minisig:
         own = next((minisign.own_key_name(ctx.home, k.key) for k in embedded), None)

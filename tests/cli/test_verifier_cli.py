@@ -77,3 +77,15 @@ def test_remembered_identity_chain_is_embedded(empty_mirror: Mirror, tmp_path: P
     assert empty_mirror("verifier", "-o", out, "--trust", "pub").exit_code == 0
     chain = config_of(out)["trust"][0]["chain"]
     assert chain["format"] == "mirror-identity-chain/1" and len(chain["versions"]) == 3
+
+
+def test_reader_tsa_roots_travel_with_the_keys(mirror: Mirror, tmp_path: Path) -> None:
+    out = tmp_path / "v.html"
+    assert mirror("verifier", "-o", out, "--trust", "pub", "--no-minisig").exit_code == 0
+    assert "tsa" not in config_of(out)  # none trusted: the config is as before
+    material = Path(__file__).resolve().parents[2] / "manifests" / "timestamps" / "material.json"
+    pem = json.loads(material.read_text(encoding="utf-8"))["roots"]["corpus-tsa"]
+    (tmp_path / "root.pem").write_text(pem, encoding="ascii")
+    assert mirror("trust", "tsa", "add", "newsroom-tsa", tmp_path / "root.pem").exit_code == 0
+    assert mirror("verifier", "-o", out, "--trust", "pub", "--no-minisig").exit_code == 0
+    assert config_of(out)["tsa"] == [{"name": "newsroom-tsa", "pem": pem}]

@@ -181,8 +181,9 @@ class Authority:
             return (w / "out.tsr").read_bytes()
 
 
-def make_authority(directory: Path, name: str) -> Authority:
-    """A root CA, a TSA key, and the TSA certificates of `Authority.signer` (openssl)."""
+def make_authority(directory: Path, name: str, *, key: str = "ec") -> Authority:
+    """A root CA, a TSA key, and the TSA certificates of `Authority.signer` (openssl);
+    keys are ECDSA P-256, or RSA 2048 with `key="rsa"`."""
     directory.mkdir(parents=True, exist_ok=True)
     authority = Authority(directory, name)
     (directory / "serial").write_text("01\n")
@@ -192,7 +193,11 @@ def make_authority(directory: Path, name: str) -> Authority:
         _CONFIG.format(serial=directory / "serial", pad_inter="i" * 300, pad_big="b" * 800)
     )
     cfg = authority.config
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    ec = (
+        ("-newkey", "rsa:2048", "-nodes")
+        if key == "rsa"
+        else ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    )
     openssl(
         "req", "-config", cfg, "-x509", "-new", *ec, "-keyout", directory / "root.key",
         "-out", authority.root_pem, "-subj", f"/CN={name} Root", "-days", "3650",

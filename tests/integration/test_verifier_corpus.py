@@ -131,3 +131,31 @@ def test_corpus_through_the_file_input(browser: Browser, corpus: Path, tmp_path:
         finally:
             opened.page.context.close()
     assert not differ, "\n".join(differ)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [("en-US", "existed by 2026-12-01T09:38:19Z (TSA corpus-tsa)"),
+     ("ru-RU", "существовала не позднее 2026-12-01T09:38:19Z (TSA corpus-tsa)")],
+)  # fmt: skip
+def test_stamped_receipt_says_when(
+    browser: Browser, tmp_path: Path, locale: str, words: str
+) -> None:
+    """A stamped bundle's receipt names its time and TSA, as `mirror verify` prints it."""
+    name = "timestamp-before-rotation-car"
+    case = json.loads((CORPUS / name / "case.json").read_text(encoding="utf-8"))
+    keys = [verifier.EmbeddedKey(t["name"], PublicKey.from_text(t["key"])) for t in case["trust"]]
+    page_file = tmp_path / "verify.html"
+    verifier.write(page_file, keys)
+    state = json.dumps(case["state"])
+    init = f"localStorage.setItem({json.dumps(STATE_KEY)}, {json.dumps(state)});"
+    ctx = browser.browser.new_context(locale=locale)
+    ctx.add_init_script(init)
+    page = ctx.new_page()
+    try:
+        page.goto(page_file.as_uri())
+        verdict, code = file_input_verdict(page, CORPUS / name / case["input"])
+        assert (verdict, code) == ("verified", 0)
+        assert words in page.inner_text("#verdict")
+    finally:
+        ctx.close()

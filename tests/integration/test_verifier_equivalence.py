@@ -5,6 +5,7 @@ browser), so hundreds of inputs take seconds."""
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import shutil
@@ -13,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.verifier_cases import build_cases, python_verdict
+from mirror.errors import VerificationError
+from mirror.reader import check_path
+from mirror.timestamp import TsaRoot, format_time, verify_token
+from tests.verifier_cases import _trust, build_cases, python_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = shutil.which("node")
@@ -66,3 +70,78 @@ def test_damaged_copies_get_the_same_verdict(tmp_path: Path) -> None:
     assert not differ, "\n".join(differ[:20])
     # the damage was seen: most copies are refused
     assert sum(1 for v in verdicts if not v["ok"]) > len(verdicts) * 0.7
+
+
+STAMPED = ROOT / "manifests" / "vectors" / "verdicts"
+MATERIAL = ROOT / "manifests" / "timestamps" / "material.json"
+
+
+def _stamped_signature(case: str) -> tuple[bytes, bytes]:
+    env = json.loads((STAMPED / case / "bundle" / "manifest.json").read_bytes())
+    first = env["signatures"][0]
+    return base64.b64decode(first["sig"]), base64.b64decode(first["tst"])
+
+
+@pytest.mark.parametrize(
+    "case", ["timestamp-before-rotation-folder", "timestamp-untrusted-tsa-folder"]
+)
+def test_damaged_tokens_get_the_same_reason(tmp_path: Path, case: str) -> None:
+    """Every byte of a committed token changed in turn (one bit, another bit, all
+    bits): the page's token check
+    (tsp.js) and the CLI's (mirror/timestamp.py) agree on verified, bad-timestamp or
+    untrusted-tsa, under the corpus TSA's root."""
+    roots_pem = json.loads(MATERIAL.read_text(encoding="utf-8"))["roots"]
+    roots = [{"name": "corpus-tsa", "pem": roots_pem["corpus-tsa"]}]
+    py_roots = [TsaRoot.from_pem(r["name"], r["pem"].encode("ascii")) for r in roots]
+    sig, token = _stamped_signature(case)
+    changes = [(at, mask) for at in range(len(token)) for mask in (1 << (at % 8), 0x08, 0x88, 0xFF)]
+    tokens = [token] + [
+        token[:at] + bytes([token[at] ^ mask]) + token[at + 1 :] for at, mask in changes
+    ]
+    listing = tmp_path / "tokens.json"
+    listing.write_text(json.dumps({
+        "roots": roots,
+        "items": [{"token": base64.b64encode(t).decode(), "data": base64.b64encode(sig).decode()}
+                  for t in tokens],
+    }))  # fmt: skip
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "tests/js/tokens.mjs"), str(listing)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    page = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(page) == len(tokens)
+    differ = []
+    for i, (t, v) in enumerate(zip(tokens, page, strict=True)):
+        try:
+            stamp = verify_token(t, sig, py_roots)
+            cli: tuple[str | None, ...] = (None, format_time(stamp.time), stamp.tsa)
+        except VerificationError as exc:
+            cli = (exc.reason,)
+        except Exception:  # the CLI's parser failing outside its own checks
+            # whatever the CLI's library raises there, the page must refuse the token
+            if v["reason"] not in ("bad-timestamp", "untrusted-tsa"):
+                differ.append(f"change {changes[i - 1]}: page {v}, cli raised")
+            continue
+        got = (v["reason"],) if v["reason"] else (None, v["time"], v["tsa"])
+        if got != cli:
+            where = changes[i - 1] if i else "none"
+            differ.append(f"change {where}: page {got} ({v.get('error')}), cli {cli}")
+    assert not differ, "\n".join(differ[:20])
+
+
+def test_stamped_verdict_json_is_the_clis(tmp_path: Path) -> None:
+    """The whole verdict of a stamped CAR, `timestamp` included, as `mirror verify --json`."""
+    folder = STAMPED / "timestamp-before-rotation-car"
+    case = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+    target = folder / case["input"]
+    options = {k: case[k] for k in ("trust", "state", "now")}
+    listing = tmp_path / "list.json"
+    listing.write_text(json.dumps([{"path": str(target), "name": target.name, "options": options}]))
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "tests/js/verdicts.mjs"), str(listing)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    page = json.loads(run.stdout)
+    cli = check_path(target, _trust(case["trust"], case["state"])).to_dict()
+    assert page == cli
+    assert page["timestamp"] == {"time": "2026-12-01T09:38:19Z", "tsa": "corpus-tsa"}

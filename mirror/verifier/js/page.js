@@ -20,12 +20,12 @@ const TEXT = {
     namePlaceholder: 'name, e.g. moscowtimes', addButton: 'Show fingerprint', saveButton: 'Save the new copy of this page',
     footer: 'Nothing you open here is sent anywhere. Fetching by CID contacts only the gateways listed.',
     checking: 'Checking…', verified: 'VERIFIED: this is exactly what the publisher signed', refused: 'REFUSED: do not trust this file', error: 'Could not check this file',
-    publisher: 'Publisher', keyId: 'Key id', fingerprint: 'Fingerprint', titleField: 'Title', url: 'Original URL', captured: 'Captured', root: 'Root CID', files: 'Files checked', reason: 'Reason', detail: 'Details', file: 'File', source: 'Checked from', identity: 'Identity version',
+    publisher: 'Publisher', keyId: 'Key id', fingerprint: 'Fingerprint', titleField: 'Title', url: 'Original URL', captured: 'Captured', root: 'Root CID', files: 'Files checked', reason: 'Reason', detail: 'Details', file: 'File', source: 'Checked from', identity: 'Identity version', timestamp: 'Timestamp', existed: 'existed by {time} (TSA {tsa})',
     noKeys: 'No publisher key is embedded in this copy yet.', newKey: 'Key {id}, fingerprint: {fp}. Compare it with the publisher\'s before saving.', badKey: 'Not a valid key line: {e}',
     fetching: 'Asking {n} gateway(s) for {cid}…', liar: 'Gateway {gw} sent bytes that do not verify ({e}); skipped.', gwFail: 'Gateway {gw} failed: {e}', gotFrom: 'Got a verified copy from {gw}.', noGateways: 'No gateway to ask: enter at least one.', badCid: 'Not a CID or IPFS link: {e}',
     fallback: 'Signatures were checked by this page\'s own Ed25519 code (the browser has none).',
     reasons: {
-      'untrusted-key': 'It is not signed by a publisher you trust.', 'revoked-key': 'It is signed by a key the publisher has revoked.', 'threshold-not-met': 'It lacks the signatures the publisher requires.', 'identity-invalid': "The publisher's identity documents are broken or forged.", rollback: 'It is older than what you have already seen.', expired: 'Its signature has expired.', 'content-mismatch': 'Its content differs from what the publisher signed.', 'unlisted-file': 'It contains a file the publisher did not sign.', 'missing-file': 'A file the publisher signed is missing.', 'non-canonical': 'Its bytes were changed in transit (re-encoded or re-packed); ask for the original file.', 'not-a-bundle': 'It is not a signed article.', 'wrong-type': 'It is a signed document of another kind, not an article.', malformed: 'The file is damaged or hostile.', limit: 'The file exceeds a safety limit.', network: 'The network failed.', internal: 'The page hit an internal error.', usage: 'The page cannot check it this way.',
+      'untrusted-key': 'It is not signed by a publisher you trust.', 'revoked-key': 'It is signed by a key the publisher has revoked.', 'threshold-not-met': 'It lacks the signatures the publisher requires.', 'identity-invalid': "The publisher's identity documents are broken or forged.", rollback: 'It is older than what you have already seen.', expired: 'Its signature has expired.', 'content-mismatch': 'Its content differs from what the publisher signed.', 'unlisted-file': 'It contains a file the publisher did not sign.', 'missing-file': 'A file the publisher signed is missing.', 'non-canonical': 'Its bytes were changed in transit (re-encoded or re-packed); ask for the original file.', 'not-a-bundle': 'It is not a signed article.', 'wrong-type': 'It is a signed document of another kind, not an article.', malformed: 'The file is damaged or hostile.', limit: 'The file exceeds a safety limit.', network: 'The network failed.', internal: 'The page hit an internal error.', usage: 'The page cannot check it this way.', 'bad-timestamp': 'Its timestamp is broken or belongs to other bytes.', 'untrusted-tsa': 'Its timestamp is from an authority you do not trust.', 'signed-after-rotation': 'It was signed with an old key after the publisher replaced it.',
     },
   },
   ru: {
@@ -36,12 +36,12 @@ const TEXT = {
     namePlaceholder: 'имя, например moscowtimes', addButton: 'Показать отпечаток', saveButton: 'Сохранить новую копию страницы',
     footer: 'Ничего из открытого здесь никуда не отправляется. Загрузка по CID обращается только к перечисленным шлюзам.',
     checking: 'Проверка…', verified: 'ПОДЛИННО: это в точности то, что подписал издатель', refused: 'ОТКЛОНЕНО: не доверяйте этому файлу', error: 'Не удалось проверить файл',
-    publisher: 'Издатель', keyId: 'Код ключа', fingerprint: 'Отпечаток', titleField: 'Заголовок', url: 'Исходный адрес', captured: 'Сохранено', root: 'Корневой CID', files: 'Проверено файлов', reason: 'Причина', detail: 'Подробности', file: 'Файл', source: 'Источник', identity: 'Версия идентичности',
+    publisher: 'Издатель', keyId: 'Код ключа', fingerprint: 'Отпечаток', titleField: 'Заголовок', url: 'Исходный адрес', captured: 'Сохранено', root: 'Корневой CID', files: 'Проверено файлов', reason: 'Причина', detail: 'Подробности', file: 'Файл', source: 'Источник', identity: 'Версия идентичности', timestamp: 'Метка времени', existed: 'существовала не позднее {time} (TSA {tsa})',
     noKeys: 'В эту копию пока не встроен ни один ключ издателя.', newKey: 'Ключ {id}, отпечаток: {fp}. Сравните его с отпечатком издателя, прежде чем сохранять.', badKey: 'Это не строка ключа: {e}',
     fetching: 'Запрос {cid} у шлюзов ({n})…', liar: 'Шлюз {gw} прислал непроверяемые байты ({e}); пропущен.', gwFail: 'Шлюз {gw} не ответил: {e}', gotFrom: 'Проверенная копия получена от {gw}.', noGateways: 'Нет шлюзов: укажите хотя бы один.', badCid: 'Это не CID и не ссылка IPFS: {e}',
     fallback: 'Подписи проверены собственным кодом Ed25519 этой страницы (в браузере его нет).',
     reasons: {
-      'untrusted-key': 'Файл подписан не тем издателем, которому вы доверяете.', 'revoked-key': 'Файл подписан ключом, который издатель отозвал.', 'threshold-not-met': 'Не хватает подписей, которых требует издатель.', 'identity-invalid': 'Документы идентичности издателя повреждены или подделаны.', rollback: 'Это более старая версия, чем вы уже видели.', expired: 'Срок действия подписи истёк.', 'content-mismatch': 'Содержимое отличается от подписанного издателем.', 'unlisted-file': 'В файле есть то, что издатель не подписывал.', 'missing-file': 'Не хватает файла, подписанного издателем.', 'non-canonical': 'Байты изменены при передаче (перекодированы или пересобраны); попросите исходный файл.', 'not-a-bundle': 'Это не подписанная статья.', 'wrong-type': 'Это подписанный документ другого рода, а не статья.', malformed: 'Файл повреждён или враждебен.', limit: 'Файл превышает предел безопасности.', network: 'Сбой сети.', internal: 'Внутренняя ошибка страницы.', usage: 'Так проверить этот файл нельзя.',
+      'untrusted-key': 'Файл подписан не тем издателем, которому вы доверяете.', 'revoked-key': 'Файл подписан ключом, который издатель отозвал.', 'threshold-not-met': 'Не хватает подписей, которых требует издатель.', 'identity-invalid': 'Документы идентичности издателя повреждены или подделаны.', rollback: 'Это более старая версия, чем вы уже видели.', expired: 'Срок действия подписи истёк.', 'content-mismatch': 'Содержимое отличается от подписанного издателем.', 'unlisted-file': 'В файле есть то, что издатель не подписывал.', 'missing-file': 'Не хватает файла, подписанного издателем.', 'non-canonical': 'Байты изменены при передаче (перекодированы или пересобраны); попросите исходный файл.', 'not-a-bundle': 'Это не подписанная статья.', 'wrong-type': 'Это подписанный документ другого рода, а не статья.', malformed: 'Файл повреждён или враждебен.', limit: 'Файл превышает предел безопасности.', network: 'Сбой сети.', internal: 'Внутренняя ошибка страницы.', usage: 'Так проверить этот файл нельзя.', 'bad-timestamp': 'Метка времени повреждена или относится к другим байтам.', 'untrusted-tsa': 'Метка времени выдана службой, которой вы не доверяете.', 'signed-after-rotation': 'Файл подписан старым ключом уже после того, как издатель его заменил.',
     },
   },
 };
@@ -110,6 +110,7 @@ function defaultOptions() {
   return {
     trust: embedded.map((k) => ({ name: k.name, key: k.key.toText() })),
     state: remembered.map((s) => ({ anchor: s.anchor.toText(), chain: s.chain.toObj() })),
+    tsa: config.tsa || [], // the reader's TSA roots, embedded like the keys: [{name, pem}]
   };
 }
 
@@ -167,6 +168,7 @@ function receipt(el, name, result) {
     field(dl, 'root', v.root_cid, true);
     field(dl, 'files', v.files_checked);
     field(dl, 'identity', v.identity_version);
+    if (v.timestamp) field(dl, 'timestamp', t('existed', { time: v.timestamp.time, tsa: v.timestamp.tsa }));
   } else {
     field(dl, 'reason', (TEXT[lang].reasons[v.reason] || '') + ` (${v.reason})`);
     field(dl, 'detail', v.error);

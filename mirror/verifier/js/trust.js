@@ -5,6 +5,7 @@ import { UsageError, MalformedInput, HostileJSON, VerificationError, LimitExceed
 import { loads, dumps } from './json.js';
 import { casefold } from './ipld.js';
 import { verify as edVerify, pointOk } from './ed25519.js';
+import { verifyEnvelopeStamps, mergedRoots, rootFromPem } from './tsp.js';
 
 export const MANIFEST_TYPE = 'application/vnd.mirror.manifest+json';
 export const IDENTITY_TYPE = 'application/vnd.mirror.identity+json';
@@ -69,13 +70,13 @@ export function envelopeFromDoc(doc, what) {
     if (keys !== 'keyid,sig' && keys !== 'keyid,sig,tst') throw new UsageError(`${what}: each signature has keyid, sig and an optional tst`);
     if (typeof entry.get('keyid') !== 'string' || typeof entry.get('sig') !== 'string') throw new UsageError(`${what}: keyid and sig must be strings`);
     if (entry.has('tst') && typeof entry.get('tst') !== 'string') throw new UsageError(`${what}: tst must be a base64 string`);
-    return { keyid: entry.get('keyid'), sig: b64decodeStrict(entry.get('sig'), 'signature'), tst: entry.has('tst') ? entry.get('tst') : null };
+    return { keyid: entry.get('keyid'), sig: b64decodeStrict(entry.get('sig'), 'signature'), tst: entry.has('tst') ? b64decodeStrict(entry.get('tst'), 'timestamp token') : null };
   });
   return { type, payload: b64decodeStrict(payload, 'payload'), signatures, doc };
 }
 
 // The bundle's manifest.json as an envelope (verify.parse_envelope): hostile JSON is
-// exit 2, other damage exit 3, and a tst field is refused until timestamps are checked.
+// exit 2, other damage exit 3 (a tst field is judged later, with the signatures).
 export function parseManifestEnvelope(data) {
   let env;
   try {
@@ -85,7 +86,6 @@ export function parseManifestEnvelope(data) {
     if (e instanceof UsageError) throw new VerificationError(`manifest.json is damaged: ${e.message}`);
     throw e;
   }
-  if (env.signatures.some((s) => s.tst !== null)) throw new MalformedInput('manifest.json carries a timestamp token, which is not supported');
   env.raw = data;
   return env;
 }
@@ -93,10 +93,11 @@ export function parseManifestEnvelope(data) {
 // The bytes mirror writes for this envelope: canonical JSON, signatures by key id.
 function canonicalBytes(env) {
   const sigs = [...env.signatures].sort((a, b) => (a.keyid < b.keyid ? -1 : a.keyid > b.keyid ? 1 : 0));
+  const entry = (s) => new Map([['keyid', s.keyid], ['sig', b64encode(s.sig)], ...(s.tst === null ? [] : [['tst', b64encode(s.tst)]])]);
   const doc = new Map([
     ['payload', b64encode(env.payload)],
     ['payloadType', env.type],
-    ['signatures', sigs.map((s) => new Map([['keyid', s.keyid], ['sig', b64encode(s.sig)]]))],
+    ['signatures', sigs.map(entry)],
   ]);
   return concatBytes([dumps(doc), utf8('\n')]);
 }
@@ -264,7 +265,7 @@ async function parseIdentity(payload) {
   if (keys.some((k) => revoked.some((r) => r.id === k.id))) throw new UsageError('identity lists a key as both current and revoked');
   if ((version === 1) !== (previous === null)) throw new UsageError('identity previous must be null for version 1 and a hash after it');
   if (previous !== null && (typeof previous !== 'string' || !SHA_RE.test(previous))) throw new UsageError("identity previous must be 'sha256:<64 hex>'");
-  return { name, version, expires, threshold, keys, revoked, previous };
+  return { name, version, expires, threshold, keys, revoked, previous, timestamps: d.has('timestamps') ? d.get('timestamps') : undefined };
 }
 
 // The envelopes of a chain object ({format, versions}); damage is UsageError.
@@ -422,14 +423,15 @@ export async function judge(env, chain, anchor) {
     const count = baseKeys.filter((k) => good.has(k.id)).length;
     throw new VerificationError(`manifest: ${count} valid signature(s) by keys of identity '${chain.name}' ${label}, ${baseThreshold} required`, count ? 'threshold-not-met' : 'untrusted-key');
   }
-  return { manifest, signer: { name: anchor.name, key: signer }, identityVersion: typeof named === 'number' ? named : null };
+  const byCurrent = current.keys.filter((k) => good.has(k.id)).length >= current.threshold;
+  return { manifest, signer: { name: anchor.name, key: signer }, identityVersion: typeof named === 'number' ? named : null, byCurrent };
 }
 
 // The whole signature check of a manifest.json (verify.check_manifest with
 // identity.check_manifest): the bundle's chain and the remembered chains of each
 // trusted key (state: [{anchor: PublicKey, chain: Map}]) must agree; returns the
 // manifest, the signer and the chain to remember (or null).
-export async function checkManifest(data, trusted, chainData, state) {
+export async function checkManifest(data, trusted, chainData, state, tsaRoots = []) {
   const env = parseManifestEnvelope(data);
   const anchors = trusted.map((t) => t.key);
   const sources = new Map(); // anchor id -> chains
@@ -456,7 +458,8 @@ export async function checkManifest(data, trusted, chainData, state) {
     const verified = await verifyEnvelope(env, MANIFEST_TYPE, trusted, 1, 'manifest');
     const manifest = readManifest(env.payload);
     await checkSignatures(env, anchors);
-    return { manifest, signer: verified[0], chain: null, anchor: null, identityVersion: null };
+    const stamp = await verifyEnvelopeStamps(env, tsaRoots);
+    return { manifest, signer: verified[0], chain: null, anchor: null, identityVersion: null, stamp };
   }
   let firstError = null;
   for (const [, [anchor, chains]] of sources) {
@@ -471,7 +474,81 @@ export async function checkManifest(data, trusted, chainData, state) {
     }
     await checkSignatures(env, known.allKeys());
     const named = result.manifest.publisher.get('identity_version');
-    return { manifest: result.manifest, signer: result.signer, chain: known, anchor: anchor.key, identityVersion: typeof named === 'number' ? named : null };
+    const stamp = await judgeTime(env, known, typeof named === 'number' ? named : null, result.byCurrent, tsaRoots);
+    return { manifest: result.manifest, signer: result.signer, chain: known, anchor: anchor.key, identityVersion: typeof named === 'number' ? named : null, stamp };
   }
   throw firstError;
+}
+
+// -- the time rule (mirror/timeline.py, decision 0008) ---------------------------------
+
+const MAX_TSA_ROOTS = 4;
+
+// An identity version's signed `timestamps` field: {required, roots}; damage is UsageError.
+async function policyOf(value) {
+  if (value === undefined) return { required: false, roots: [] };
+  const what = 'identity timestamps';
+  if (!(value instanceof Map) || [...value.keys()].sort().join(',') !== 'required,tsa') throw new UsageError(`${what} must be an object with exactly required and tsa`);
+  const required = value.get('required'), entries = value.get('tsa');
+  if (typeof required !== 'boolean') throw new UsageError(`${what}.required must be true or false`);
+  if (!Array.isArray(entries) || entries.length > MAX_TSA_ROOTS) throw new UsageError(`${what}.tsa must be a list of at most ${MAX_TSA_ROOTS} roots`);
+  const roots = [];
+  for (const e of entries) {
+    if (!(e instanceof Map) || [...e.keys()].sort().join(',') !== 'certificate,name' || typeof e.get('name') !== 'string' || typeof e.get('certificate') !== 'string') throw new UsageError(`${what}.tsa entries have exactly name and certificate`);
+    if (!NAME_RE.test(e.get('name'))) throw new UsageError(`invalid TSA name '${e.get('name')}': use letters, digits, '.', '_' or '-' (at most 64)`);
+    if (/[^\x00-\x7f]/.test(e.get('certificate'))) throw new UsageError(`${what}.tsa certificate is not PEM`);
+    roots.push(await rootFromPem(e.get('name'), e.get('certificate'), `${what}.tsa certificate`));
+  }
+  return { required, roots };
+}
+
+export async function chainPolicies(chain) {
+  const out = [];
+  for (const l of chain.links) {
+    try {
+      out.push(await policyOf(l.identity.timestamps));
+    } catch (e) {
+      if (e instanceof UsageError) throw invalid(`identity version ${l.identity.version}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+const utc = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+// timeline.check_bundle_time: versions [{version, required, stamped (ms|null)}], version 1 first.
+export function checkBundleTime(versions, named, stamped) {
+  const required = versions.filter((v) => v.required).map((v) => v.version);
+  if (!required.length) return;
+  const firstRequired = Math.min(...required);
+  const number = named === null ? 0 : named;
+  const what = named === null ? 'names no identity version' : `names identity version ${named}`;
+  const current = Math.max(...versions.map((v) => v.version));
+  if (number >= current) return;
+  const namedRequires = versions.some((v) => v.version === number && v.required);
+  if (number < firstRequired || namedRequires) {
+    const later = versions.filter((v) => v.version > number && v.stamped !== null).map((v) => v.stamped);
+    const limit = later.length ? Math.min(...later) : null;
+    const why = 'signed-after-rotation';
+    if (stamped === null) throw new VerificationError(`bundle ${what}, superseded before identity version ${current}, which requires timestamps, and carries no timestamp; current keys must re-sign it (\`mirror identity resign\`)`, why);
+    if (limit === null) throw new VerificationError(`bundle ${what}, but no later version has a timestamp to show the bundle came before it; current keys must re-sign it (\`mirror identity resign\`)`, why);
+    if (stamped > limit) throw new VerificationError(`bundle ${what} but was stamped ${utc(stamped)}, after that version was superseded (${utc(limit)}): signed after the rotation`, why);
+  }
+}
+
+// verify._judge_time: the bundle's stamp under the reader's and the identity's roots,
+// and the time rule when a known version requires timestamps.
+async function judgeTime(env, chain, named, byCurrent, readerRoots) {
+  const policies = await chainPolicies(chain);
+  const roots = mergedRoots(readerRoots, policies);
+  const stamp = await verifyEnvelopeStamps(env, roots);
+  if (byCurrent || !policies.some((p) => p.required)) return stamp;
+  const versions = [];
+  for (let i = 0; i < chain.links.length; i++) {
+    const s = await verifyEnvelopeStamps(chain.links[i].envelope, roots);
+    versions.push({ version: chain.links[i].identity.version, required: policies[i].required, stamped: s === null ? null : s.time });
+  }
+  checkBundleTime(versions, named, stamp === null ? null : stamp.time);
+  return stamp;
 }

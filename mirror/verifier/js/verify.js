@@ -5,6 +5,7 @@
 import { MirrorError, UsageError, HostileJSON, VerificationError, LimitExceeded, utf8, utf8DecodeOrNull, concatBytes, bytesEqual, b64encode, b64decodeStrict, sha256, toHex } from './util.js';
 import { loads, dumps, dumpsText, fromPlain, toPlain } from './json.js';
 import { CID, RAW, openCar, walk, readFile, makeBudget, fileEntry, fileTsize, directoryRoot } from './ipld.js';
+import { rootFromPem, stampToJson } from './tsp.js';
 import { PublicKey, checkManifest, MANIFEST_NAME, CHAIN_NAME, MAX_MANIFEST, MAX_CHAIN } from './trust.js';
 
 export const EXPORT_FORMAT = 'mirror-export/1';
@@ -196,13 +197,14 @@ function verdictOf(judged, root, checked, source) {
     files_checked: checked,
     source,
     identity_version: judged.identityVersion,
+    timestamp: stampToJson(judged.stamp),
   };
 }
 
-export async function verifyExport(data, trusted, state) {
+export async function verifyExport(data, trusted, state, tsa = []) {
   if (data.length > MAX_EXPORT) throw new LimitExceeded(`single-file export is larger than ${MAX_EXPORT} bytes`);
   const parts = takeApart(data);
-  const judged = await checkManifest(parts.manifestJson, trusted, parts.identityJson, state);
+  const judged = await checkManifest(parts.manifestJson, trusted, parts.identityJson, state, tsa);
   const manifest = judged.manifest;
   const carried = new Map([[PAGE, parts.page], ...parts.images]);
   if (parts.identityJson !== null) carried.set(CHAIN_NAME, parts.identityJson);
@@ -233,7 +235,7 @@ export async function verifyExport(data, trusted, state) {
   };
 }
 
-export async function verifyCarBytes(data, trusted, state, rootText = null) {
+export async function verifyCarBytes(data, trusted, state, rootText = null, tsa = []) {
   const store = await openCar(data, rootText ? CID.parse(rootText) : null);
   const root = store.root;
   const budget = makeBudget();
@@ -246,7 +248,7 @@ export async function verifyCarBytes(data, trusted, state, rootText = null) {
   const ce = files.get(CHAIN_NAME);
   if (ce && ce.size > MAX_CHAIN) throw new LimitExceeded(`${CHAIN_NAME} is larger than ${MAX_CHAIN} bytes`);
   const manifestJson = readFile(store, me.cid, me.size, budget);
-  const judged = await checkManifest(manifestJson, trusted, ce ? readFile(store, ce.cid, ce.size, budget) : null, state);
+  const judged = await checkManifest(manifestJson, trusted, ce ? readFile(store, ce.cid, ce.size, budget) : null, state, tsa);
   const manifest = judged.manifest;
   // names and sizes first: time is bounded by what was signed, not by what was added
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
@@ -299,6 +301,12 @@ export async function trustFromOptions(list) {
   for (const t of list || []) out.push({ name: String(t.name), key: await PublicKey.fromText(t.key) });
   return out;
 }
+// The reader's TSA roots ({name, pem}: one self-signed CA certificate each).
+export async function tsaFromOptions(list) {
+  const out = [];
+  for (const r of list || []) out.push(await rootFromPem(String(r.name), r.pem, `TSA root ${r.name}`));
+  return out;
+}
 export async function stateFromOptions(list) {
   const out = [];
   for (const s of list || []) out.push({ anchor: await PublicKey.fromText(s.anchor), chain: s.chain instanceof Map ? s.chain : fromPlain(s.chain) });
@@ -312,9 +320,10 @@ export async function verifyDetailed(bytes, name, options = {}) {
     const trusted = await trustFromOptions(options.trust);
     if (!trusted.length) throw new UsageError('no trusted key: add the publisher\'s key first', 'usage');
     const state = await stateFromOptions(options.state);
+    const tsa = await tsaFromOptions(options.tsa);
     const lower = String(name || '').toLowerCase();
     const isExport = lower.endsWith('.html') || lower.endsWith('.htm');
-    return isExport ? await verifyExport(bytes, trusted, state) : await verifyCarBytes(bytes, trusted, state, options.root || null);
+    return isExport ? await verifyExport(bytes, trusted, state, tsa) : await verifyCarBytes(bytes, trusted, state, options.root || null, tsa);
   } catch (e) {
     if (e instanceof MirrorError) return { verdict: { ok: false, exit_code: e.exitCode, reason: e.reason, error: e.message } };
     return { verdict: { ok: false, exit_code: 1, reason: 'internal', error: `internal error (${e && e.name}: ${e && e.message})` } };
