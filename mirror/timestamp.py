@@ -250,7 +250,30 @@ def _post(url: str, body: bytes, *, timeout: float, session: requests.Session | 
 # --- verifying --------------------------------------------------------------------
 
 
+# What the certificate and CMS parsers raise on hostile DER, often lazily (on first
+# access to a name or an extension): a damaged token, never an internal error.
+_PARSE_ERRORS = (
+    ValueError,
+    KeyError,
+    TypeError,
+    x509.InvalidVersion,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+
+
 def verify_token(token: bytes, data: bytes, roots: Sequence[TsaRoot]) -> Stamp:
+    """Check `token` (a DER TimeStampResp) completely against `data` and `roots`; any
+    part a parser cannot read is `bad-timestamp`."""
+    try:
+        return _verify_token(token, data, roots)
+    except _PARSE_ERRORS as exc:
+        raise VerificationError(
+            f"timestamp token is damaged ({type(exc).__name__})", reason=BAD
+        ) from exc
+
+
+def _verify_token(token: bytes, data: bytes, roots: Sequence[TsaRoot]) -> Stamp:
     """Check `token` (a DER TimeStampResp) completely against `data` and `roots`.
 
     Checks, in order: it parses and was granted; its imprint is a hash of exactly

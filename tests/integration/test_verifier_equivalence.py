@@ -115,13 +115,14 @@ def test_damaged_tokens_get_the_same_reason(tmp_path: Path, case: str) -> None:
         try:
             stamp = verify_token(t, sig, py_roots)
             cli: tuple[str | None, ...] = (None, format_time(stamp.time), stamp.tsa)
-        except VerificationError as exc:
+        except VerificationError as exc:  # anything else (an internal error) fails the test
             cli = (exc.reason,)
-        except Exception:  # the CLI's parser failing outside its own checks
-            # whatever the CLI's library raises there, the page must refuse the token
-            if v["reason"] not in ("bad-timestamp", "untrusted-tsa"):
-                differ.append(f"change {changes[i - 1]}: page {v}, cli raised")
-            continue
+            if "token is damaged" in exc.message:
+                # a certificate field the CLI's parser cannot read: both refuse (exit 3);
+                # the page, finding no chain through it, may name it untrusted-tsa
+                if v["reason"] not in ("bad-timestamp", "untrusted-tsa"):
+                    differ.append(f"change {changes[i - 1]}: page {v}, cli {cli}")
+                continue
         got = (v["reason"],) if v["reason"] else (None, v["time"], v["tsa"])
         if got != cli:
             where = changes[i - 1] if i else "none"
