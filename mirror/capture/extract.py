@@ -30,6 +30,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from mirror.capture.metadata import clean_text, read_metadata
+from mirror.capture.sanitize import image_source
 from mirror.errors import UsageError
 
 __all__ = ["Article", "extract_article"]
@@ -73,20 +74,24 @@ def extract_article(html: str, url: str) -> Article:
     from trafilatura.utils import load_html
 
     try:
-        tree = load_html(html)
+        tree = load_html(strip_controls(html))
     except (TypeError, ValueError, etree.ParserError) as e:
         raise UsageError(f"no article text found at {url}: the page does not parse") from e
     if tree is None:
         raise UsageError(f"no article text found at {url}")
+    _unnest_voids(tree)
     meta = read_metadata(tree, url)
     body = _extract_body(tree, url)
     if body is None:
         raise UsageError(f"no article text found at {url}")
+    base = _base_url(tree, url)
+    title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
+    _illustrate(body, tree, base)
+    _drop_title_heading(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
         raise UsageError(f"no article text found at {url}")
-    content_html = _html(body, _base_url(tree, url))
-    title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
+    content_html = _html(body, base)
     return Article(
         title=title,
         authors=meta.authors,
@@ -99,6 +104,69 @@ def extract_article(html: str, url: str) -> Article:
         content_html=content_html,
         markdown=markdown,
     )
+
+
+def _drop_title_heading(body: Any, title: str) -> None:
+    """The title is the manifest's and the reader page's: a first heading that only
+    repeats it is not body text (it would show twice)."""
+    for child in body:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == "head" and _same_text("".join(child.itertext()), title):
+            _drop(child)
+        return
+
+
+def _same_text(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return re.sub(r"\W+", " ", s).strip().casefold()
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+# C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
+# XML cannot hold them, so one of them anywhere made trafilatura's tree building fail
+# and the page "had no text". Form feed reads as a space.
+_CONTROL_CODES = (*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F)
+_CONTROLS: dict[int, str | None] = {c: None for c in _CONTROL_CODES}
+_CONTROLS.update({0x0C: " ", 0xFFFE: None, 0xFFFF: None})
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _ref(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if code in _CONTROLS or code == 0:
+        return str(_CONTROLS.get(code) or "")
+    return m.group(0)
+
+
+def strip_controls(html: str) -> str:
+    """``html`` without the characters (raw or as character references) XML refuses."""
+    html = html.translate(_CONTROLS)
+    return _CHAR_REF.sub(_ref, html) if "&#" in html else html
+
+
+# Void elements libxml2's HTML parser does not know as void: it nests everything that
+# follows them inside, and trafilatura then deletes <embed>, <source>... with all that
+# content (one <embed> lost every later link and image).
+_VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
+
+
+def _unnest_voids(tree: HtmlElement) -> None:
+    for el in list(tree.iter(*_VOIDS)):
+        parent = el.getparent()
+        if parent is None or (not len(el) and not el.text):
+            continue
+        kids, text, tail = list(el), el.text or "", el.tail or ""
+        el.text = None
+        at = parent.index(el)
+        if kids:
+            el.tail = text or None
+            for i, kid in enumerate(kids, start=1):
+                parent.insert(at + i, kid)
+            kids[-1].tail = (kids[-1].tail or "") + tail or None
+        else:
+            el.tail = text + tail
 
 
 def _extract_body(tree: HtmlElement, url: str) -> Any:
@@ -123,7 +191,9 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
         comments=False,
         formatting=True,
         links=True,
-        images=True,
+        # images come back from the page itself (_illustrate): trafilatura's image
+        # mode keeps <figure>/<picture> furniture and lets boilerplate text through
+        images=False,
         tables=True,
         # no URL: link targets stay as written and are resolved against the full page
         # URL below (trafilatura would resolve them against the host only)
@@ -139,33 +209,290 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
     return body, str(getattr(doc, "raw_text", "") or "")
 
 
-def _markdown(body: Any) -> str:
-    from trafilatura.xml import xmltotxt
+# Where an extracted block came from: the first characters of its text.
+_KEY_CHARS = 60
+_KEY_MIN = 20
+_SOURCE_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td",
+                  "th", "dd", "dt", "figcaption")  # fmt: skip
+# The element that holds an article on most sites; the lead image is often in it but
+# outside the part trafilatura keeps.
+_CONTAINERS = frozenset({"article", "main"})
+# Site furniture around and inside articles (the same words Readability's
+# "unlikely candidates" use): images there are not the article's.
+_FURNITURE = re.compile(
+    r"related|recommend|promo|teaser|share|social|newsletter|donat|subscri|advert|sponsor"
+    r"|sidebar|comment|cookie|banner|widget|author|avatar|logo|icon|menu|breadcrumb"
+    r"|footer|popular|trending|masthead|profile",
+    re.I,
+)
+_FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "form", "button", "noscript"})
+_IMAGE_LINK = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#].*)?$", re.I)
+_MIN_SIDE = 48  # declared width or height below this: an icon, a spacer, a tracker
+_MAX_CAPTION = 600
 
-    tree = deepcopy(body)
-    # links as their text: no URLs in article.md
-    etree.strip_tags(tree, "ref")
-    for img in list(tree.iter("graphic")):
-        alt = clean_text(img.get("alt") or img.get("title") or "")
-        parent = img.getparent()
-        if parent is None:
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()[:_KEY_CHARS]
+
+
+def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
+    """Put the article's images back where the page has them, figures with their
+    captions and credits.
+
+    trafilatura keeps the text; the images are read from the page itself: every
+    ``<figure>`` and ``<img>`` of the article container (the common ancestor of the
+    blocks trafilatura kept, widened to its ``<article>``/``<main>``) that lies before
+    the last kept block and not inside site furniture, at its place in document order.
+    """
+    order: dict[Any, int] = {el: i for i, el in enumerate(tree.iter())}
+    sources: dict[str, Any] = {}
+    for el in tree.iter(*_SOURCE_BLOCKS):
+        k = _key(el.text_content())
+        if len(k) >= _KEY_MIN and k not in sources:
+            sources[k] = el
+    children = [c for c in body if isinstance(c.tag, str)]
+    found: list[Any | None] = [sources.get(_key("".join(c.itertext()))) for c in children]
+    for i, (child, el) in enumerate(zip(children, found, strict=True)):
+        if el is None and len(child):  # a list, a quote, a table: its first block
+            found[i] = sources.get(_key("".join(child[0].itertext())))
+    origins = [el for el in found if el is not None]
+    if not origins:
+        return
+    container = _common_ancestor(origins)
+    if container is None:
+        return
+    widened = (
+        next((a for a in container.iterancestors() if a.tag in _CONTAINERS), None)
+        if container.tag not in _CONTAINERS
+        else container
+    )
+    first = min(order[el] for el in origins)
+    last = max(order[el] for el in origins)
+    scope = widened if widened is not None else container
+    # inside the page's article element, all of it; else from the first kept block to
+    # the end of the last one
+    lowest, highest = order[scope], _end(scope, order)
+    if widened is None:
+        lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
+    seen: set[str] = set()
+    placed: list[tuple[int, Any]] = []
+    for el in scope.iter("figure", "img"):
+        at = order.get(el, -1)
+        if not lowest <= at <= highest or _in_furniture(el, scope):
             continue
-        if alt:
-            # the alt text stands for the image, on a line of its own
-            line = etree.Element("p")
-            em = etree.SubElement(line, "hi", rend="#i")
-            em.text = alt
-            line.tail = img.tail
-            if parent.tag in ("p", "hi", "item", "cell", "head", "quote"):
-                em.tail, line = img.tail, em  # inline context: keep it inline
-            parent.replace(img, line)
+        if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
+            continue  # its figure speaks for it
+        made = _illustration(el, base, seen)
+        if made is not None:
+            placed.append((at, made))
+    if not placed:
+        return
+    captions = {_key("".join(f.itertext())) for _, f in placed if f.tag == "figure"}
+    positions = []
+    for child, el in zip(children, found, strict=True):
+        if el is not None:
+            positions.append(order[el])
         else:
-            _drop(img)
-    text = xmltotxt(tree, True)
-    # trafilatura separates blocks with U+2424 placeholders in markdown mode
-    text = text.replace("\u2424", "")
+            positions.append(positions[-1] if positions else -1)
+        if captions and _key("".join(child.itertext())) in captions:
+            _drop(child)  # the caption trafilatura kept as a paragraph
+    for at, made in sorted(placed, key=lambda p: p[0], reverse=True):
+        index = next((i for i, pos in enumerate(positions) if pos > at), len(children))
+        anchor = children[index] if index < len(children) else None
+        if anchor is not None and anchor.getparent() is body:
+            anchor.addprevious(made)
+        else:
+            body.append(made)
+
+
+def _end(el: Any, order: dict[Any, int]) -> int:
+    """Document position of the last element inside ``el``."""
+    last = el
+    while len(last):
+        last = last[-1]
+    return order.get(last, order[el])
+
+
+def _common_ancestor(elements: list[Any]) -> Any | None:
+    path = [elements[0], *elements[0].iterancestors()]
+    depth = {id(a): i for i, a in enumerate(path)}
+    best = 0
+    for el in elements[1:]:
+        for a in (el, *el.iterancestors()):
+            if id(a) in depth:
+                best = max(best, depth[id(a)])
+                break
+    common = path[best]
+    return None if common.tag in ("html", "body") else common
+
+
+def _in_furniture(el: Any, scope: Any) -> bool:
+    for a in (el, *el.iterancestors()):
+        if a is scope:
+            return False
+        if a.tag in _FURNITURE_TAGS:
+            return True
+        if a.tag == "a" and not _IMAGE_LINK.search(a.get("href") or ""):
+            return True  # a picture that links to another page: a teaser
+        marks = f"{a.get('class') or ''} {a.get('id') or ''}"
+        if marks.strip() and _FURNITURE.search(marks):
+            return True
+    return False
+
+
+def _illustration(el: Any, base: str, seen: set[str]) -> Any | None:
+    """trafilatura-style XML for one image or figure, or None when it holds no image."""
+    imgs = [el] if el.tag == "img" else list(el.iter("img"))
+    graphic = None
+    for img in imgs:
+        if _tiny(img):
+            continue
+        src = image_source(img, base)
+        if src and src not in seen:
+            seen.add(src)
+            graphic = etree.Element("graphic", src=src, alt=clean_text(img.get("alt") or ""))
+            break
+    if graphic is None:
+        return None
+    if el.tag == "img":
+        return graphic
+    figure = etree.Element("figure")
+    figure.append(graphic)
+    cap = el.find(".//figcaption")
+    text = clean_text(cap.text_content()) if cap is not None else ""
+    if text and len(text) <= _MAX_CAPTION:
+        etree.SubElement(figure, "figcaption").text = text
+    return figure
+
+
+def _tiny(img: Any) -> bool:
+    for name in ("width", "height"):
+        value = (img.get(name) or "").strip().removesuffix("px")
+        if value.isdigit() and int(value) < _MIN_SIDE:
+            return True
+    return False
+
+
+def _markdown(body: Any) -> str:
+    """article.md: the body as plain Markdown blocks (see the module doc)."""
+    blocks: list[str] = []
+    _md_children(body, blocks)
+    text = "\n\n".join(b for b in blocks if b.strip())
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+_MD_BLOCKS = frozenset(
+    {"p", "head", "list", "quote", "table", "graphic", "figure", "div", "code", "item", "note"}
+)
+_MD_LEAD = re.compile(r"^(\s*)([#>])")
+
+
+def _md_children(el: Any, out: list[str]) -> None:
+    """Blocks of ``el``'s children; loose text between them is a paragraph."""
+    loose: list[str] = [el.text or ""]
+
+    def flush() -> None:
+        para = _md_line("".join(loose))
+        if para:
+            out.append(para)
+        loose.clear()
+
+    for child in el:
+        if not isinstance(child.tag, str):
+            loose.append(child.tail or "")
+            continue
+        if child.tag in _MD_BLOCKS or _has_block(child):
+            flush()
+            _md_block(child, out)
+        else:
+            loose.append(_md_inline(child, out))
+        loose.append(child.tail or "")
+    flush()
+
+
+def _has_block(el: Any) -> bool:
+    return any(isinstance(c.tag, str) and c.tag in _MD_BLOCKS - {"graphic"} for c in el)
+
+
+def _md_block(el: Any, out: list[str]) -> None:
+    tag = el.tag
+    if tag == "head":
+        rend = el.get("rend") or "h2"
+        level = int(rend[1]) if re.fullmatch(r"h[1-6]", rend) else 2
+        text = _md_line(_md_inline(el, out, images=False))
+        if text:
+            out.append("#" * level + " " + text)
+    elif tag == "list":
+        ordered = el.get("rend") == "ol"
+        lines = []
+        for n, item in enumerate((c for c in el if c.tag == "item"), start=1):
+            inner: list[str] = []
+            _md_children(item, inner)
+            body = "\n".join(inner).replace("\n", "\n   " if ordered else "\n  ")
+            lines.append(f"{n}. {body}" if ordered else f"- {body}")
+        if lines:
+            out.append("\n".join(lines))
+    elif tag == "quote":
+        inner = []
+        _md_children(el, inner)
+        if inner:
+            out.append("\n>\n".join("> " + b.replace("\n", "\n> ") for b in inner))
+    elif tag == "table":
+        rows = []
+        for row in el.iter("row"):
+            cells = [_md_line(_md_inline(c, out, images=False)).replace("|", "\\|") for c in row]
+            rows.append("| " + " | ".join(cells) + " |")
+            if len(rows) == 1:
+                rows.append("|" + " --- |" * max(1, len(cells)))
+        if rows:
+            out.append("\n".join(rows))
+    elif tag in ("graphic", "figure"):
+        line = _md_image(el)
+        if line:
+            out.append(line)
+    elif tag == "code":
+        text = "".join(el.itertext()).strip("\n")
+        if text.strip():
+            out.append("```\n" + text + "\n```")
+    else:  # p, div, item, note and unknown blocks
+        _md_children(el, out)
+
+
+def _md_inline(el: Any, out: list[str], *, images: bool = True) -> str:
+    """Text of an inline element; its images become lines of their own in ``out``."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            if child.tag == "lb":
+                parts.append("\n")
+            elif child.tag == "graphic":
+                line = _md_image(child) if images else ""
+                if line:
+                    out.append(line)
+            else:
+                parts.append(_md_inline(child, out, images=images))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _md_line(text: str) -> str:
+    lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\n")]
+    text = "\n".join(line for line in lines if line)
+    # a paragraph that starts like a heading or a quote must not become one
+    return _MD_LEAD.sub(r"\1\\\2", text)
+
+
+def _md_image(el: Any) -> str:
+    """``*alt — caption*`` for an image or a figure; nothing when both are empty."""
+    img = el if el.tag == "graphic" else el.find(".//graphic")
+    alt = clean_text(img.get("alt") or img.get("title") or "") if img is not None else ""
+    cap = el.find("figcaption") if el.tag == "figure" else None
+    caption = clean_text("".join(cap.itertext())) if cap is not None else ""
+    if alt and caption and alt.casefold() in caption.casefold():
+        alt = ""
+    text = " — ".join(x for x in (alt, caption) if x).replace("*", "\\*")
+    return f"*{text}*" if text else ""
 
 
 def _drop(el: Any) -> None:

@@ -61,7 +61,10 @@ def test_markdown_holds_the_text_and_no_urls() -> None:
     assert "- Schools stay closed on Monday." in md
     # links as their text, images as their alt text: no addresses in article.md
     assert "flood guide" in md and "guide.html" not in md
-    assert "*Flooded main street*" in md
+    # an image is one line of its own: alt text and caption in italics
+    assert "\n*Flooded main street — Main street at dawn.*\n" in md
+    # the title is the manifest's; the body does not repeat it
+    assert "Floods reach the lower town" not in md
     assert "http" not in md and "data:" not in md and "](" not in md
 
 
