@@ -359,7 +359,8 @@ def _illustration(el: Any, base: str, seen: set[str]) -> Any | None:
     figure = etree.Element("figure")
     figure.append(graphic)
     cap = el.find(".//figcaption")
-    text = clean_text(cap.text_content()) if cap is not None else ""
+    # spans of caption and credit often touch: join their texts with a space
+    text = clean_text(" ".join(cap.itertext())) if cap is not None else ""
     if text and len(text) <= _MAX_CAPTION:
         etree.SubElement(figure, "figcaption").text = text
     return figure
@@ -368,7 +369,7 @@ def _illustration(el: Any, base: str, seen: set[str]) -> Any | None:
 def _tiny(img: Any) -> bool:
     for name in ("width", "height"):
         value = (img.get(name) or "").strip().removesuffix("px")
-        if value.isdigit() and int(value) < _MIN_SIDE:
+        if value.isdigit() and 0 < int(value) < _MIN_SIDE:  # 0: unset, not tiny
             return True
     return False
 
