@@ -403,7 +403,9 @@ def _md_children(el: Any, out: list[str]) -> None:
         if not isinstance(child.tag, str):
             loose.append(child.tail or "")
             continue
-        if child.tag in _MD_BLOCKS or _has_block(child):
+        if child.tag == "lb":
+            loose.append("\n")
+        elif _is_block(child) or _has_block(child):
             flush()
             _md_block(child, out)
         else:
@@ -412,8 +414,15 @@ def _md_children(el: Any, out: list[str]) -> None:
     flush()
 
 
+def _is_block(el: Any) -> bool:
+    if el.tag == "code":  # a code block stands alone; code inside running text is inline
+        parent = el.getparent()
+        return parent is None or parent.tag in ("body", "div", "quote")
+    return el.tag in _MD_BLOCKS
+
+
 def _has_block(el: Any) -> bool:
-    return any(isinstance(c.tag, str) and c.tag in _MD_BLOCKS - {"graphic"} for c in el)
+    return any(isinstance(c.tag, str) and c.tag != "graphic" and _is_block(c) for c in el)
 
 
 def _md_block(el: Any, out: list[str]) -> None:
