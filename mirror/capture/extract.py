@@ -256,7 +256,8 @@ _FURNITURE = re.compile(
 )
 _FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "form", "button", "noscript"})
 _IMAGE_LINK = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#].*)?$", re.I)
-_MIN_SIDE = 48  # declared width or height below this: an icon, a spacer, a tracker
+_MIN_SIDE = 48  # both declared sides below this: an icon
+_SLIVER = 16  # one declared side this thin: a spacer, a tracking pixel
 _MAX_CAPTION = 600
 
 
@@ -274,16 +275,21 @@ def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
     the last kept block and not inside site furniture, at its place in document order.
     """
     order: dict[Any, int] = {el: i for i, el in enumerate(tree.iter())}
-    sources: dict[str, Any] = {}
+    sources: dict[str, list[Any]] = {}
     for el in tree.iter(*_SOURCE_BLOCKS):
         k = _key(el.text_content())
-        if len(k) >= _KEY_MIN and k not in sources:
-            sources[k] = el
+        if len(k) >= _KEY_MIN:
+            sources.setdefault(k, []).append(el)
     children = [c for c in body if isinstance(c.tag, str)]
-    found: list[Any | None] = [sources.get(_key("".join(c.itertext()))) for c in children]
-    for i, (child, el) in enumerate(zip(children, found, strict=True)):
+    found: list[Any | None] = []
+    after = -1
+    for child in children:
+        el = _source(sources, "".join(child.itertext()), order, after)
         if el is None and len(child):  # a list, a quote, a table: its first block
-            found[i] = sources.get(_key("".join(child[0].itertext())))
+            el = _source(sources, "".join(child[0].itertext()), order, after)
+        found.append(el)
+        if el is not None:
+            after = order[el]
     origins = [el for el in found if el is not None]
     if not origins:
         return
@@ -303,7 +309,6 @@ def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
     lowest, highest = order[scope], _end(scope, order)
     if widened is None:
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
-    seen: set[str] = set()
     placed: list[tuple[int, Any]] = []
     for el in scope.iter("figure", "img"):
         at = order.get(el, -1)
@@ -311,7 +316,7 @@ def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
             continue
         if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
             continue  # its figure speaks for it
-        made = _illustration(el, base, seen)
+        made = _illustration(el, base)
         if made is not None:
             placed.append((at, made))
     if not placed:
@@ -332,6 +337,15 @@ def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
             anchor.addprevious(made)
         else:
             body.append(made)
+
+
+def _source(sources: dict[str, list[Any]], text: str, order: dict[Any, int], after: int) -> Any:
+    """The page element a kept block came from: the first with its text after the
+    previous block's (pages repeat paragraphs), else the first."""
+    candidates = sources.get(_key(text))
+    if not candidates:
+        return None
+    return next((el for el in candidates if order[el] > after), candidates[0])
 
 
 def _end(el: Any, order: dict[Any, int]) -> int:
@@ -369,7 +383,7 @@ def _in_furniture(el: Any, scope: Any) -> bool:
     return False
 
 
-def _illustration(el: Any, base: str, seen: set[str]) -> Any | None:
+def _illustration(el: Any, base: str) -> Any | None:
     """trafilatura-style XML for one image or figure, or None when it holds no image."""
     imgs = [el] if el.tag == "img" else list(el.iter("img"))
     graphic = None
@@ -377,8 +391,7 @@ def _illustration(el: Any, base: str, seen: set[str]) -> Any | None:
         if _tiny(img):
             continue
         src = image_source(img, base)
-        if src and src not in seen:
-            seen.add(src)
+        if src:  # the same picture twice in an article shows twice, as on the page
             graphic = etree.Element("graphic", src=src, alt=clean_text(img.get("alt") or ""))
             break
     if graphic is None:
@@ -396,11 +409,14 @@ def _illustration(el: Any, base: str, seen: set[str]) -> Any | None:
 
 
 def _tiny(img: Any) -> bool:
+    """An icon (both sides declared small) or a spacer or tracker (one side a sliver)."""
+    sides = []
     for name in ("width", "height"):
         value = (img.get(name) or "").strip().removesuffix("px")
-        if value.isdigit() and 0 < int(value) < _MIN_SIDE:  # 0: unset, not tiny
-            return True
-    return False
+        sides.append(int(value) if value.isdigit() and int(value) > 0 else None)  # 0: unset
+    if any(s is not None and s <= _SLIVER for s in sides):
+        return True
+    return all(s is not None and s < _MIN_SIDE for s in sides)
 
 
 def _markdown(body: Any) -> str:

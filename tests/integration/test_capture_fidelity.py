@@ -134,6 +134,7 @@ def test_a_stray_control_character_does_not_lose_the_capture(
     )
     assert "Text after the odd markup." in md and md.count("Paragraph 7 of a report") == 2
     assert images == 2
+    assert "\x01" not in page and "&#x1;" not in page.lower()
 
 
 def test_an_embed_does_not_drop_links_and_images(mirror: Mirror, tmp_path: Path) -> None:
