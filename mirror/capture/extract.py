@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -202,12 +203,44 @@ def _extract_body(tree: HtmlElement, url: str) -> Any:
     tree = _without_appeals(tree)
     first = _run(tree, url, recall=False)
     size = len(first[1]) if first else 0
-    if size >= SECOND_PASS_BELOW:
-        return first[0] if first else None
-    second = _run(tree, url, recall=True)
-    if second and len(second[1]) > SECOND_PASS_GAIN * size:
-        return second[0]
-    return first[0] if first else None
+    if size < SECOND_PASS_BELOW:
+        second = _run(tree, url, recall=True)
+        if second and len(second[1]) > SECOND_PASS_GAIN * size:
+            first, size = second, len(second[1])
+    return _container_fallback(tree, url, first, size)
+
+
+# The page's own article container: schema.org's articleBody, else a page's only
+# <article>. When it holds this much more text than the extraction kept, the
+# extraction lost text: extract from the container alone.
+_HOLDS_MORE = 1.5
+_BODY_MARK = re.compile(r"\barticleBody\b")
+
+
+def _container_fallback(
+    tree: HtmlElement, url: str, found: tuple[Any, str] | None, size: int
+) -> Any:
+    box = _article_container(tree)
+    if box is not None:
+        held = sum(len(clean_text(p.text_content())) for p in box.iter("p", "li", "blockquote"))
+        if held > _HOLDS_MORE * size and held >= SECOND_PASS_BELOW:
+            page = etree.Element("html")
+            head = tree.find("head")
+            if head is not None:
+                page.append(deepcopy(head))
+            etree.SubElement(page, "body").append(deepcopy(box))
+            alone = _run(lxml.html.fromstring(etree.tostring(page)), url, recall=True)
+            if alone and len(alone[1]) > size:
+                return alone[0]
+    return found[0] if found else None
+
+
+def _article_container(tree: HtmlElement) -> HtmlElement | None:
+    for el in tree.iter():
+        if isinstance(el.tag, str) and _BODY_MARK.search(el.get("itemprop") or ""):
+            return el
+    articles = list(tree.iter("article"))
+    return articles[0] if len(articles) == 1 else None
 
 
 def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None:

@@ -230,3 +230,24 @@ def test_an_embed_does_not_drop_the_links_and_images_after_it(odd: str) -> None:
     assert 'src="https://news.example.org/b.png"' in a.content_html
     assert a.content_html.count("<a ") == 2 * 2 * len(PARAS) + 1
     assert "swf" not in a.content_html
+
+
+def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_back() -> None:
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from mirror.capture import extract
+
+    paras = "".join(f"<p>{p} Part {i}.</p>" for i, p in enumerate(PARAS * 3))
+    tree = load_html(
+        "<!DOCTYPE html><html><head><title>Split story</title></head><body>"
+        f'<div itemprop="articleBody">{paras}</div><div>Other things</div></body></html>'
+    )
+    # an extraction that kept one paragraph of twelve is replaced by the container's
+    small = etree.fromstring(f"<body><p>{PARAS[0]} Part 0.</p></body>")
+    body = extract._container_fallback(tree, URL, (small, PARAS[0]), len(PARAS[0]))
+    text = " ".join(body.itertext())
+    assert f"{PARAS[3]} Part 11." in text and "Other things" not in text
+    # one that kept about all of it stays as it is
+    kept = extract._container_fallback(tree, URL, (small, paras), len(paras))
+    assert kept is small
