@@ -87,7 +87,9 @@ def extract_article(html: str, url: str) -> Article:
         raise UsageError(f"no article text found at {url}")
     base = _base_url(tree, url)
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
-    _illustrate(body, tree, base)
+    order, sources = _page_index(tree)
+    _rehydrate(body, order, sources)
+    _illustrate(body, tree, base, order, sources)
     _drop_title_heading(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
@@ -251,10 +253,11 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
         output_format="html",  # skips trafilatura's own text rendering: we render ourselves
         recall=recall,
         comments=False,
-        formatting=True,
-        links=True,
-        # images come back from the page itself (_illustrate): trafilatura's image
-        # mode keeps <figure>/<picture> furniture and lets boilerplate text through
+        formatting=False,
+        links=False,
+        # links and emphasis come back from the page itself (_rehydrate), and so do
+        # images (_illustrate): trafilatura's link, formatting and image modes each cost
+        # text precision on its own evaluation set
         images=False,
         tables=True,
         # no URL: link targets stay as written and are resolved against the full page
@@ -298,7 +301,90 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()[:_KEY_CHARS]
 
 
-def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
+Sources = dict[str, list[Any]]
+
+
+def _page_index(tree: HtmlElement) -> tuple[dict[Any, int], Sources]:
+    """Document order of every element, and the text blocks of the page by key."""
+    order: dict[Any, int] = {el: i for i, el in enumerate(tree.iter())}
+    sources: Sources = {}
+    for el in tree.iter(*_SOURCE_BLOCKS):
+        k = _key(el.text_content())
+        if len(k) >= _KEY_MIN:
+            sources.setdefault(k, []).append(el)
+    return order, sources
+
+
+# Inline markup read back from the page: links and emphasis.
+_INLINE = {
+    "b": "#b", "strong": "#b", "i": "#i", "em": "#i", "u": "#u", "code": "#t", "kbd": "#t",
+    "tt": "#t", "sub": "#sub", "sup": "#sup",
+}  # fmt: skip
+_TEXT_BLOCKS = ("p", "head", "item", "cell")
+_SKIP_INLINE = frozenset({"script", "style", "noscript", "template", "svg", "button"})
+
+
+def _rehydrate(body: Any, order: dict[Any, int], sources: Sources) -> None:
+    """Links and emphasis of each kept block, read back from the page element it came
+    from when both hold exactly the same text (trafilatura keeps the text better
+    without its link and formatting modes; nothing it left out can come back)."""
+    after = -1
+    for block in body.iter(*_TEXT_BLOCKS):
+        if any(isinstance(c.tag, str) and c.tag not in ("lb",) for c in block):
+            continue  # already holds markup (or nested blocks): leave it
+        text = "".join(block.itertext())
+        el = _source(sources, text, order, after)
+        if el is None:
+            continue
+        after = order[el]
+        if _flat(text) != _flat(el.text_content()) or not _has_inline(el):
+            continue
+        tail = block.tail
+        for child in list(block):
+            block.remove(child)
+        block.text = None
+        _copy_inline(el, block)
+        block.tail = tail
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _has_inline(el: Any) -> bool:
+    return any(isinstance(d.tag, str) and (d.tag == "a" or d.tag in _INLINE) for d in el.iter())
+
+
+def _copy_inline(src: Any, dest: Any) -> None:
+    """``src``'s text into ``dest`` as trafilatura XML: ref, hi, lb; other tags flatten."""
+
+    def add_text(text: str | None) -> None:
+        if not text:
+            return
+        if len(dest):
+            dest[-1].tail = (dest[-1].tail or "") + text
+        else:
+            dest.text = (dest.text or "") + text
+
+    add_text(src.text)
+    for child in src:
+        if not isinstance(child.tag, str) or child.tag in _SKIP_INLINE:
+            add_text(child.tail)
+            continue
+        if child.tag == "br":
+            etree.SubElement(dest, "lb")
+        elif child.tag == "a" and child.get("href"):
+            _copy_inline(child, etree.SubElement(dest, "ref", target=child.get("href") or ""))
+        elif child.tag in _INLINE:
+            _copy_inline(child, etree.SubElement(dest, "hi", rend=_INLINE[child.tag]))
+        else:
+            _copy_inline(child, dest)
+        add_text(child.tail)
+
+
+def _illustrate(
+    body: Any, tree: HtmlElement, base: str, order: dict[Any, int], sources: Sources
+) -> None:
     """Put the article's images back where the page has them, figures with their
     captions and credits.
 
@@ -307,12 +393,6 @@ def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
     blocks trafilatura kept, widened to its ``<article>``/``<main>``) that lies before
     the last kept block and not inside site furniture, at its place in document order.
     """
-    order: dict[Any, int] = {el: i for i, el in enumerate(tree.iter())}
-    sources: dict[str, list[Any]] = {}
-    for el in tree.iter(*_SOURCE_BLOCKS):
-        k = _key(el.text_content())
-        if len(k) >= _KEY_MIN:
-            sources.setdefault(k, []).append(el)
     children = [c for c in body if isinstance(c.tag, str)]
     found: list[Any | None] = []
     after = -1
@@ -372,7 +452,7 @@ def _illustrate(body: Any, tree: HtmlElement, base: str) -> None:
             body.append(made)
 
 
-def _source(sources: dict[str, list[Any]], text: str, order: dict[Any, int], after: int) -> Any:
+def _source(sources: Sources, text: str, order: dict[Any, int], after: int) -> Any:
     """The page element a kept block came from: the first with its text after the
     previous block's (pages repeat paragraphs), else the first."""
     candidates = sources.get(_key(text))
