@@ -285,13 +285,12 @@ _CONTAINERS = frozenset({"article", "main"})
 # Site furniture around and inside articles (the same words Readability's
 # "unlikely candidates" use): images there are not the article's.
 _FURNITURE = re.compile(
-    r"related|recommend|promo|teaser|share|social|newsletter|donat|subscri|advert|sponsor"
-    r"|sidebar|comment|cookie|banner|widget|author|avatar|logo|icon|menu|breadcrumb"
-    r"|footer|popular|trending|masthead|profile",
+    r"related|recommend|promo|teaser|newsletter|donat|subscri|advert|sponsor|sidebar"
+    r"|comment|cookie|banner|widget|author|avatar|logo|menu|breadcrumb|footer|popular"
+    r"|trending|masthead",
     re.I,
 )
 _FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "form", "button", "noscript"})
-_IMAGE_LINK = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#].*)?$", re.I)
 _MIN_SIDE = 48  # both declared sides below this: an icon
 _SLIVER = 16  # one declared side this thin: a spacer, a tracking pixel
 _MAX_CAPTION = 600
@@ -320,7 +319,7 @@ _INLINE = {
     "b": "#b", "strong": "#b", "i": "#i", "em": "#i", "u": "#u", "code": "#t", "kbd": "#t",
     "tt": "#t", "sub": "#sub", "sup": "#sup",
 }  # fmt: skip
-_TEXT_BLOCKS = ("p", "head", "item", "cell")
+_TEXT_BLOCKS = ("p", "head", "item", "cell", "code")
 _SKIP_INLINE = frozenset({"script", "style", "noscript", "template", "svg", "button"})
 
 
@@ -488,8 +487,8 @@ def _in_furniture(el: Any, scope: Any) -> bool:
             return False
         if a.tag in _FURNITURE_TAGS:
             return True
-        if a.tag == "a" and not _IMAGE_LINK.search(a.get("href") or ""):
-            return True  # a picture that links to another page: a teaser
+        if a.tag == "a" and a is not el and clean_text(a.text_content()):
+            return True  # a picture inside a link with a headline: a teaser
         marks = f"{a.get('class') or ''} {a.get('id') or ''}"
         if marks.strip() and _FURNITURE.search(marks):
             return True
@@ -503,7 +502,7 @@ def _illustration(el: Any, base: str) -> Any | None:
     for img in imgs:
         if _tiny(img):
             continue
-        src = image_source(img, base)
+        src = image_source(img, base, page=True)
         if src:  # the same picture twice in an article shows twice, as on the page
             graphic = etree.Element("graphic", src=src, alt=clean_text(img.get("alt") or ""))
             break

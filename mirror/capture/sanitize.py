@@ -251,7 +251,16 @@ MAX_IMAGE_WIDTH = 1600
 MAX_IMAGE_DENSITY = 2.0
 
 
-def _best_srcset(value: str, base_url: str) -> str | None:
+def _page_url(value: str, base_url: str) -> str | None:
+    """Like _image_url, but a protocol-relative URL takes the page's scheme, as in a
+    browser (for reading the page itself; the sanitizer refuses them in its input)."""
+    v = value.strip(_C0_OR_SPACE)
+    if v.startswith("//"):
+        value = urlsplit(base_url).scheme + ":" + v
+    return _image_url(value, base_url)
+
+
+def _best_srcset(value: str, base_url: str, page: bool = False) -> str | None:
     """The widest candidate of a srcset within the limits above (the narrowest one when
     all are wider); a candidate without a descriptor counts as 1x."""
     fitting: tuple[float, str] | None = None
@@ -260,7 +269,7 @@ def _best_srcset(value: str, base_url: str) -> str | None:
         fields = raw.split()
         if not fields:
             continue
-        url = _image_url(fields[0], base_url)
+        url = (_page_url if page else _image_url)(fields[0], base_url)
         if url is None:
             continue
         size, limit = 1.0, MAX_IMAGE_DENSITY
@@ -275,12 +284,14 @@ def _best_srcset(value: str, base_url: str) -> str | None:
     return best[1] if best else None
 
 
-def image_source(img: Any, base_url: str) -> str | None:
+def image_source(img: Any, base_url: str, *, page: bool = False) -> str | None:
     """An <img>'s real URL across lazy-loading conventions: the best srcset candidate
     (of the image or of its <picture>'s sources), else a lazy-loading attribute, else
-    ``src``."""
+    ``src``. ``page``: the image is read from the fetched page itself, where
+    protocol-relative URLs are resolved as a browser does."""
+    one = _page_url if page else _image_url
     for name in _LAZY_SRCSET_ATTRS:
-        url = _best_srcset(img.get(name) or "", base_url)
+        url = _best_srcset(img.get(name) or "", base_url, page)
         if url:
             return url
     # libxml2 may nest <img> inside a preceding <source>: look at the whole <picture>.
@@ -288,14 +299,15 @@ def image_source(img: Any, base_url: str) -> str | None:
         for source in picture.iter("source"):
             if source.get("media"):  # art direction for other screens: not this copy
                 continue
-            url = _best_srcset(source.get("srcset") or source.get("data-srcset") or "", base_url)
+            srcset = source.get("srcset") or source.get("data-srcset") or ""
+            url = _best_srcset(srcset, base_url, page)
             if url:
                 return url
     for name in _LAZY_SRC_ATTRS:
-        url = _image_url(img.get(name) or "", base_url)
+        url = one(img.get(name) or "", base_url)
         if url:
             return url
-    return _image_url(img.get("src") or "", base_url)
+    return one(img.get("src") or "", base_url)
 
 
 def _prepare(fragment_html: str, base_url: str, removed: Counter[str]) -> str:
