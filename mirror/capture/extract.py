@@ -173,10 +173,12 @@ def _unnest_voids(tree: HtmlElement) -> None:
 
 
 # Boxes that ask the reader for something (money, an e-mail address, consent to
-# cookies) are never the article, wherever a page puts them. Measured: these three
-# words take out boilerplate on trafilatura's evaluation set without losing any text
-# that must stay; "subscri", "consent", "paywall" lost article text there.
-_APPEAL = re.compile(r"donat|newsletter|cookie", re.I)
+# cookies) or point elsewhere (related links) are never the article, wherever a page
+# puts them. Measured on both development sets (bench/EXTRACTION-LOG.md): these words
+# take out boilerplate on trafilatura's evaluation set and change nothing on the
+# Readability pages; "subscri", "consent", "paywall", "share", "social" lost article
+# text there.
+_APPEAL = re.compile(r"donat|newsletter|cookie|related", re.I)
 _APPEAL_MAX = 0.2  # share of the page's text such a box may hold: more is no box
 
 
