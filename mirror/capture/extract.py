@@ -90,10 +90,12 @@ def extract_article(html: str, url: str) -> Article:
     order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
     _illustrate(body, tree, base, order, sources)
-    _drop_title_heading(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
         raise UsageError(f"no article text found at {url}")
+    # article.md keeps the article's own heading (a Markdown document starts with its
+    # title); the reader page shows the title in its header, so not in the body again
+    _drop_title_heading(body, title)
     content_html = _html(body, base)
     return Article(
         title=title,
@@ -110,8 +112,8 @@ def extract_article(html: str, url: str) -> Article:
 
 
 def _drop_title_heading(body: Any, title: str) -> None:
-    """The title is the manifest's and the reader page's: a first heading that only
-    repeats it is not body text (it would show twice)."""
+    """The reader page shows the title in its header: a first heading of the body that
+    only repeats it would show it twice."""
     for child in body:
         if not isinstance(child.tag, str):
             continue

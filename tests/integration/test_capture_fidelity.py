@@ -92,7 +92,7 @@ def test_a_news_report_is_captured_whole(mirror: Mirror, tmp_path: Path) -> None
     assert "2024" not in md and "Anna Petrova" not in md
     # the title once, furniture out
     assert page.count("Regional Governors Told to Prepare for a Long Winter</h1>") == 1
-    assert "Regional Governors Told" not in md
+    assert md.count("Regional Governors Told") <= 1
     for furniture in ("Donate today", "consider a donation", "We use cookies", "Privacy policy"):
         assert furniture not in md and furniture not in page
 
