@@ -132,22 +132,24 @@ def _same_text(a: str, b: str) -> bool:
 # C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
 # XML cannot hold them, so one of them anywhere made trafilatura's tree building fail
 # and the page "had no text". Form feed reads as a space.
-_CONTROL_CODES = (*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F)
-_CONTROLS: dict[int, str | None] = {c: None for c in _CONTROL_CODES}
-_CONTROLS.update({0x0C: " ", 0xFFFE: None, 0xFFFF: None})
+_CONTROL_CODES = (*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
 
 
 def _ref(m: re.Match[str]) -> str:
     code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
-    if code in _CONTROLS or code == 0:
-        return str(_CONTROLS.get(code) or "")
-    return m.group(0)
+    if code == 0x0C:
+        return " "
+    return "" if code in _CONTROL_CODES else m.group(0)
 
 
 def strip_controls(html: str) -> str:
     """``html`` without the characters (raw or as character references) XML refuses."""
-    html = html.translate(_CONTROLS)
+    # a regex, not str.translate: this runs over every page (measured: translate with
+    # a table took a sixth of the extraction time on the Readability pages)
+    if _CONTROL.search(html):
+        html = _CONTROL.sub(lambda m: " " if m.group(0) == "\x0c" else "", html)
     return _CHAR_REF.sub(_ref, html) if "&#" in html else html
 
 
@@ -187,14 +189,20 @@ _APPEAL_MAX = 0.2  # share of the page's text such a box may hold: more is no bo
 def _without_appeals(tree: HtmlElement) -> HtmlElement:
     """A copy of ``tree`` without such boxes (the page itself is left as it is: the
     metadata and the images are read from it)."""
-    if not any(_is_appeal(el) for el in tree.iter()):
+    if not any(_is_appeal(el) for el in _marked(tree)):
         return tree
     tree = deepcopy(tree)
     most = _APPEAL_MAX * (len(tree.text_content()) or 1)
-    for el in [el for el in tree.iter() if _is_appeal(el)]:
+    for el in [el for el in _marked(tree) if _is_appeal(el)]:
         if el.getparent() is not None and len(el.text_content()) <= most:
             el.drop_tree()
     return tree
+
+
+def _marked(tree: HtmlElement) -> list[Any]:
+    """Elements with a class or an id (XPath: far fewer than all to look at)."""
+    found: list[Any] = tree.xpath("//*[@class or @id]")
+    return found
 
 
 def _is_appeal(el: Any) -> bool:
