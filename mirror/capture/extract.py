@@ -26,10 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
 from mirror.capture.metadata import clean_text, read_metadata
+from mirror.capture.sanitize import image_source
 from mirror.errors import UsageError
 
 __all__ = ["Article", "extract_article"]
@@ -73,20 +75,28 @@ def extract_article(html: str, url: str) -> Article:
     from trafilatura.utils import load_html
 
     try:
-        tree = load_html(html)
+        tree = load_html(strip_controls(html))
     except (TypeError, ValueError, etree.ParserError) as e:
         raise UsageError(f"no article text found at {url}: the page does not parse") from e
     if tree is None:
         raise UsageError(f"no article text found at {url}")
+    _unnest_voids(tree)
     meta = read_metadata(tree, url)
     body = _extract_body(tree, url)
     if body is None:
         raise UsageError(f"no article text found at {url}")
+    base = _base_url(tree, url)
+    title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
+    order, sources = _page_index(tree)
+    _rehydrate(body, order, sources)
+    _illustrate(body, tree, base, order, sources)
     markdown = _markdown(body)
     if not markdown.strip():
         raise UsageError(f"no article text found at {url}")
-    content_html = _html(body, _base_url(tree, url))
-    title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
+    # article.md keeps the article's own heading (a Markdown document starts with its
+    # title); the reader page shows the title in its header, so not in the body again
+    _drop_title_heading(body, title)
+    content_html = _html(body, base)
     return Article(
         title=title,
         authors=meta.authors,
@@ -101,16 +111,150 @@ def extract_article(html: str, url: str) -> Article:
     )
 
 
+def _drop_title_heading(body: Any, title: str) -> None:
+    """The reader page shows the title in its header: a first heading of the body that
+    only repeats it would show it twice."""
+    for child in body:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == "head" and _same_text("".join(child.itertext()), title):
+            _drop(child)
+        return
+
+
+def _same_text(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return re.sub(r"\W+", " ", s).strip().casefold()
+
+    return bool(norm(a)) and norm(a) == norm(b)
+
+
+# C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
+# XML cannot hold them, so one of them anywhere made trafilatura's tree building fail
+# and the page "had no text". Form feed reads as a space.
+_CONTROL_CODES = (*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _ref(m: re.Match[str]) -> str:
+    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
+    if code == 0x0C:
+        return " "
+    return "" if code in _CONTROL_CODES else m.group(0)
+
+
+def strip_controls(html: str) -> str:
+    """``html`` without the characters (raw or as character references) XML refuses."""
+    # a regex, not str.translate: this runs over every page (measured: translate with
+    # a table took a sixth of the extraction time on the Readability pages)
+    if _CONTROL.search(html):
+        html = _CONTROL.sub(lambda m: " " if m.group(0) == "\x0c" else "", html)
+    return _CHAR_REF.sub(_ref, html) if "&#" in html else html
+
+
+# Void elements libxml2's HTML parser does not know as void: it nests everything that
+# follows them inside, and trafilatura then deletes <embed>, <source>... with all that
+# content (one <embed> lost every later link and image).
+_VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
+
+
+def _unnest_voids(tree: HtmlElement) -> None:
+    for el in list(tree.iter(*_VOIDS)):
+        parent = el.getparent()
+        if parent is None or (not len(el) and not el.text):
+            continue
+        kids, text, tail = list(el), el.text or "", el.tail or ""
+        el.text = None
+        at = parent.index(el)
+        if kids:
+            el.tail = text or None
+            for i, kid in enumerate(kids, start=1):
+                parent.insert(at + i, kid)
+            kids[-1].tail = (kids[-1].tail or "") + tail or None
+        else:
+            el.tail = text + tail
+
+
+# Boxes that ask the reader for something (money, an e-mail address, consent to
+# cookies) or point elsewhere (related links) are never the article, wherever a page
+# puts them. Measured on both development sets (bench/EXTRACTION-LOG.md): these words
+# take out boilerplate on trafilatura's evaluation set and change nothing on the
+# Readability pages; "subscri", "consent", "paywall", "share", "social" lost article
+# text there.
+_APPEAL = re.compile(r"donat|newsletter|cookie|related", re.I)
+_APPEAL_MAX = 0.2  # share of the page's text such a box may hold: more is no box
+
+
+def _without_appeals(tree: HtmlElement) -> HtmlElement:
+    """A copy of ``tree`` without such boxes (the page itself is left as it is: the
+    metadata and the images are read from it)."""
+    if not any(_is_appeal(el) for el in _marked(tree)):
+        return tree
+    tree = deepcopy(tree)
+    most = _APPEAL_MAX * (len(tree.text_content()) or 1)
+    for el in [el for el in _marked(tree) if _is_appeal(el)]:
+        if el.getparent() is not None and len(el.text_content()) <= most:
+            el.drop_tree()
+    return tree
+
+
+def _marked(tree: HtmlElement) -> list[Any]:
+    """Elements with a class or an id (XPath: far fewer than all to look at)."""
+    found: list[Any] = tree.xpath("//*[@class or @id]")
+    return found
+
+
+def _is_appeal(el: Any) -> bool:
+    if not isinstance(el.tag, str) or el.tag in ("html", "body", "article", "main"):
+        return False
+    marks = f"{el.get('class') or ''} {el.get('id') or ''}"
+    return bool(marks.strip()) and bool(_APPEAL.search(marks))
+
+
 def _extract_body(tree: HtmlElement, url: str) -> Any:
     """trafilatura's body tree for the page: one pass, a recall pass if it found little."""
+    tree = _without_appeals(tree)
     first = _run(tree, url, recall=False)
     size = len(first[1]) if first else 0
-    if size >= SECOND_PASS_BELOW:
-        return first[0] if first else None
-    second = _run(tree, url, recall=True)
-    if second and len(second[1]) > SECOND_PASS_GAIN * size:
-        return second[0]
-    return first[0] if first else None
+    if size < SECOND_PASS_BELOW:
+        second = _run(tree, url, recall=True)
+        if second and len(second[1]) > SECOND_PASS_GAIN * size:
+            first, size = second, len(second[1])
+    return _container_fallback(tree, url, first, size)
+
+
+# The page's own article container: schema.org's articleBody, else a page's only
+# <article>. When it holds this much more text than the extraction kept, the
+# extraction lost text: extract from the container alone.
+_HOLDS_MORE = 1.5
+_BODY_MARK = re.compile(r"\barticleBody\b")
+
+
+def _container_fallback(
+    tree: HtmlElement, url: str, found: tuple[Any, str] | None, size: int
+) -> Any:
+    box = _article_container(tree)
+    if box is not None:
+        held = sum(len(clean_text(p.text_content())) for p in box.iter("p", "li", "blockquote"))
+        if held > _HOLDS_MORE * size and held >= SECOND_PASS_BELOW:
+            page = etree.Element("html")
+            head = tree.find("head")
+            if head is not None:
+                page.append(deepcopy(head))
+            etree.SubElement(page, "body").append(deepcopy(box))
+            alone = _run(lxml.html.fromstring(etree.tostring(page)), url, recall=True)
+            if alone and len(alone[1]) > size:
+                return alone[0]
+    return found[0] if found else None
+
+
+def _article_container(tree: HtmlElement) -> HtmlElement | None:
+    for el in tree.iter():
+        if isinstance(el.tag, str) and _BODY_MARK.search(el.get("itemprop") or ""):
+            return el
+    articles = list(tree.iter("article"))
+    return articles[0] if len(articles) == 1 else None
 
 
 def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None:
@@ -121,9 +265,12 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
         output_format="html",  # skips trafilatura's own text rendering: we render ourselves
         recall=recall,
         comments=False,
-        formatting=True,
-        links=True,
-        images=True,
+        formatting=False,
+        links=False,
+        # links and emphasis come back from the page itself (_rehydrate), and so do
+        # images (_illustrate): trafilatura's link, formatting and image modes each cost
+        # text precision on its own evaluation set
+        images=False,
         tables=True,
         # no URL: link targets stay as written and are resolved against the full page
         # URL below (trafilatura would resolve them against the host only)
@@ -139,33 +286,392 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
     return body, str(getattr(doc, "raw_text", "") or "")
 
 
-def _markdown(body: Any) -> str:
-    from trafilatura.xml import xmltotxt
+# Where an extracted block came from: the first characters of its text.
+_KEY_CHARS = 60
+_KEY_MIN = 20
+_SOURCE_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td",
+                  "th", "dd", "dt", "figcaption")  # fmt: skip
+# The element that holds an article on most sites; the lead image is often in it but
+# outside the part trafilatura keeps.
+_CONTAINERS = frozenset({"article", "main"})
+# Site furniture around and inside articles (the same words Readability's
+# "unlikely candidates" use): images there are not the article's.
+_FURNITURE = re.compile(
+    r"related|recommend|promo|teaser|newsletter|donat|subscri|advert|sponsor|sidebar"
+    r"|comment|cookie|banner|widget|author|avatar|logo|menu|breadcrumb|footer|popular"
+    r"|trending|masthead",
+    re.I,
+)
+_FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "form", "button", "noscript"})
+_MIN_SIDE = 48  # both declared sides below this: an icon
+_SLIVER = 16  # one declared side this thin: a spacer, a tracking pixel
+_MAX_CAPTION = 600
 
-    tree = deepcopy(body)
-    # links as their text: no URLs in article.md
-    etree.strip_tags(tree, "ref")
-    for img in list(tree.iter("graphic")):
-        alt = clean_text(img.get("alt") or img.get("title") or "")
-        parent = img.getparent()
-        if parent is None:
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()[:_KEY_CHARS]
+
+
+Sources = dict[str, list[Any]]
+
+
+def _page_index(tree: HtmlElement) -> tuple[dict[Any, int], Sources]:
+    """Document order of every element, and the text blocks of the page by key."""
+    order: dict[Any, int] = {el: i for i, el in enumerate(tree.iter())}
+    sources: Sources = {}
+    for el in tree.iter(*_SOURCE_BLOCKS):
+        k = _key(el.text_content())
+        if len(k) >= _KEY_MIN:
+            sources.setdefault(k, []).append(el)
+    return order, sources
+
+
+# Inline markup read back from the page: links and emphasis.
+_INLINE = {
+    "b": "#b", "strong": "#b", "i": "#i", "em": "#i", "u": "#u", "code": "#t", "kbd": "#t",
+    "tt": "#t", "sub": "#sub", "sup": "#sup",
+}  # fmt: skip
+_TEXT_BLOCKS = ("p", "head", "item", "cell", "code")
+_SKIP_INLINE = frozenset({"script", "style", "noscript", "template", "svg", "button"})
+
+
+def _rehydrate(body: Any, order: dict[Any, int], sources: Sources) -> None:
+    """Links and emphasis of each kept block, read back from the page element it came
+    from when both hold exactly the same text (trafilatura keeps the text better
+    without its link and formatting modes; nothing it left out can come back)."""
+    after = -1
+    for block in body.iter(*_TEXT_BLOCKS):
+        if any(isinstance(c.tag, str) and c.tag not in ("lb",) for c in block):
+            continue  # already holds markup (or nested blocks): leave it
+        text = "".join(block.itertext())
+        el = _source(sources, text, order, after)
+        if el is None:
             continue
-        if alt:
-            # the alt text stands for the image, on a line of its own
-            line = etree.Element("p")
-            em = etree.SubElement(line, "hi", rend="#i")
-            em.text = alt
-            line.tail = img.tail
-            if parent.tag in ("p", "hi", "item", "cell", "head", "quote"):
-                em.tail, line = img.tail, em  # inline context: keep it inline
-            parent.replace(img, line)
+        after = order[el]
+        if _flat(text) != _flat(el.text_content()) or not _has_inline(el):
+            continue
+        tail = block.tail
+        for child in list(block):
+            block.remove(child)
+        block.text = None
+        _copy_inline(el, block)
+        block.tail = tail
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _has_inline(el: Any) -> bool:
+    return any(isinstance(d.tag, str) and (d.tag == "a" or d.tag in _INLINE) for d in el.iter())
+
+
+def _copy_inline(src: Any, dest: Any) -> None:
+    """``src``'s text into ``dest`` as trafilatura XML: ref, hi, lb; other tags flatten."""
+
+    def add_text(text: str | None) -> None:
+        if not text:
+            return
+        if len(dest):
+            dest[-1].tail = (dest[-1].tail or "") + text
         else:
-            _drop(img)
-    text = xmltotxt(tree, True)
-    # trafilatura separates blocks with U+2424 placeholders in markdown mode
-    text = text.replace("\u2424", "")
+            dest.text = (dest.text or "") + text
+
+    add_text(src.text)
+    for child in src:
+        if not isinstance(child.tag, str) or child.tag in _SKIP_INLINE:
+            add_text(child.tail)
+            continue
+        if child.tag == "br":
+            etree.SubElement(dest, "lb")
+        elif child.tag == "a" and child.get("href"):
+            _copy_inline(child, etree.SubElement(dest, "ref", target=child.get("href") or ""))
+        elif child.tag in _INLINE:
+            _copy_inline(child, etree.SubElement(dest, "hi", rend=_INLINE[child.tag]))
+        else:
+            _copy_inline(child, dest)
+        add_text(child.tail)
+
+
+def _illustrate(
+    body: Any, tree: HtmlElement, base: str, order: dict[Any, int], sources: Sources
+) -> None:
+    """Put the article's images back where the page has them, figures with their
+    captions and credits.
+
+    trafilatura keeps the text; the images are read from the page itself: every
+    ``<figure>`` and ``<img>`` of the article container (the common ancestor of the
+    blocks trafilatura kept, widened to its ``<article>``/``<main>``) that lies before
+    the last kept block and not inside site furniture, at its place in document order.
+    """
+    children = [c for c in body if isinstance(c.tag, str)]
+    found: list[Any | None] = []
+    after = -1
+    for child in children:
+        el = _source(sources, "".join(child.itertext()), order, after)
+        if el is None and len(child):  # a list, a quote, a table: its first block
+            el = _source(sources, "".join(child[0].itertext()), order, after)
+        found.append(el)
+        if el is not None:
+            after = order[el]
+    origins = [el for el in found if el is not None]
+    if not origins:
+        return
+    container = _common_ancestor(origins)
+    if container is None:
+        return
+    widened = (
+        next((a for a in container.iterancestors() if a.tag in _CONTAINERS), None)
+        if container.tag not in _CONTAINERS
+        else container
+    )
+    first = min(order[el] for el in origins)
+    last = max(order[el] for el in origins)
+    scope = widened if widened is not None else container
+    # inside the page's article element, all of it; else from the first kept block to
+    # the end of the last one
+    lowest, highest = order[scope], _end(scope, order)
+    if widened is None:
+        lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
+    placed: list[tuple[int, Any]] = []
+    for el in scope.iter("figure", "img"):
+        at = order.get(el, -1)
+        if not lowest <= at <= highest or _in_furniture(el, scope):
+            continue
+        if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
+            continue  # its figure speaks for it
+        made = _illustration(el, base)
+        if made is not None:
+            placed.append((at, made))
+    if not placed:
+        return
+    captions = {_key("".join(f.itertext())) for _, f in placed if f.tag == "figure"}
+    positions = []
+    for child, el in zip(children, found, strict=True):
+        if el is not None:
+            positions.append(order[el])
+        else:
+            positions.append(positions[-1] if positions else -1)
+        if captions and _key("".join(child.itertext())) in captions:
+            _drop(child)  # the caption trafilatura kept as a paragraph
+    for at, made in sorted(placed, key=lambda p: p[0], reverse=True):
+        index = next((i for i, pos in enumerate(positions) if pos > at), len(children))
+        anchor = children[index] if index < len(children) else None
+        if anchor is not None and anchor.getparent() is body:
+            anchor.addprevious(made)
+        else:
+            body.append(made)
+
+
+def _source(sources: Sources, text: str, order: dict[Any, int], after: int) -> Any:
+    """The page element a kept block came from: the first with its text after the
+    previous block's (pages repeat paragraphs), else the first."""
+    candidates = sources.get(_key(text))
+    if not candidates:
+        return None
+    return next((el for el in candidates if order[el] > after), candidates[0])
+
+
+def _end(el: Any, order: dict[Any, int]) -> int:
+    """Document position of the last element inside ``el``."""
+    last = el
+    while len(last):
+        last = last[-1]
+    return order.get(last, order[el])
+
+
+def _common_ancestor(elements: list[Any]) -> Any | None:
+    path = [elements[0], *elements[0].iterancestors()]
+    depth = {id(a): i for i, a in enumerate(path)}
+    best = 0
+    for el in elements[1:]:
+        for a in (el, *el.iterancestors()):
+            if id(a) in depth:
+                best = max(best, depth[id(a)])
+                break
+    common = path[best]
+    return None if common.tag in ("html", "body") else common
+
+
+def _in_furniture(el: Any, scope: Any) -> bool:
+    for a in (el, *el.iterancestors()):
+        if a is scope:
+            return False
+        if a.tag in _FURNITURE_TAGS:
+            return True
+        if a.tag == "a" and a is not el and clean_text(a.text_content()):
+            return True  # a picture inside a link with a headline: a teaser
+        marks = f"{a.get('class') or ''} {a.get('id') or ''}"
+        if marks.strip() and _FURNITURE.search(marks):
+            return True
+    return False
+
+
+def _illustration(el: Any, base: str) -> Any | None:
+    """trafilatura-style XML for one image or figure, or None when it holds no image."""
+    imgs = [el] if el.tag == "img" else list(el.iter("img"))
+    graphic = None
+    for img in imgs:
+        if _tiny(img):
+            continue
+        src = image_source(img, base, page=True)
+        if src:  # the same picture twice in an article shows twice, as on the page
+            graphic = etree.Element("graphic", src=src, alt=clean_text(img.get("alt") or ""))
+            break
+    if graphic is None:
+        return None
+    if el.tag == "img":
+        return graphic
+    figure = etree.Element("figure")
+    figure.append(graphic)
+    cap = el.find(".//figcaption")
+    # spans of caption and credit often touch: join their texts with a space
+    text = clean_text(" ".join(cap.itertext())) if cap is not None else ""
+    if text and len(text) <= _MAX_CAPTION:
+        etree.SubElement(figure, "figcaption").text = text
+    return figure
+
+
+def _tiny(img: Any) -> bool:
+    """An icon (both sides declared small) or a spacer or tracker (one side a sliver)."""
+    sides = []
+    for name in ("width", "height"):
+        value = (img.get(name) or "").strip().removesuffix("px")
+        sides.append(int(value) if value.isdigit() and int(value) > 0 else None)  # 0: unset
+    if any(s is not None and s <= _SLIVER for s in sides):
+        return True
+    return all(s is not None and s < _MIN_SIDE for s in sides)
+
+
+def _markdown(body: Any) -> str:
+    """article.md: the body as plain Markdown blocks (see the module doc)."""
+    blocks: list[str] = []
+    _md_children(body, blocks)
+    text = "\n\n".join(b for b in blocks if b.strip())
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+_MD_BLOCKS = frozenset(
+    {"p", "head", "list", "quote", "table", "graphic", "figure", "div", "code", "item", "note"}
+)
+_MD_LEAD = re.compile(r"^(\s*)([#>])")
+
+
+def _md_children(el: Any, out: list[str]) -> None:
+    """Blocks of ``el``'s children; loose text between them is a paragraph."""
+    loose: list[str] = [el.text or ""]
+
+    def flush() -> None:
+        para = _md_line("".join(loose))
+        if para:
+            out.append(para)
+        loose.clear()
+
+    for child in el:
+        if not isinstance(child.tag, str):
+            loose.append(child.tail or "")
+            continue
+        if child.tag == "lb":
+            loose.append("\n")
+        elif _is_block(child) or _has_block(child):
+            flush()
+            _md_block(child, out)
+        else:
+            loose.append(_md_inline(child, out))
+        loose.append(child.tail or "")
+    flush()
+
+
+def _is_block(el: Any) -> bool:
+    if el.tag == "code":  # a code block stands alone; code inside running text is inline
+        parent = el.getparent()
+        return parent is None or parent.tag in ("body", "div", "quote")
+    return el.tag in _MD_BLOCKS
+
+
+def _has_block(el: Any) -> bool:
+    return any(isinstance(c.tag, str) and c.tag != "graphic" and _is_block(c) for c in el)
+
+
+def _md_block(el: Any, out: list[str]) -> None:
+    tag = el.tag
+    if tag == "head":
+        rend = el.get("rend") or "h2"
+        level = int(rend[1]) if re.fullmatch(r"h[1-6]", rend) else 2
+        text = _md_line(_md_inline(el, out, images=False))
+        if text:
+            out.append("#" * level + " " + text)
+    elif tag == "list":
+        ordered = el.get("rend") == "ol"
+        lines = []
+        for n, item in enumerate((c for c in el if c.tag == "item"), start=1):
+            inner: list[str] = []
+            _md_children(item, inner)
+            body = "\n".join(inner).replace("\n", "\n   " if ordered else "\n  ")
+            lines.append(f"{n}. {body}" if ordered else f"- {body}")
+        if lines:
+            out.append("\n".join(lines))
+    elif tag == "quote":
+        inner = []
+        _md_children(el, inner)
+        if inner:
+            out.append("\n>\n".join("> " + b.replace("\n", "\n> ") for b in inner))
+    elif tag == "table":
+        rows = []
+        for row in el.iter("row"):
+            cells = [_md_line(_md_inline(c, out, images=False)).replace("|", "\\|") for c in row]
+            rows.append("| " + " | ".join(cells) + " |")
+            if len(rows) == 1:
+                rows.append("|" + " --- |" * max(1, len(cells)))
+        if rows:
+            out.append("\n".join(rows))
+    elif tag in ("graphic", "figure"):
+        line = _md_image(el)
+        if line:
+            out.append(line)
+    elif tag == "code":
+        text = "".join(el.itertext()).strip("\n")
+        if text.strip():
+            out.append("```\n" + text + "\n```")
+    else:  # p, div, item, note and unknown blocks
+        _md_children(el, out)
+
+
+def _md_inline(el: Any, out: list[str], *, images: bool = True) -> str:
+    """Text of an inline element; its images become lines of their own in ``out``."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            if child.tag == "lb":
+                parts.append("\n")
+            elif child.tag == "graphic":
+                line = _md_image(child) if images else ""
+                if line:
+                    out.append(line)
+            else:
+                parts.append(_md_inline(child, out, images=images))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _md_line(text: str) -> str:
+    lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\n")]
+    text = "\n".join(line for line in lines if line)
+    # a paragraph that starts like a heading or a quote must not become one
+    return _MD_LEAD.sub(r"\1\\\2", text)
+
+
+def _md_image(el: Any) -> str:
+    """``*alt — caption*`` for an image or a figure; nothing when both are empty."""
+    img = el if el.tag == "graphic" else el.find(".//graphic")
+    alt = clean_text(img.get("alt") or img.get("title") or "") if img is not None else ""
+    cap = el.find("figcaption") if el.tag == "figure" else None
+    caption = clean_text("".join(cap.itertext())) if cap is not None else ""
+    if alt and caption and alt.casefold() in caption.casefold():
+        alt = ""
+    text = " — ".join(x for x in (alt, caption) if x).replace("*", "\\*")
+    return f"*{text}*" if text else ""
 
 
 def _drop(el: Any) -> None:

@@ -8,6 +8,7 @@ plain links can survive, whatever HTML the caller hands in.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Mapping
@@ -22,7 +23,7 @@ from mirror.capture.sanitize import (
     safe_link,
 )
 
-__all__ = ["CSP", "render_reader_page"]
+__all__ = ["CSP", "human_date", "render_reader_page"]
 
 # No data: in img-src: every image of the bundle is a file under assets/.
 CSP = (
@@ -129,6 +130,29 @@ def _swap_images(body: str, local_paths: frozenset[str]) -> str:
     return _IMG_TAG.sub(one, body)
 
 
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def human_date(value: str, lang: str | None) -> str:
+    """The day of an ISO 8601 time as a reader writes it: "14 March 2024" on an English
+    page, "2024-03-14" on others (the day without a clock and zone reads in any
+    language; month names for every language are not worth a dependency). A value
+    that does not parse is shown as it is."""
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
+        except ValueError:
+            return value
+    if (lang or "en").lower().split("-")[0] == "en":
+        return f"{when.day} {_MONTHS_EN[when.month - 1]} {when.year}"
+    return when.date().isoformat()
+
+
 def _text(fragment: str) -> str:
     return _WS.sub(" ", html.unescape(_TAGS.sub("", fragment))).strip().casefold()
 
@@ -169,7 +193,8 @@ def render_reader_page(
     heading = "" if h1 and _text(h1.group(1)) == _text(page_title) else f"<h1>{e(page_title)}</h1>"
     meta = [e(x.strip()) for x in (byline, site_name or "") if x and x.strip()]
     if published and published.strip():
-        meta.append(f'<time datetime="{e(published.strip())}">{e(published.strip())}</time>')
+        shown = human_date(published.strip(), lang)
+        meta.append(f'<time datetime="{e(published.strip())}">{e(shown)}</time>')
     meta_html = f'<p class="meta">{" · ".join(meta)}</p>' if meta else ""
     doc = f"""<!DOCTYPE html>
 <html{attrs}>

@@ -31,6 +31,7 @@ __all__ = [
     "ImageRef",
     "Sanitized",
     "clean_url",
+    "image_source",
     "is_local_host",
     "safe_link",
     "sanitize_article",
@@ -244,44 +245,69 @@ def _image_url(value: str, base_url: str) -> str | None:
     return clean_url(value, base_url)
 
 
-def _best_srcset(value: str, base_url: str) -> str | None:
-    """The largest candidate of a srcset (by w or x descriptor); first one on a tie."""
-    best: tuple[float, str] | None = None
+# The widest srcset candidate up to this many pixels across (or 2x density) is the
+# best one: wider copies only cost bytes against the image limits of a capture.
+MAX_IMAGE_WIDTH = 1600
+MAX_IMAGE_DENSITY = 2.0
+
+
+def _page_url(value: str, base_url: str) -> str | None:
+    """Like _image_url, but a protocol-relative URL takes the page's scheme, as in a
+    browser (for reading the page itself; the sanitizer refuses them in its input)."""
+    v = value.strip(_C0_OR_SPACE)
+    if v.startswith("//"):
+        value = urlsplit(base_url).scheme + ":" + v
+    return _image_url(value, base_url)
+
+
+def _best_srcset(value: str, base_url: str, page: bool = False) -> str | None:
+    """The widest candidate of a srcset within the limits above (the narrowest one when
+    all are wider); a candidate without a descriptor counts as 1x."""
+    fitting: tuple[float, str] | None = None
+    smallest: tuple[float, str] | None = None
     for raw in value.split(","):
         fields = raw.split()
         if not fields:
             continue
-        url = _image_url(fields[0], base_url)
+        url = (_page_url if page else _image_url)(fields[0], base_url)
         if url is None:
             continue
-        size = 0.0
+        size, limit = 1.0, MAX_IMAGE_DENSITY
         if len(fields) > 1 and fields[1][:-1].replace(".", "", 1).isdigit():
             size = float(fields[1][:-1])
-        if best is None or size > best[0]:
-            best = (size, url)
+            limit = MAX_IMAGE_WIDTH if fields[1][-1:].lower() == "w" else MAX_IMAGE_DENSITY
+        if size <= limit and (fitting is None or size > fitting[0]):
+            fitting = (size, url)
+        if smallest is None or size < smallest[0]:
+            smallest = (size, url)
+    best = fitting or smallest
     return best[1] if best else None
 
 
-def _resolve_img(img: Any, base_url: str) -> str | None:
-    """Find an image's real URL across lazy-loading conventions."""
-    for name in _LAZY_SRC_ATTRS:
-        url = _image_url(img.get(name) or "", base_url)
-        if url:
-            return url
-    url = _image_url(img.get("src") or "", base_url)
-    if url:
-        return url
+def image_source(img: Any, base_url: str, *, page: bool = False) -> str | None:
+    """An <img>'s real URL across lazy-loading conventions: the best srcset candidate
+    (of the image or of its <picture>'s sources), else a lazy-loading attribute, else
+    ``src``. ``page``: the image is read from the fetched page itself, where
+    protocol-relative URLs are resolved as a browser does."""
+    one = _page_url if page else _image_url
     for name in _LAZY_SRCSET_ATTRS:
-        url = _best_srcset(img.get(name) or "", base_url)
+        url = _best_srcset(img.get(name) or "", base_url, page)
         if url:
             return url
-    # libxml2 nests <img> inside a preceding <source>: look at the whole <picture>.
+    # libxml2 may nest <img> inside a preceding <source>: look at the whole <picture>.
     for picture in img.iterancestors("picture"):
         for source in picture.iter("source"):
-            url = _best_srcset(source.get("srcset") or "", base_url)
+            if source.get("media"):  # art direction for other screens: not this copy
+                continue
+            srcset = source.get("srcset") or source.get("data-srcset") or ""
+            url = _best_srcset(srcset, base_url, page)
             if url:
                 return url
-    return None
+    for name in _LAZY_SRC_ATTRS:
+        url = one(img.get(name) or "", base_url)
+        if url:
+            return url
+    return one(img.get("src") or "", base_url)
 
 
 def _prepare(fragment_html: str, base_url: str, removed: Counter[str]) -> str:
@@ -332,7 +358,7 @@ def _prepare(fragment_html: str, base_url: str, removed: Counter[str]) -> str:
     if removed["noscript"] <= 0:
         del removed["noscript"]
     for img in doc.iter("img"):
-        url = _resolve_img(img, base_url)
+        url = image_source(img, base_url)
         for name in (*_LAZY_SRC_ATTRS, *_LAZY_SRCSET_ATTRS, "src", _NOSCRIPT_MARK):
             img.attrib.pop(name, None)
         if url:

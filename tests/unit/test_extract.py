@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -61,7 +62,10 @@ def test_markdown_holds_the_text_and_no_urls() -> None:
     assert "- Schools stay closed on Monday." in md
     # links as their text, images as their alt text: no addresses in article.md
     assert "flood guide" in md and "guide.html" not in md
-    assert "*Flooded main street*" in md
+    # an image is one line of its own: alt text and caption in italics
+    assert "\n*Flooded main street — Main street at dawn.*\n" in md
+    # the article's own heading, once
+    assert md.startswith("# Floods reach the lower town\n") and md.count("Floods reach") == 1
     assert "http" not in md and "data:" not in md and "](" not in md
 
 
@@ -145,3 +149,106 @@ def test_corpus_figures_hold() -> None:
     assert fig.value("recall_median") >= 0.97
     assert fig.value("recall_p10") >= 0.90
     assert fig.value("precision_median") >= 0.85
+
+
+NEWS = ROOT / "tests" / "fixtures" / "news" / "report.html"
+NEWS_URL = "http://127.0.0.1:8000/news/report"
+
+
+def test_a_news_report_keeps_every_part_of_the_article() -> None:
+    a = extract_article(NEWS.read_text(encoding="utf-8"), NEWS_URL)
+    md, html = a.markdown, a.content_html
+    for heading in ("## Budgets under strain", "## What the regions asked for"):
+        assert heading in md
+    assert "> We were told to find the money ourselves" in md
+    assert "- a freeze on the price of gas for municipal boiler houses;" in md
+    assert "Vladimir Smirnov, TASS / kremlin.ru" in md
+    # each image one line of its own, alt and caption
+    lines = md.splitlines()
+    assert lines[0].startswith("*The president at a meeting with regional governors in the")
+    assert lines[0].endswith("Vladimir Smirnov, TASS / kremlin.ru*")
+    assert (
+        "*Residents queue outside a district heating office. Ivan Sidorov / Riverside Times*"
+        in lines
+    )
+    assert "*A municipal boiler house on the edge of a town*" in lines
+    # the lead photo, the <picture> (widest srcset candidate) and the lazy one (data-src)
+    srcs = re.findall(r'<img src="([^"]+)"', html)
+    assert srcs == [
+        "http://127.0.0.1:8000/images/lead.png",
+        "http://127.0.0.1:8000/images/boiler-large.png",
+        "http://127.0.0.1:8000/images/queue.png",
+    ]
+    assert "<figcaption>The president at a meeting" in html
+    assert a.published == "2024-03-14T09:30:00+03:00"
+    # furniture stays out, and the title is not repeated in the body
+    for furniture in ("Donate today", "We use cookies", "All rights reserved", "Read more"):
+        assert furniture not in md
+    assert md.count("Regional Governors Told") <= 1 and "Anna Petrova" not in md
+    assert "Regional Governors Told" not in html  # the reader page's header shows it
+    assert md.count("Regional governors were told on Thursday") == 1
+
+
+def _page_with(odd: str) -> str:
+    paras = "".join(
+        f'<p>{p} See <a href="/more/{i}">more</a>.</p>' for i, p in enumerate(PARAS * 2)
+    )
+    return (
+        "<!DOCTYPE html><html><head><title>Odd page</title></head><body><article>"
+        f'{paras}<p><img src="/a.png" alt="first picture"></p>{odd}'
+        f'<p>After the odd markup the report goes on. <a href="/after">A link after</a>.</p>'
+        '<p><img src="/b.png" alt="second picture"></p>'
+        f"{paras}</article></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '<p><img src="/c.png" alt="a stray &#x01; control"></p>',
+        '<p><a href="/x&#x01;y">a stray &#1; control in a link</a></p>',
+        "<p>raw \x01 and \x1f controls and a \x0c form feed</p>",
+    ],
+)
+def test_stray_control_characters_do_not_lose_the_article(odd: str) -> None:
+    a = extract_article(_page_with(odd), URL)
+    assert "After the odd markup the report goes on." in a.markdown
+    assert "first picture" in a.markdown and "second picture" in a.markdown
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", a.markdown + a.content_html)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        '<embed src="/movie.swf" type="application/x-shockwave-flash">',
+        '<object data="/m.swf"><param name="a" value="b"><embed src="/m.swf"></object>',
+    ],
+)
+def test_an_embed_does_not_drop_the_links_and_images_after_it(odd: str) -> None:
+    a = extract_article(_page_with(odd), URL)
+    assert "After the odd markup the report goes on." in a.markdown
+    assert 'href="https://news.example.org/after"' in a.content_html
+    assert 'src="https://news.example.org/b.png"' in a.content_html
+    assert a.content_html.count("<a ") == 2 * 2 * len(PARAS) + 1
+    assert "swf" not in a.content_html
+
+
+def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_back() -> None:
+    from lxml import etree
+    from trafilatura.utils import load_html
+
+    from mirror.capture import extract
+
+    paras = "".join(f"<p>{p} Part {i}.</p>" for i, p in enumerate(PARAS * 3))
+    tree = load_html(
+        "<!DOCTYPE html><html><head><title>Split story</title></head><body>"
+        f'<div itemprop="articleBody">{paras}</div><div>Other things</div></body></html>'
+    )
+    # an extraction that kept one paragraph of twelve is replaced by the container's
+    small = etree.fromstring(f"<body><p>{PARAS[0]} Part 0.</p></body>")
+    body = extract._container_fallback(tree, URL, (small, PARAS[0]), len(PARAS[0]))
+    text = " ".join(body.itertext())
+    assert f"{PARAS[3]} Part 11." in text and "Other things" not in text
+    # one that kept about all of it stays as it is
+    kept = extract._container_fallback(tree, URL, (small, paras), len(paras))
+    assert kept is small
