@@ -80,7 +80,7 @@ def extract_article(html: str, url: str) -> Article:
         raise UsageError(f"no article text found at {url}: the page does not parse") from e
     if tree is None:
         raise UsageError(f"no article text found at {url}")
-    _unnest_voids(tree)
+    unnest_voids(tree)
     meta = read_metadata(tree, url)
     body = _extract_body(tree, url)
     if body is None:
@@ -159,7 +159,7 @@ def strip_controls(html: str) -> str:
 _VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
 
 
-def _unnest_voids(tree: HtmlElement) -> None:
+def unnest_voids(tree: HtmlElement) -> None:
     for el in list(tree.iter(*_VOIDS)):
         parent = el.getparent()
         if parent is None or (not len(el) and not el.text):

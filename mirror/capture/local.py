@@ -1,11 +1,14 @@
 """Content of a bundle made from the publisher's own local files (`mirror bundle`).
 
-A local page gets exactly what a captured one gets: the article is extracted (or, when
-the page is too short for that, its whole body is used), sanitized on the same
-allow-list, its images are taken from the page's folder through the same type, size
-and pixel limits into ``assets/<sha256>.<ext>``, and the reader page carries the same
-CSP and banner. Nothing is fetched from the network: an image that is not a local
-file is left out and listed as missing, with its reason.
+The publisher's own page stays whole: by default its whole body is the article, as
+given (capture/given.py; `--extract` runs the extractor instead, for a saved full web
+page; a matching `--profile` selects the content by the publisher's own selectors). It
+is sanitized on the same allow-list as a capture, every image it references is taken
+from the page's folder through the same type, size and pixel limits into
+``assets/<sha256>.<ext>``, and the reader page carries the same CSP and banner. The
+manifest's capture record says how the article was found (``article_from``).
+Nothing is fetched from the network: an image that is not a local file is left out
+and listed as missing, with its reason.
 
 What goes into the bundle:
   index.html, article.md, assets/...   as for a captured page
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
@@ -33,13 +37,15 @@ from mirror.capture.assets import ImageResult, fetch_images
 from mirror.capture.charset import decode_html
 from mirror.capture.content import article_fields, image_record, reader_content
 from mirror.capture.extract import Article, extract_article
+from mirror.capture.given import page_article
+from mirror.capture.profile import MAX_PROFILE_BYTES, Profile, load_profile
 from mirror.capture.sanitize import Sanitized, sanitize_article
 from mirror.clock import now_text
 from mirror.errors import UsageError
 from mirror.signer import Signer
 from mirror.store import read_bytes
 
-__all__ = ["MAX_PAGE", "bundle_local", "local_content"]
+__all__ = ["MAX_PAGE", "LocalOptions", "bundle_local", "local_content"]
 
 MAX_PAGE = 32 << 20
 MAX_IMAGE = 5 << 20
@@ -122,11 +128,36 @@ def _strip_local_links(html_text: str) -> str:
     return _LOCAL_HREF.sub("", html_text)
 
 
+@dataclass(frozen=True, slots=True)
+class LocalOptions:
+    """How a local page becomes the article: as given (the default), through the
+    extractor (`extract`, for a saved full web page), or through a site profile."""
+
+    url: str | None = None
+    title: str | None = None
+    extract: bool = False
+    profile: Profile | None = None
+
+
+def _article(text: str, base: str, options: LocalOptions) -> tuple[Article, dict[str, Any]]:
+    """The article and how it was found (for the provenance record)."""
+    if options.profile is not None:
+        article, matched = page_article(text, base, profile=options.profile)
+        if matched:
+            profile = options.profile
+            return article, {"method": "profile", "name": profile.name, "sha256": profile.sha256}
+    if options.extract:
+        try:
+            return extract_article(text, base), {"method": "extract"}
+        except UsageError:
+            return _fallback_article(text, _page_title(text)), {"method": "whole page"}
+    return page_article(text, base)[0], {"method": "as given"}
+
+
 def local_content(
     src: Path,
+    options: LocalOptions,
     *,
-    url: str | None,
-    title: str | None,
     key_id: str | None = None,
     captured_at: str | None = None,
 ) -> tuple[dict[str, bytes | Path], dict[str, Any], dict[str, Any]]:
@@ -135,6 +166,7 @@ def local_content(
     ``src`` is an HTML file (its images are looked up beside it) or a folder holding
     index.html (every other regular file is carried under source/files/).
     """
+    url, title = options.url, options.title
     if src.is_dir():
         files = collect_folder(src)
         if "index.html" not in files:
@@ -150,10 +182,7 @@ def local_content(
     if url is not None:
         # Resolve relative references against the page's own place under the URL.
         base = urljoin(url, page_path.name) if url.endswith("/") else url
-    try:
-        article = extract_article(text, base)
-    except UsageError:
-        article = _fallback_article(text, _page_title(text))
+    article, how = _article(text, base, options)
     sanitized = sanitize_article(article.content_html, base)
     if url is None:
         sanitized = Sanitized(
@@ -192,6 +221,7 @@ def local_content(
         "body_size": len(raw),
         "body_sha256": "sha256:" + hashlib.sha256(raw).hexdigest(),
         "source_included": True,
+        "article_from": how,
         "sanitizer_removed": dict(sanitized.removed),
         "images": image_record(image_result),
         "local_files": {**{rel: path for rel, path in sorted(images.used.items())}, **carried},
@@ -199,12 +229,15 @@ def local_content(
     return content, article_meta, {k: v for k, v in capture.items() if v is not None}
 
 
-def bundle_local(
-    src: Path, out: Path, *, url: str | None, title: str | None, signer: Signer
-) -> BundleResult:
+def read_profile(path: Path | None) -> Profile | None:
+    """The site profile in `path` (None: no profile)."""
+    if path is None:
+        return None
+    return load_profile(read_bytes(path, limit=MAX_PROFILE_BYTES, what="profile"))
+
+
+def bundle_local(src: Path, out: Path, options: LocalOptions, *, signer: Signer) -> BundleResult:
     """A bundle from the publisher's own files: an HTML file (with the local images it
     references) or a folder holding index.html (every regular file goes in)."""
-    content, article, capture = local_content(
-        src, url=url, title=title, key_id=signer.key.public.key_id
-    )
+    content, article, capture = local_content(src, options, key_id=signer.key.public.key_id)
     return write_bundle(out, content, article=article, capture=capture, signer=signer)

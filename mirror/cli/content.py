@@ -73,6 +73,20 @@ def car(ctx: Context, path: Path, output: Path) -> None:
 @click.option("--url", default=None, help="Original URL of the article.")
 @click.option("--title", default=None, help="Article title (default: the page's <title>).")
 @click.option("--key-name", default=None, help="Signing key (default: the default key).")
+@click.option(
+    "--extract",
+    is_flag=True,
+    help="Extract the article from the page (for a saved full web page); by default the "
+    "page is bundled as given, its whole body.",
+)
+@click.option(
+    "--profile",
+    "profile_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Site profile (TOML: content and remove selectors, title, byline, date) used "
+    "instead of the extractor when it matches; see docs/profile-example.toml.",
+)
 @tsa_options
 @pass_ctx
 def bundle(
@@ -82,18 +96,22 @@ def bundle(
     url: str | None,
     title: str | None,
     key_name: str | None,
+    extract: bool,
+    profile_file: Path | None,
     tsa: tuple[str, ...],
     tsa_optional: bool,
 ) -> None:
     """Build a signed bundle from a local HTML file or a folder with index.html.
 
-    Prints the bundle's root CID on stdout.
+    The page is kept whole (sanitized, every image it references stored in the
+    bundle) unless --extract or a matching --profile. Prints the root CID on stdout.
     """
-    from ..capture.local import bundle_local  # the capture stack loads for a bundle only
+    from ..capture import local  # the capture stack loads for a bundle only
 
+    options = local.LocalOptions(url, title, extract, local.read_profile(profile_file))
     stamps = stamper(tsa, tsa_optional, warn=note, home=ctx.home)
     signer = load_signer(ctx.home, passphrase(confirm=False), key_name, stamper=stamps)
-    result = bundle_local(src, output, url=url, title=title, signer=signer)
+    result = local.bundle_local(src, output, options, signer=signer)
     for name in result.skipped_hidden:
         note(f"left out hidden file: {name}")
     note(

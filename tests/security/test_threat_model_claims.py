@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mirror import feed, keys, publisher
-from mirror.capture.local import bundle_local
+from mirror.capture.local import LocalOptions, bundle_local
 from mirror.config import Home
 from mirror.ipld import car
 from mirror.keys import TrustedKey
@@ -100,8 +100,7 @@ def test_compromised_editor_key_alone_cannot_sign_under_two_of_three(
     bundle_local(
         _page(tmp_path, "Forged"),
         forged,
-        url=None,
-        title=None,
+        LocalOptions(),
         signer=Signer((key,), 2, chain.to_bytes()),
     )
     _refused(reader, forged, "1 valid signature(s)")
