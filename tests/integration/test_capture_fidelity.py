@@ -145,3 +145,41 @@ def test_an_embed_does_not_drop_links_and_images(mirror: Mirror, tmp_path: Path)
     # every link kept (links to 127.0.0.1 keep their text, not their target: privacy)
     assert len(re.findall(r"<a\b", body)) == 8 * 2 + 1
     assert "swf" not in page
+
+
+def test_the_same_report_bundled_from_the_publishers_files_stays_whole(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    """`mirror bundle` of the report as the publisher's own folder: every paragraph,
+    heading, quote, list item and caption, all three images, and an export that
+    inlines all three."""
+    site = tmp_path / "site"
+    (site / "images").mkdir(parents=True)
+    (site / "index.html").write_bytes(NEWS.read_bytes())
+    for path, data in IMAGES.items():
+        (site / path.lstrip("/")).write_bytes(data)
+    out = tmp_path / "bundle"
+    run = mirror("bundle", site, "-o", out)
+    assert run.exit_code == 0, run.stderr
+    md = (out / "article.md").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    article = NEWS.read_text(encoding="utf-8").split('<div class="article__content">', 1)[1]
+    article = article.split('<div class="related">')[0]
+    for kind in ("p", "h2", "li"):
+        for text in re.findall(rf"<{kind}>(.*?)</{kind}>", article):
+            assert text in md, text
+            assert text.replace("'", "&#x27;") in page or text in page, text
+    assert "We were told to find the money ourselves" in md
+    for credit in ("Vladimir Smirnov, TASS / kremlin.ru", "Ivan Sidorov / Riverside Times"):
+        assert credit in md and credit in page
+    stored = {p.read_bytes() for p in (out / "assets").iterdir()}
+    assert stored == {
+        IMAGES["/images/lead.png"],
+        IMAGES["/images/boiler-large.png"],
+        IMAGES["/images/queue.png"],
+    }
+    export = tmp_path / "report.html"
+    run = mirror("export", out, "-o", export, "--trust", "pub", "--no-minisig", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert json.loads(run.stdout)["inlined_images"] == 3
+    assert mirror("verify", export, "--trust", "pub").exit_code == 0
