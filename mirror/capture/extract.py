@@ -187,11 +187,9 @@ _APPEAL_MAX = 0.2  # share of the page's text such a box may hold: more is no bo
 
 
 def _without_appeals(tree: HtmlElement) -> HtmlElement:
-    """A copy of ``tree`` without such boxes (the page itself is left as it is: the
-    metadata and the images are read from it)."""
-    if not any(_is_appeal(el) for el in _marked(tree)):
-        return tree
-    tree = deepcopy(tree)
+    """``tree`` without such boxes, removed in place: the metadata is read before, and
+    no image of the article is in them (a copy of the whole page, made for every page
+    with a cookie banner, is not needed)."""
     most = _APPEAL_MAX * (len(tree.text_content()) or 1)
     for el in [el for el in _marked(tree) if _is_appeal(el)]:
         if el.getparent() is not None and len(el.text_content()) <= most:
