@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import canonjson
+from .clock import format_time
 from .errors import MalformedInput, UsageError, VerificationError
 from .identity import MAX_CHAIN
 from .ipld import dagpb, unixfs
 from .ipld.cid import CID
 from .keys import b64decode_strict
 from .manifest import MANIFEST_NAME, MAX_MANIFEST, Manifest
+from .timestamp import claimed_time
 
 FORMAT = "mirror-export/1"
 PAGE = "index.html"
@@ -56,6 +58,8 @@ MIME = {
 MAX_EXPORT = 64 << 20  # messengers cap files well below this
 
 _HEAD = re.compile(r"<head\b[^>]*>", re.I)
+_BODY = re.compile(r"<body\b[^>]*>", re.I)
+STAMP_STYLE = "margin:0;padding:6px 10px;background:#eef3ff;font:14px/1.4 sans-serif"
 _CSP_TAG = re.compile(r"<meta\b[^>]*\bhttp-equiv\s*=\s*[\"']?content-security-policy\b[^>]*>", re.I)
 _SRC = re.compile(r'\bsrc="([^"<>]*)"')
 _DATA_SRC = re.compile(r'\bsrc="data:([A-Za-z0-9.+/-]*);base64,([A-Za-z0-9+/=]*)"')
@@ -94,6 +98,30 @@ def _chain_object(chain_json: bytes | None) -> Any:
     if canonjson.dumps(chain) + b"\n" != chain_json:
         raise UsageError("identity.json is not in canonical form; re-sign the bundle to export it")
     return chain
+
+
+def stamp_line(envelope: Mapping[str, Any]) -> str | None:
+    """The visible line an export of a stamped bundle opens its body with: the earliest
+    time its signatures' RFC 3161 tokens claim. The reader page was signed before the
+    stamps existed, so the line is part of the export's fixed rendering, derived from
+    the envelope it carries (and, like the banner, checked only by a verifier)."""
+    times = []
+    for signature in envelope.get("signatures") or ():
+        token = signature.get("tst") if isinstance(signature, dict) else None
+        if isinstance(token, str):
+            try:
+                claimed = claimed_time(base64.b64decode(token, validate=True))
+            except ValueError:
+                claimed = None
+            if claimed is not None:
+                times.append(claimed)
+    if not times:
+        return None
+    return (
+        f'<p class="mirror-stamp" style="{STAMP_STYLE}">Timestamp: this article\'s '
+        f"signature existed by {format_time(min(times))} (an RFC 3161 token in this file; "
+        "mirror verify and the verifier page check it).</p>"
+    )
 
 
 def render(
@@ -144,6 +172,9 @@ def render(
         "removed": removed,
     }
     edits.append((head.end(), head.end(), INSERT_PREFIX + _block_json(block) + BLOCK_CLOSE))
+    line, body = stamp_line(envelope), _BODY.search(text)
+    if line is not None and body is not None:
+        edits.append((body.end(), body.end(), line))
     edits.sort(key=lambda e: (e[0], e[1]))
     out: list[str] = []
     pos = 0
@@ -239,6 +270,9 @@ def take_apart(data: bytes) -> Parts:
     removed = _removed_tags(block.get("removed"))
 
     rest = text[: head.end()] + text[end + len(BLOCK_CLOSE) :]
+    line, body = stamp_line(envelope), _BODY.search(rest)
+    if line is not None and body is not None and rest.startswith(line, body.end()):
+        rest = rest[: body.end()] + rest[body.end() + len(line) :]
     images: dict[str, bytes] = {}
     pieces: list[str] = []
     pos = 0

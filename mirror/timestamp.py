@@ -262,6 +262,15 @@ _PARSE_ERRORS = (
 )
 
 
+def claimed_time(token: bytes) -> datetime | None:
+    """The time a token claims, unverified (None when it does not parse): what an
+    export's banner shows; the verdict checks the token itself."""
+    try:
+        return decode_timestamp_response(token).tst_info.gen_time.astimezone(UTC)
+    except _PARSE_ERRORS:
+        return None
+
+
 def verify_token(token: bytes, data: bytes, roots: Sequence[TsaRoot]) -> Stamp:
     """Check `token` (a DER TimeStampResp) completely against `data` and `roots`; any
     part a parser cannot read is `bad-timestamp`."""

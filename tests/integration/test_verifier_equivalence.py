@@ -15,8 +15,11 @@ from pathlib import Path
 import pytest
 
 from mirror.errors import VerificationError
-from mirror.reader import check_path
+from mirror.export_format import PAGE, render
+from mirror.identity import CHAIN_NAME
+from mirror.reader import check_path, page_files
 from mirror.timestamp import TsaRoot, format_time, verify_token
+from mirror.verify import check_export
 from tests.verifier_cases import _trust, build_cases, python_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +149,39 @@ def test_stamped_verdict_json_is_the_clis(tmp_path: Path) -> None:
     cli = check_path(target, _trust(case["trust"], case["state"])).to_dict()
     assert page == cli
     assert page["timestamp"] == {"time": "2026-12-01T09:38:19Z", "tsa": "corpus-tsa"}
+
+
+def test_stamped_export_shows_its_time_and_verifies_alike(tmp_path: Path) -> None:
+    """An export of a stamped bundle opens its body with the time its token claims; the
+    CLI and the page take it apart, verify it and report the same verdict, and an edit
+    of that line is refused by both."""
+    folder = STAMPED / "timestamp-before-rotation-car"
+    case = json.loads((folder / "case.json").read_text(encoding="utf-8"))
+    trust = _trust(case["trust"], case["state"])
+    car = folder / case["input"]
+    verdict = check_path(car, trust)
+    files = page_files(car, verdict)
+    page = files.pop(PAGE)
+    chain = files.pop(CHAIN_NAME, None)
+    data = render(page, files, verdict.manifest_json, chain)
+    line = "signature existed by 2026-12-01T09:38:19Z (an RFC 3161 token in this file"
+    assert line in data.decode("utf-8")
+    edited = data.replace(b"existed by 2026-12-01T09:38:19Z", b"existed by 2020-01-01T00:00:00Z")
+    options = {k: case[k] for k in ("trust", "state", "now")}
+    listing = []
+    for name, content in (("stamped.html", data), ("edited.html", edited)):
+        (tmp_path / name).write_bytes(content)
+        listing.append({"path": str(tmp_path / name), "name": name, "options": options})
+    (tmp_path / "list.json").write_text(json.dumps(listing))
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "tests/js/verdicts.mjs"), str(tmp_path / "list.json")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    page_verdicts = [json.loads(x) for x in run.stdout.splitlines() if x.strip()]
+    cli = check_export(data, trust).to_dict()
+    assert page_verdicts[0] == cli
+    assert cli["timestamp"] == {"time": "2026-12-01T09:38:19Z", "tsa": "corpus-tsa"}
+    with pytest.raises(VerificationError) as refused:
+        check_export(edited, trust)
+    assert page_verdicts[1]["reason"] == refused.value.reason
+    assert page_verdicts[1]["ok"] is False

@@ -5,7 +5,7 @@
 import { MirrorError, UsageError, HostileJSON, VerificationError, LimitExceeded, utf8, utf8DecodeOrNull, concatBytes, bytesEqual, b64encode, b64decodeStrict, sha256, toHex } from './util.js';
 import { loads, dumps, dumpsText, fromPlain, toPlain } from './json.js';
 import { CID, RAW, openCar, walk, readFile, makeBudget, fileEntry, fileTsize, directoryRoot } from './ipld.js';
-import { rootFromPem, stampToJson } from './tsp.js';
+import { rootFromPem, stampToJson, parseReply, formatTime } from './tsp.js';
 import { PublicKey, checkManifest, MANIFEST_NAME, CHAIN_NAME, MAX_MANIFEST, MAX_CHAIN } from './trust.js';
 
 export const EXPORT_FORMAT = 'mirror-export/1';
@@ -23,6 +23,26 @@ export const MAX_EXPORT = 64 << 20;
 const W = '[\\p{L}\\p{N}_]';
 const S = '[\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
 const HEAD_RE = new RegExp(`<head(?!${W})[^>]*>`, 'iu');
+const BODY_RE = new RegExp(`<body(?!${W})[^>]*>`, 'iu');
+const STAMP_STYLE = 'margin:0;padding:6px 10px;background:#eef3ff;font:14px/1.4 sans-serif';
+
+// The visible line an export of a stamped bundle opens its body with: the earliest time
+// its signatures' tokens claim (export_format.stamp_line, byte for byte).
+export function stampLine(envelope) {
+  const times = [];
+  for (const sig of envelope.get('signatures') || []) {
+    const token = sig instanceof Map ? sig.get('tst') : undefined;
+    if (typeof token !== 'string') continue;
+    try {
+      times.push(parseReply(b64decodeStrict(token, 'timestamp token')).genTime);
+    } catch {
+      // a token that does not parse claims nothing; the verdict refuses it
+    }
+  }
+  if (!times.length) return null;
+  const at = formatTime(Math.floor(Math.min(...times) / 1000) * 1000);
+  return `<p class="mirror-stamp" style="${STAMP_STYLE}">Timestamp: this article's signature existed by ${at} (an RFC 3161 token in this file; mirror verify and the verifier page check it).</p>`;
+}
 const CSP_TAG_RE = new RegExp(`<meta(?!${W})[^>]*(?<!${W})http-equiv${S}*=${S}*["']?content-security-policy(?!${W})[^>]*>`, 'giu');
 const SRC_RE = new RegExp(`(?<!${W})src="([^"<>]*)"`, 'gu');
 const DATA_SRC_RE = new RegExp(`(?<!${W})src="data:([A-Za-z0-9.+/-]*);base64,([A-Za-z0-9+/=]*)"`, 'gu');
@@ -74,6 +94,9 @@ export function render(page, images, manifestJson, identity) {
   const block = new Map([['format', EXPORT_FORMAT], ['page', PAGE], ['envelope', envelope], ['identity', identity], ['inlined', inlined], ['removed', removed]]);
   const at = head.index + head[0].length;
   edits.push([at, at, INSERT_PREFIX + blockJson(block) + BLOCK_CLOSE]);
+  const line = stampLine(envelope);
+  const body = BODY_RE.exec(text);
+  if (line !== null && body) edits.push([body.index + body[0].length, body.index + body[0].length, line]);
   edits.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const out = [];
   let pos = 0;
@@ -118,7 +141,13 @@ export function takeApart(data) {
     if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== 'number' || !Number.isInteger(item[0]) || typeof item[1] !== 'string') throw altered("bad 'removed' entry");
     return item;
   });
-  const rest = text.slice(0, headEnd) + text.slice(end + BLOCK_CLOSE.length);
+  let rest = text.slice(0, headEnd) + text.slice(end + BLOCK_CLOSE.length);
+  const line = stampLine(envelope);
+  const body = BODY_RE.exec(rest);
+  if (line !== null && body && rest.startsWith(line, body.index + body[0].length)) {
+    const cut = body.index + body[0].length;
+    rest = rest.slice(0, cut) + rest.slice(cut + line.length);
+  }
   const images = new Map();
   const pieces = [];
   let pos = 0;
