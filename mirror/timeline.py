@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .clock import format_time
 from .envelope import Envelope
 from .errors import UsageError, VerificationError
 from .keys import validate_name
@@ -36,10 +37,6 @@ from .timestamp import TsaRoot, verify_envelope_stamps
 SIGNED_AFTER_ROTATION = "signed-after-rotation"
 FIELD = "timestamps"  # in the identity document, beside keys and threshold
 MAX_TSA_ROOTS = 4
-
-
-def _utc(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +186,7 @@ def check_bundle_time(
             )
         if stamped > limit:
             raise VerificationError(
-                f"bundle {what} but was stamped {_utc(stamped)}, after that version was "
-                f"superseded ({_utc(limit)}): signed after the rotation",
+                f"bundle {what} but was stamped {format_time(stamped)}, after that version was "
+                f"superseded ({format_time(limit)}): signed after the rotation",
                 reason=SIGNED_AFTER_ROTATION,
             )

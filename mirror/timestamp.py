@@ -49,6 +49,7 @@ from rfc3161_client import (
 )
 from rfc3161_client import VerificationError as TspVerificationError
 
+from .clock import format_time, sha256_tag
 from .envelope import Envelope, Signature
 from .errors import NetworkError, UsageError, VerificationError
 
@@ -65,10 +66,6 @@ _IMPRINT_HASHES: dict[str, Callable[[bytes], bytes]] = {
     "2.16.840.1.101.3.4.2.2": lambda b: hashlib.sha384(b).digest(),
     "2.16.840.1.101.3.4.2.3": lambda b: hashlib.sha512(b).digest(),
 }
-
-
-def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +85,7 @@ class TsaRoot:
 
     @property
     def fingerprint(self) -> str:
-        return "sha256:" + hashlib.sha256(self.der).hexdigest()
+        return sha256_tag(self.der)
 
     @property
     def der(self) -> bytes:

@@ -16,10 +16,10 @@ is the `tsa` a verdict reports.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from . import canonjson, store
+from .clock import now_text
 from .config import Home
 from .errors import UsageError
 from .identity_state import home_chain
@@ -119,7 +119,7 @@ def add(home: Home, name: str, certificate: Path) -> TrustedTsa:
                 f"TSA {name!r} is already trusted with another certificate; remove it first"
             )
         return existing
-    entry = TrustedTsa(root, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    entry = TrustedTsa(root, now_text())
     trusted[name] = entry
     _save(home, trusted)
     return entry

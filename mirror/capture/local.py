@@ -24,7 +24,6 @@ The manifest's capture record maps each original path to its bundle path.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from mirror.capture.extract import Article, extract_article
 from mirror.capture.given import page_article
 from mirror.capture.profile import MAX_PROFILE_BYTES, Profile, load_profile
 from mirror.capture.sanitize import Sanitized, sanitize_article
-from mirror.clock import now_text
+from mirror.clock import now_text, sha256_tag
 from mirror.errors import UsageError
 from mirror.signer import Signer
 from mirror.store import read_bytes
@@ -219,7 +218,7 @@ def local_content(
         "fetched_at": when,
         "charset": encoding,
         "body_size": len(raw),
-        "body_sha256": "sha256:" + hashlib.sha256(raw).hexdigest(),
+        "body_sha256": sha256_tag(raw),
         "source_included": True,
         "article_from": how,
         "sanitizer_removed": dict(sanitized.removed),

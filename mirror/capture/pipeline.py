@@ -42,7 +42,7 @@ from mirror.capture.content import article_fields, image_record, reader_content
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
 from mirror.capture.sanitize import sanitize_article
-from mirror.clock import now_text
+from mirror.clock import now_text, sha256_tag
 from mirror.errors import LimitExceeded, MirrorError, UsageError
 from mirror.signer import Signer
 
@@ -192,7 +192,7 @@ def capture_url(
     )
     if settings.keep_source:
         content["source/page.raw"] = fetched.body
-    body_sha = "sha256:" + hashlib.sha256(fetched.body).hexdigest()
+    body_sha = sha256_tag(fetched.body)
     provenance: dict[str, Any] = {
         "origin": "http",
         "requested_url": fetched.requested_url,
@@ -547,7 +547,7 @@ def _capture_one(
     started = time.monotonic()
     try:
         fetched = fetcher.fetch(url)
-        body_sha = "sha256:" + hashlib.sha256(fetched.body).hexdigest()
+        body_sha = sha256_tag(fetched.body)
         if state is not None:
             root = state.unchanged(url, body_sha, out, settings.keep_source)
             if root is not None:

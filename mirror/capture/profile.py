@@ -24,7 +24,6 @@ by :attr:`Profile.sha256` in the manifest's provenance.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import re
 import tomllib
 from copy import deepcopy
@@ -36,6 +35,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from mirror.capture.metadata import clean_text, normalise_date
+from mirror.clock import sha256_tag
 from mirror.errors import UsageError
 
 __all__ = ["Profile", "ProfileMatch", "apply_profile", "css_to_xpath", "load_profile"]
@@ -95,7 +95,7 @@ def load_profile(data: bytes) -> Profile:
         title=fields["title"],
         byline=fields["byline"],
         date=fields["date"],
-        sha256="sha256:" + hashlib.sha256(data).hexdigest(),
+        sha256=sha256_tag(data),
     )
 
 

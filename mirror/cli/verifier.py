@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -10,6 +9,7 @@ import click
 from .. import ipfs, keys, minisign, tsa_trust
 from .. import push as push_mod
 from .. import verifier as verifier_mod
+from ..clock import now_text
 from ..config import PASSPHRASE_ENV
 from ..errors import UsageError
 from ..ipld.unixfs import add_path
@@ -64,7 +64,7 @@ def verifier_cmd(
                 note(f"not writing {output.name}.minisig: set {PASSPHRASE_ENV} to sign it")
             else:
                 key = keys.load_signing_key(ctx.home, own, secret)
-                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                now = now_text()
                 sig = minisign.write_minisig(
                     output, key, root_cid=add_path(output).root.encode(), captured_at=now
                 )
