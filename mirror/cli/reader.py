@@ -250,27 +250,35 @@ def read_cmd(
     server = viewer.ReaderServer(outcome.routes, port=port)
     server.start()
     try:
-        if as_json:
-            emit_json({**outcome.to_dict(), "url": server.url})
-        else:
-            click.echo(server.url)
-        if outcome.verdict is not None:
-            note(f"verified: signed by {outcome.verdict.publisher} ({outcome.verdict.key_id})")
-        else:
-            note(f"refused: {outcome.error.message if outcome.error else ''}")
-        if not no_open:
-            webbrowser.open(server.url)
-        note(
-            "serving on "
-            + server.url
-            + (f" for {serve_seconds:g} s" if serve_seconds else "; press Ctrl-C to stop")
-        )
-        stop = threading.Event()
-        try:
-            stop.wait(serve_seconds)
-        except KeyboardInterrupt:
-            note("stopped")
+        _serve(server, outcome, as_json, no_open, serve_seconds)
+    except KeyboardInterrupt:  # Ctrl-C at any moment ends serving, not the verdict's code
+        note("stopped")
     finally:
         server.stop()
     if not outcome.ok:
         click.get_current_context().exit(outcome.exit_code)
+
+
+def _serve(
+    server: viewer.ReaderServer,
+    outcome: viewer.Outcome,
+    as_json: bool,
+    no_open: bool,
+    serve_seconds: float | None,
+) -> None:
+    if as_json:
+        emit_json({**outcome.to_dict(), "url": server.url})
+    else:
+        click.echo(server.url)
+    if outcome.verdict is not None:
+        note(f"verified: signed by {outcome.verdict.publisher} ({outcome.verdict.key_id})")
+    else:
+        note(f"refused: {outcome.error.message if outcome.error else ''}")
+    if not no_open:
+        webbrowser.open(server.url)
+    note(
+        "serving on "
+        + server.url
+        + (f" for {serve_seconds:g} s" if serve_seconds else "; press Ctrl-C to stop")
+    )
+    threading.Event().wait(serve_seconds)
