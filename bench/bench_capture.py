@@ -6,9 +6,9 @@ extraction alone on the same pages.
 
 Both sides run as child processes so each is timed from process start to exit.
 Memory is reported twice: the peak RSS of the command's own process (from wait4),
-and the peak of the whole process tree (the command, its fork server and extraction
-workers), sampled from /proc every 0.1 s as the sum of RSS (counting pages that
-forked workers share once per process: an upper bound) and the sum of PSS (shared
+and the peak of the whole process tree (the command and its extraction worker
+processes), sampled from /proc every 0.1 s as the sum of RSS (counting shared library pages
+once per process: an upper bound) and the sum of PSS (shared
 pages split between their processes). The memory target applies to the tree's RSS sum.
   ours  `mirror capture --allow-private --feed FEED -j N -o OUT`: fetch, extract,
         sanitize, images, reader page, signed bundle and CAR for every page

@@ -8,6 +8,7 @@ key is unlocked once (the feed is signed by the same Signer as the bundles).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from pathlib import Path
 from . import minisign, push, tsa_trust
 from .capture import pipeline
 from .capture.fetch import FetchPolicy
+from .capture.workers import ExtractWorkers
 from .config import Home
 from .errors import NetworkError, UsageError
 from .ipfs import IpfsNode
@@ -40,7 +42,7 @@ class CaptureRequest:
     proxy: str | None = None
     no_source: bool = False
     key_name: str | None = None
-    processes: int = 0
+    processes: int | None = None  # extraction worker processes; None: one per core
     tsa: tuple[str, ...] = ()  # RFC 3161 TSAs stamping each bundle's signatures
     tsa_optional: bool = False
 
@@ -88,7 +90,6 @@ def capture(
     )
     roots = tsa_trust.signing_roots(home) if request.tsa else None
     stamper = Stamper(request.tsa, request.tsa_optional, warn=warn, roots=roots)
-    signer = load_signer(home, passphrase, request.key_name, stamper=stamper)
     fetcher = pipeline.batch_fetcher(settings.policy)
     found = pipeline.gather_urls(
         request.urls,
@@ -101,18 +102,32 @@ def capture(
     if request.single and output is None:
         output = DEFAULT_OUTPUT / pipeline.bundle_name(found[0])
     targets = pipeline.plan_targets(found, output or DEFAULT_OUTPUT, single=request.single)
-    report = pipeline.run_batch(
-        targets,
-        signer=signer,
-        fetcher=fetcher,
-        settings=settings,
-        state=pipeline.CaptureState(home.captures_file),
-        jobs=request.jobs,
-        on_done=progress(len(targets)) if progress else None,
-        processes=0 if request.single else request.processes,
-    )
+    count = _extract_processes(request, len(targets))
+    with ExtractWorkers(count) if count else contextlib.nullcontext() as workers:
+        # the workers load their extractor while the key derivation runs here
+        signer = load_signer(home, passphrase, request.key_name, stamper=stamper)
+        report = pipeline.run_batch(
+            targets,
+            signer=signer,
+            fetcher=fetcher,
+            settings=settings,
+            state=pipeline.CaptureState(home.captures_file),
+            jobs=request.jobs,
+            on_done=progress(len(targets)) if progress else None,
+            extract=workers,
+        )
     _sign_cars(home, report, signer)
     return CaptureRun(report, request.single, signer)
+
+
+def _extract_processes(request: CaptureRequest, articles: int) -> int:
+    """Worker processes for a batch: as asked, else one per core for five or more
+    articles; none for a single URL."""
+    if request.single:
+        return 0
+    if request.processes is None:
+        return pipeline.extract_processes(request.jobs, articles)
+    return request.processes
 
 
 def _sign_cars(home: Home, report: pipeline.BatchReport, signer: Signer) -> None:

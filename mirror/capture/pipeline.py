@@ -7,12 +7,13 @@ render the reader page -> write the signed bundle -> write the CAR beside it
 ``CaptureSettings.page_budget`` seconds of network waiting even when no image host
 answers.
 
-A batch runs captures on a thread pool (and, when asked, extracts the articles
-on worker processes: ``ExtractPool``). One URL failing never stops the others; each
-outcome carries its error and exit code. What was captured is remembered in the data
-directory (``captures.json``: URL -> sha256 of the fetched body, root CID, bundle
-path), so a re-run fetches each page again but skips building a bundle whose source
-bytes are unchanged and whose bundle and CAR are still where they were written.
+A batch runs captures on a thread pool (and extracts the articles on worker
+processes when it is given them: ``workers.ExtractWorkers``). One URL failing never
+stops the others; each outcome carries its error and exit code. What was captured
+is remembered in the data directory (``captures.json``: URL -> sha256 of the fetched
+body, root CID, bundle path), so a re-run fetches each page again but skips building
+a bundle whose source bytes are unchanged and whose bundle and CAR are still where
+they were written.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -43,7 +42,7 @@ from mirror.capture.extract import Article, extract_article
 from mirror.capture.fetch import Fetcher, FetchPolicy, FetchResult
 from mirror.capture.sanitize import sanitize_article
 from mirror.clock import now_text, sha256_tag
-from mirror.errors import LimitExceeded, MirrorError, UsageError
+from mirror.errors import MirrorError, UsageError
 from mirror.signer import Signer
 
 __all__ = [
@@ -52,7 +51,6 @@ __all__ = [
     "CaptureSettings",
     "CaptureState",
     "Captured",
-    "ExtractPool",
     "Outcome",
     "batch_fetcher",
     "bundle_name",
@@ -385,22 +383,8 @@ class CaptureState:
 
 # -- extraction in worker processes --------------------------------------------------
 
-# Extraction is pure-Python work that holds the GIL for most of a batch's time, so
-# threads cannot share it out; worker processes can. For small batches starting
-# workers costs more than they would save (see extract_processes).
+# Starting workers costs more than they save on a few pages.
 POOL_MIN_ARTICLES = 5
-_WORKER_EXIT_WAIT = 2.0
-# What the fork server imports once, so each worker starts with trafilatura loaded.
-_WORKER_PRELOAD = [
-    "__main__",  # multiprocessing's own default: workers then skip importing it again
-    "mirror.capture.extract",
-    "trafilatura",
-    "trafilatura.settings",
-    "trafilatura.utils",
-    "trafilatura.xml",
-]
-# The function a worker runs (module level: it is sent to workers by name).
-_worker_target: Callable[[str, str], Article] = extract_article
 
 
 def extract_processes(jobs: int, articles: int) -> int:
@@ -412,84 +396,6 @@ def extract_processes(jobs: int, articles: int) -> int:
         cores = os.cpu_count() or 1
     workers = min(jobs, cores)
     return workers if workers > 1 and articles >= POOL_MIN_ARTICLES else 0
-
-
-class ExtractPool:
-    """Extraction on ``workers`` processes, as an ``Extract`` callable for capture_url.
-
-    Workers come from a fork server that has already imported trafilatura (never a
-    plain fork of this threaded process). A worker's MirrorError comes back as is.
-    When a worker dies (crash, out of memory) every page it had in flight is retried
-    once alone in a fresh process, so only a page that kills its worker again fails;
-    the pool is replaced for the pages after it. A page that takes longer than its
-    wait fails with LimitExceeded, and the pool is replaced; ``close`` ends workers
-    still busy with such pages.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(_WORKER_PRELOAD)
-        self._workers = workers
-        self._lock = threading.Lock()
-        self._pool = self._new(workers)
-        self._stuck: list[ProcessPoolExecutor] = []  # replaced while a worker was busy
-
-    def _new(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=self._context)
-
-    def __call__(self, text: str, url: str, timeout: float) -> Article:
-        with self._lock:
-            pool = self._pool
-        try:
-            return self._wait(pool, pool.submit(_worker_target, text, url), url, timeout)
-        except BrokenProcessPool:
-            self._replace(pool, stuck=False)
-        alone = self._new(1)
-        try:
-            return self._wait(alone, alone.submit(_worker_target, text, url), url, timeout)
-        except BrokenProcessPool:
-            raise MirrorError(
-                f"extracting the article of {url} ended its process "
-                "(a crash or out of memory); the page was not captured"
-            ) from None
-        finally:
-            alone.shutdown(wait=False, cancel_futures=True)
-            with self._lock:
-                self._stuck.append(alone)
-
-    def _wait(
-        self, pool: ProcessPoolExecutor, future: Future[Article], url: str, timeout: float
-    ) -> Article:
-        try:
-            return future.result(timeout=timeout)
-        except TimeoutError:
-            future.cancel()
-            self._replace(pool, stuck=True)
-            raise LimitExceeded(
-                f"extracting the article of {url} took longer than {timeout:.0f} s"
-            ) from None
-
-    def _replace(self, pool: ProcessPoolExecutor, *, stuck: bool) -> None:
-        with self._lock:
-            if self._pool is pool:  # the first thread to see it broken replaces it
-                self._pool = self._new(self._workers)
-                self._stuck.append(pool)
-        if not stuck:
-            pool.shutdown(wait=False, cancel_futures=True)
-
-    def close(self) -> None:
-        """Stop every worker: idle ones cleanly, busy ones (past their wait) by force."""
-        with self._lock:
-            pools, self._stuck = [self._pool, *self._stuck], []
-        for pool in pools:
-            # no public way to end a busy worker before Python 3.14
-            workers = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for worker in workers:
-                worker.join(timeout=_WORKER_EXIT_WAIT)  # idle workers exit at once
-                if worker.is_alive():
-                    worker.kill()
-                    worker.join(timeout=_WORKER_EXIT_WAIT)
 
 
 # -- batch ---------------------------------------------------------------------------
@@ -603,15 +509,14 @@ def run_batch(
     jobs: int = 4,
     on_start: Callable[[str], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
-    processes: int = 0,
+    extract: Extract | None = None,
 ) -> BatchReport:
     """Capture each (url, bundle folder) pair on ``jobs`` threads.
 
-    With ``processes`` > 0 articles are extracted on that many worker processes
-    (``extract_processes`` suggests a number): faster on idle cores, but each worker
-    holds its own parser memory (about 100 MB), so by default they are extracted in
-    this process. Callbacks run on the worker threads (the caller's progress display
-    must be thread-safe; rich's is). Outcomes come back in input order.
+    ``extract`` extracts the articles elsewhere (``workers.ExtractWorkers``, which
+    the caller starts early and closes); by default they are extracted in this
+    process, one thread at a time. Callbacks run on the worker threads (the
+    caller's progress display must be thread-safe; rich's is). Outcomes come back in input order.
     """
     settings = settings or CaptureSettings()
     if len(targets) > MAX_BATCH:
@@ -622,7 +527,6 @@ def run_batch(
     if len(set(folders)) != len(folders):
         raise UsageError("two URLs of the batch would be written to the same folder")
     started = time.monotonic()
-    extract = ExtractPool(processes) if processes > 0 else None
 
     def work(target: tuple[str, Path]) -> Outcome:
         url, out = target
@@ -653,8 +557,6 @@ def run_batch(
                 raise
             pool.shutdown(wait=True)
     finally:
-        if extract is not None:
-            extract.close()
         if state is not None:
             state.flush()
     return BatchReport(tuple(outcomes), time.monotonic() - started)

@@ -89,10 +89,10 @@ def capture_options(f: F) -> F:
         click.option(
             "--processes",
             type=click.IntRange(0, 16),
-            default=0,
-            show_default=True,
+            default=None,
             help="Extract a batch's articles in this many worker processes (0: in this "
-            "process). Faster when cores are free; each worker holds about 100 MB.",
+            "process, one at a time). Default: one per core (up to -j) for batches of "
+            "five or more articles; each worker holds 40-100 MB.",
         ),
     ]
     for option in reversed(options):
