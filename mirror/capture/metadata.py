@@ -36,6 +36,7 @@ ARTICLE_TYPES = frozenset(
         "liveblogposting", "discussionforumposting", "techarticle", "apireference",
     }
 )  # fmt: skip
+_PAGE_TYPES = frozenset({"webpage", "itempage", "collectionpage", "profilepage"})
 # languages written right to left (ISO 639-1/-3 primary subtags)
 RTL_LANGUAGES = frozenset(
     {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"}
@@ -72,7 +73,15 @@ _TRAILING_DATE = re.compile(
     rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d\d-\d\d).*$",
     re.I,
 )
-_BY_PREFIX = re.compile(r"^(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+", re.I)
+# "By", "Von", "Par"...; "Author:", "Autor:", "Автор:"; "Posted by", "Post author By"
+_BY_PREFIX = re.compile(
+    r"^(?:(?:post(?:ed)?\s+)?(?:authors?|autor(?:in|en)?|auteur|autore|автор)(?:\s*:\s*|\s+))?"
+    r"(?:(?:written|posted|geschrieben|verfasst|publié|escrito)\s+)?"
+    r"(?:(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+)?",
+    re.I,
+)
+# "Jane Doe, Datum: 15.06.19, Kommentare: 0": a label after the name starts what is not it
+_TRAILING_LABEL = re.compile(r"\s*[,;|]\s*\w[\w ]{0,30}:\s.*$")
 _SEPARATORS = re.compile(r"\s+[|\-–—\\/>»·:]\s+")
 _HIERARCHY = re.compile(r"\s[\\/>»]\s")
 # <title> separators (no colon: a colon splits a kicker from a headline)
@@ -123,7 +132,7 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or _heuristic_title(tree, doc_title)
     )
     title = strip_site_suffix(title, site, url) if title else ""
-    authors = _choose_authors(_ld_authors(ld), _meta_authors(meta), tree)
+    authors = _choose_authors(_ld_authors(ld), _meta_authors(meta), tree, site, url)
     language = _language(tree, meta, ld)
     return PageMetadata(
         title=title or None,
@@ -149,13 +158,20 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
 
 
 def _choose_authors(
-    ld: tuple[str, ...], meta: tuple[str, ...], tree: HtmlElement
+    ld: tuple[str, ...], meta: tuple[str, ...], tree: HtmlElement, site: str | None, url: str
 ) -> tuple[str, ...]:
-    """Structured data first; a bare user handle only when the markup names nobody."""
+    """Structured data first; a user handle, or the site's own name given as the
+    author, only when the markup names nobody."""
+    publisher = {_key(site or ""), _key(_host(url))} - {""}
     for found in (ld, meta):
-        if found and not all(_weak_name(a) for a in found):
+        if found and not all(_weak_name(a) or _key(a) in publisher for a in found):
             return found
     return _markup_byline(tree) or ld or meta
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
 
 
 # ---------------------------------------------------------------- JSON-LD
@@ -163,6 +179,8 @@ def _choose_authors(
 
 def _json_ld(tree: HtmlElement) -> dict[str, Any]:
     """The first JSON-LD object of an article type, searched through lists and @graph."""
+    page: dict[str, Any] | None = None
+    page_ids: dict[str, dict[str, Any]] = {}
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
             continue
@@ -175,10 +193,17 @@ def _json_ld(tree: HtmlElement) -> dict[str, Any]:
             data = json.loads(text)
         except (ValueError, RecursionError):  # deeply nested arrays exhaust the stack
             continue
-        for obj in _ld_objects(data, depth=0):
-            if _is_article(obj):
-                return _ld_fields(obj)
-    return {}
+        objects = list(_ld_objects(data, depth=0))
+        # a @graph names its author and publisher once and points at them by @id
+        by_id = {o["@id"]: o for o in objects if isinstance(o.get("@id"), str)}
+        for obj in objects:
+            if _is_of(obj, ARTICLE_TYPES):
+                return _ld_fields(obj, by_id)
+        if page is None:
+            page = next((o for o in objects if _is_of(o, _PAGE_TYPES) and "author" in o), None)
+            page_ids = by_id
+    # no article object: a page object's author still names who wrote it
+    return {"author": _ld_fields(page, page_ids)["author"]} if page is not None else {}
 
 
 def _ld_objects(data: Any, depth: int) -> Iterator[dict[str, Any]]:
@@ -194,20 +219,28 @@ def _ld_objects(data: Any, depth: int) -> Iterator[dict[str, Any]]:
             yield from _ld_objects(graph, depth + 1)
 
 
-def _is_article(obj: dict[str, Any]) -> bool:
+def _is_of(obj: dict[str, Any], types: frozenset[str]) -> bool:
     kind = obj.get("@type")
     kinds = kind if isinstance(kind, list) else [kind]
-    return any(isinstance(k, str) and k.lower() in ARTICLE_TYPES for k in kinds)
+    return any(isinstance(k, str) and k.lower() in types for k in kinds)
 
 
-def _ld_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    publisher = obj.get("publisher")
+def _ld_fields(obj: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    def resolved(value: Any) -> Any:
+        if isinstance(value, list):
+            return [resolved(v) for v in value[:50]]
+        ref = value.get("@id") if isinstance(value, dict) and "name" not in value else None
+        if isinstance(ref, str) and ref in by_id:
+            return by_id[ref]
+        return value
+
+    publisher = resolved(obj.get("publisher"))
     if isinstance(publisher, list) and publisher:
         publisher = publisher[0]
     return {
         "name": obj.get("name"),
         "headline": obj.get("headline"),
-        "author": obj.get("author") or obj.get("creator"),
+        "author": resolved(obj.get("author") or obj.get("creator")),
         "site_name": publisher.get("name") if isinstance(publisher, dict) else None,
         "datePublished": obj.get("datePublished") or obj.get("dateCreated"),
         "description": obj.get("description"),
@@ -410,7 +443,7 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
 
 def _clean_byline(value: Any) -> str:
     text = clean_text(value)
-    text = _BY_PREFIX.sub("", text)
+    text = _TRAILING_LABEL.sub("", _BY_PREFIX.sub("", text, count=1))
     # "Jane Doe • 8h", "Jane Doe | Staff": the name comes first
     text = re.split(r"\s+[•|·]\s*", text)[0]
     text = _TRAILING_DATE.sub("", text).strip(" ,;:|-–—")
@@ -421,8 +454,9 @@ def _clean_byline(value: Any) -> str:
 
 
 def _weak_name(name: str) -> bool:
-    """A user handle ("CC7567", "@jdoe"), not a person's or organisation's name."""
-    return name.startswith("@") or (" " not in name and bool(re.search(r"\d|_", name)))
+    """A user handle ("CC7567", "@jdoe", "jane.doe"), not a person's or organisation's
+    name."""
+    return name.startswith("@") or (" " not in name and bool(re.search(r"[\d_]|\w\.\w", name)))
 
 
 def _markup_date(tree: HtmlElement) -> str:

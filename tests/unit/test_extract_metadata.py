@@ -144,6 +144,51 @@ def test_user_handle_in_json_ld_yields_to_markup_name() -> None:
     assert read_metadata(page(head), URL).authors == ("CC7567",)
 
 
+def test_json_ld_author_named_once_in_the_graph_and_pointed_at_by_id() -> None:
+    person = {"@type": "Person", "@id": "https://x.example/#/person/1", "name": "Ana Ruiz"}
+    article = {"@type": "Article", "headline": "H", "author": {"@id": person["@id"]}}
+    assert read_metadata(page(ld({"@graph": [article, person]})), URL).authors == ("Ana Ruiz",)
+    # a page object (no article object at all) still names its author
+    webpage = {"@type": "WebPage", "name": "H", "author": {"@id": person["@id"]}}
+    m = read_metadata(page(ld({"@graph": [webpage, person]})), URL)
+    assert m.authors == ("Ana Ruiz",)
+    # an @id that names nothing is not a name, and an odd @id does not break the page
+    dangling = {"@type": "Article", "author": [{"@id": "#nobody"}, {"@id": ["odd"]}]}
+    assert read_metadata(page(ld(dangling)), URL).authors == ()
+
+
+@pytest.mark.parametrize("author", ["Graph Daily", "graph-daily", "news.example.org"])
+def test_the_sites_own_name_as_author_yields_to_the_byline(author: str) -> None:
+    head = ld({"@type": "Article", "headline": "H", "author": author})
+    head += '<meta property="og:site_name" content="Graph Daily">'
+    body = '<p class="author">Kim Navarro</p>' + BODY
+    assert read_metadata(page(head, body), URL).authors == ("Kim Navarro",)
+    # with nobody else named, the site is still better than nothing
+    assert read_metadata(page(head), URL).authors == (author,)
+
+
+def test_a_dotted_user_name_yields_to_the_byline() -> None:
+    head = ld({"@type": "Article", "headline": "H", "author": {"name": "kim.navarro"}})
+    body = '<span class="byline">Kim Navarro</span>' + BODY
+    assert read_metadata(page(head, body), URL).authors == ("Kim Navarro",)
+
+
+@pytest.mark.parametrize(
+    ("byline", "name"),
+    [
+        ("Post author By Helge Mayr", "Helge Mayr"),
+        ("Autor: Gabor Munier , Datum: 15.06.19 , Kommentare: 0", "Gabor Munier"),
+        ("Автор: Иван Петров", "Иван Петров"),
+        ("Written by Jane Doe", "Jane Doe"),
+        ("Authored Works", "Authored Works"),  # not a label
+        ("Byron Smith", "Byron Smith"),
+    ],
+)
+def test_byline_labels_in_several_languages_are_not_the_name(byline: str, name: str) -> None:
+    body = f'<div class="byline">{byline}</div>' + BODY
+    assert read_metadata(page("", body), URL).authors == (name,)
+
+
 FLOODS = "Floods close the coastal road"
 
 
