@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
 from mirror.capture.extract import Article, extract_article
+from mirror.config import PASSPHRASE_ENV
 from mirror.errors import (
     LimitExceeded,
     MirrorError,
@@ -50,7 +51,7 @@ _FRAME = struct.Struct(">Q")
 _MAX_FRAME = 256 * 1024 * 1024  # a 20 MiB page, escaped, and its article, with room
 _EXIT_WAIT = 2.0
 _TEXT_FIELDS = ("title", "content_html", "markdown")  # the Article fields never None
-_SECRETS = ("MIRROR_PASSPHRASE",)  # a worker never needs them
+_SECRETS = (PASSPHRASE_ENV,)  # a worker never needs them
 _ERRORS: dict[int, type[MirrorError]] = {
     e.exit_code: e
     for e in (MirrorError, UsageError, VerificationError, NetworkError, LimitExceeded, StorageError)

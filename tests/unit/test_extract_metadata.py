@@ -278,3 +278,16 @@ def test_canonical_link_resolved_and_non_http_dropped() -> None:
     )
     head = '<link rel="canonical" href="javascript:alert(1)">'
     assert read_metadata(page(head), URL).canonical_url is None
+
+
+def test_a_date_no_structured_data_states_is_found_in_the_page() -> None:
+    body = "<p class='date'>Published on 14 March 2024</p>" + BODY
+    tree = page("<title>Floods</title>", body)
+    before = lxml_html.tostring(tree)
+    assert read_metadata(tree, URL).published == "2024-03-14"
+    assert lxml_html.tostring(tree) == before  # the search never prunes the page it reads
+    # from the URL's path when the text names no day
+    assert read_metadata(page(), "https://x.example/2023/11/05/story/").published == "2023-11-05"
+    # structured data, when given, is what the page states
+    head = '<meta property="article:published_time" content="2022-01-02T08:00:00+01:00">'
+    assert read_metadata(page(head, body), URL).published == "2022-01-02T08:00:00+01:00"
