@@ -13,6 +13,7 @@ field the page does not state stays None.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -91,6 +92,7 @@ _TITLE_SEP = re.compile(r"\s[|\-–—\\/>»]\s")
 _TITLE_LAST = re.compile(r"^(.*)\s[|\-–—\\/>»]\s.*$", re.S)
 _TITLE_FIRST = re.compile(r"^[^|\-–—\\/>»]*[|\-–—\\/>»]\s*")
 _WS = re.compile(r"\s+")
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-f]+|[a-z]+\d?);", re.I)
 _URL = re.compile(r"^(?:https?:)?//", re.I)
 _INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "meta"})
@@ -133,7 +135,7 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or meta.get("parsely-title")
         or _heuristic_title(tree, doc_title)
     )
-    title = strip_site_suffix(title, site, url) if title else ""
+    title = _headline_part(strip_site_suffix(_unescaped(title), site, url), tree) if title else ""
     authors = _choose_authors(_ld_authors(ld), _meta_authors(meta), tree, site, url)
     language = _language(tree, meta, ld)
     return PageMetadata(
@@ -348,6 +350,35 @@ def _heuristic_title(tree: HtmlElement, doc_title: str) -> str:
     if words <= 4 and (not hierarchical or words != stripped - 1):
         title = orig
     return clean_text(title)
+
+
+def _unescaped(text: str) -> str:
+    """A title escaped twice by its CMS ("Q&amp;amp;A" -> "Q&amp;A" in the attribute)
+    read as its words."""
+    return html.unescape(text) if _ENTITY.search(text) else text
+
+
+def _headline_part(title: str, tree: HtmlElement) -> str:
+    """The parts of "Headline | Section | Some Site" that a heading of the page repeats
+    (the longest such run, at least half the title), or the title as it is: a site
+    name nobody declared is still not the headline."""
+    parts = _SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    headings = {_key(clean_text(h.text_content())) for h in tree.iter("h1", "h2")} - {""}
+    seps = _SEPARATORS.findall(title)
+    best = ""
+    for start in range(len(parts)):
+        run = parts[start]
+        for end in range(start + 1, len(parts)):
+            if _key(run) in headings and len(run) > len(best):
+                best = run
+            run += seps[end - 1] + parts[end]
+        if start > 0 and _key(run) in headings and len(run) > len(best):
+            best = run
+    # at least half of it, as for a declared site name: a short heading ("V8", a logo)
+    # is not the headline of a longer title
+    return best if len(best) >= 0.5 * len(title) else title
 
 
 def _similar(a: str, b: str) -> bool:

@@ -291,3 +291,29 @@ def test_a_date_no_structured_data_states_is_found_in_the_page() -> None:
     # structured data, when given, is what the page states
     head = '<meta property="article:published_time" content="2022-01-02T08:00:00+01:00">'
     assert read_metadata(page(head, body), URL).published == "2022-01-02T08:00:00+01:00"
+
+
+def test_a_title_escaped_twice_reads_as_its_words() -> None:
+    head = '<meta property="og:title" content="Q&amp;amp;A: Floods &amp;#8211; what now">'
+    assert read_metadata(page(head), URL).title == "Q&A: Floods – what now"
+
+
+@pytest.mark.parametrize(
+    ("title", "heading", "expected"),
+    [
+        # a site part nobody declared, dropped because a heading repeats the rest
+        (f"{FLOODS} | Coast Watchers Weekly", FLOODS, FLOODS),
+        (f"News - {FLOODS} - Coast Watchers", FLOODS, FLOODS),
+        # a heading that is only a short part (a logo) never shortens the title
+        (f"{FLOODS} · V8", "V8", f"{FLOODS} · V8"),
+        ("Mozilla - Wikipedia", "Mozilla", "Mozilla - Wikipedia"),
+        # no heading repeats any part: the title as it is
+        (f"{FLOODS} | Coast Watchers Weekly", "Other", f"{FLOODS} | Coast Watchers Weekly"),
+    ],
+)
+def test_a_heading_that_repeats_part_of_the_title_names_the_headline(
+    title: str, heading: str, expected: str
+) -> None:
+    head = f'<meta property="og:title" content="{title}">'
+    tree = page(head, f"<h1>{heading}</h1>" + BODY)
+    assert read_metadata(tree, "https://x.example/a").title == expected
