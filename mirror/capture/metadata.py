@@ -83,6 +83,17 @@ _BY_PREFIX = re.compile(
     r"(?:(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+)?",
     re.I,
 )
+# "Posted by Jane Doe @ 12:00", "Text von Jan de Vries und Eva Berg am 3. Mai": a name is
+# capitalised words, joined by "and" and its kin, with particles (de, van, von...) inside
+_NAME_WORD = r"(?=[^\W\d_])(?![a-zа-яё])[\w'’\-]+\.?"  # capitalised: Jane, O’Neil, R.
+_PARTICLES = r"(?:(?:de|la|van|von|der|den|da|di|du|le|del|dos|ten|bin|ibn)\s+){0,2}"
+_PERSON = rf"{_NAME_WORD}(?:\s+{_PARTICLES}{_NAME_WORD}){{0,2}}"
+_TEXT_BYLINE = re.compile(
+    r"(?P<verb>(?i:posted|written|text|story|words|geschrieben|verfasst|(?:blog\s*)?beitrag)\s+)?"
+    r"(?i:by|von|par|por|di|door|av|af|от)\s+"
+    rf"(?P<name>{_PERSON}(?:\s*(?:,|\band\b|\bund\b|\bet\b|\by\b|\bи\b|&)\s*{_PERSON}){{0,3}})"
+    r"(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il|the)\s|\s+\d)?",
+)
 # "Jane Doe, Datum: 15.06.19, Kommentare: 0": a label after the name starts what is not it
 _TRAILING_LABEL = re.compile(r"\s*[,;|]\s*\w[\w ]{0,30}:\s.*$")
 _SEPARATORS = re.compile(r"\s+[|\-–—\\/>»·:]\s+")
@@ -171,7 +182,7 @@ def _choose_authors(
     for found in (ld, meta):
         if found and not all(_weak_name(a) or _key(a) in publisher for a in found):
             return found
-    return _markup_byline(tree) or ld or meta
+    return _markup_byline(tree) or ld or meta or _text_byline(tree)
 
 
 def _host(url: str) -> str:
@@ -473,6 +484,33 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
             if rank == 3:
                 break
     return (best[1],) if best[1] else ()
+
+
+def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
+    """A short text that opens with "By", "Posted by", "Von", "Text von"... and a name,
+    first in document order: the byline of pages whose markup does not mark it.
+    Comment sections and hidden elements are skipped."""
+    body = tree.find(".//body")
+    for el in (body if body is not None else tree).iter():
+        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
+            continue
+        text = clean_text(el.text_content()) if len(el) < 8 else ""
+        m = _TEXT_BYLINE.match(text) if 0 < len(text) < _MAX_BYLINE else None
+        # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
+        # verb ("Posted by") it takes two names and nothing but a date after them
+        if m is None or not (
+            m.group("verb") or (m.group("rest") is not None and " " in m.group("name"))
+        ):
+            continue
+        if any(
+            not _visible(a) or _COMMENT_HINT.search(f"{a.get('class') or ''} {a.get('id') or ''}")
+            for a in (el, *el.iterancestors())
+        ):
+            continue
+        name = _clean_byline(m.group("name"))
+        if name:
+            return (name,)
+    return ()
 
 
 def _clean_byline(value: Any) -> str:

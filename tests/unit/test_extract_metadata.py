@@ -317,3 +317,36 @@ def test_a_heading_that_repeats_part_of_the_title_names_the_headline(
     head = f'<meta property="og:title" content="{title}">'
     tree = page(head, f"<h1>{heading}</h1>" + BODY)
     assert read_metadata(tree, "https://x.example/a").title == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        ("Posted by Konstantin @ 12:00 am", "Konstantin"),
+        ("Blog Beitrag von Margarita Koreneva", "Margarita Koreneva"),
+        ("von Daniela Obers", "Daniela Obers"),
+        ("By Jose de la Cruz and Ana Ruiz, 3 May 2022", "Jose de la Cruz and Ana Ruiz"),
+        ("от Иван Петров", "Иван Петров"),
+    ],
+)
+def test_a_byline_only_the_text_marks(line: str, name: str) -> None:
+    body = f"<div><p>{line}</p></div>" + BODY
+    assert read_metadata(page("", body), URL).authors == (name,)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "von Dienstag an geschlossen",  # German nouns are capitalised: a phrase, not a name
+        "by Monday",  # one word needs a verb ("Posted by") to be a name
+        "by the way, a note",
+    ],
+)
+def test_ordinary_phrases_are_not_bylines(line: str) -> None:
+    body = f"<p>{line}</p>" + BODY
+    assert read_metadata(page("", body), URL).authors == ()
+
+
+def test_a_text_byline_inside_comments_is_not_the_authors() -> None:
+    body = BODY + '<div class="comments"><p>Posted by Troll McTroll</p></div>'
+    assert read_metadata(page("", body), URL).authors == ()
