@@ -40,6 +40,11 @@ ARTICLE_TYPES = frozenset(
     }
 )  # fmt: skip
 _PAGE_TYPES = frozenset({"webpage", "itempage", "collectionpage", "profilepage"})
+_PERSON_TYPES = frozenset({"person"})
+_ORGANISATION_TYPES = frozenset(
+    {"organization", "newsmediaorganization", "corporation", "educationalorganization",
+     "governmentorganization", "ngo", "onlinebusiness", "localbusiness"}
+)  # fmt: skip
 # languages written right to left (ISO 639-1/-3 primary subtags)
 RTL_LANGUAGES = frozenset(
     {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"}
@@ -147,7 +152,8 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or _heuristic_title(tree, doc_title)
     )
     title = _headline_part(strip_site_suffix(_unescaped(title), site, url), tree) if title else ""
-    authors = _choose_authors(_ld_authors(ld), _meta_authors(meta), tree, site, url)
+    people, organisations = _ld_authors(ld)
+    authors = _choose_authors(people, _meta_authors(meta), tree, site, url) or organisations
     language = _language(tree, meta, ld)
     return PageMetadata(
         title=title or None,
@@ -274,18 +280,27 @@ def _ld_title(ld: dict[str, Any], doc_title: str) -> str:
     return name or headline
 
 
-def _ld_authors(ld: dict[str, Any]) -> tuple[str, ...]:
+def _ld_authors(ld: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(people, organisations) named as the author: an organisation ("Madame Figaro",
+    "Agencies") is a byline only when nobody else is named."""
     author = ld.get("author")
     items = author if isinstance(author, list) else [author]
-    names = []
+    people: list[str] = []
+    organisations: list[str] = []
     for item in items[:50]:
         value = item.get("name") if isinstance(item, dict) else item
         if isinstance(value, list):  # {"name": ["A", "B"]}
             value = ", ".join(v for v in value if isinstance(v, str))
         name = _clean_byline(value)
-        if name and not _URL.match(name) and name not in names:
-            names.append(name)
-    return tuple(names)
+        if not name or _URL.match(name) or name in people or name in organisations:
+            continue
+        is_org = (
+            isinstance(item, dict)
+            and _is_of(item, _ORGANISATION_TYPES)
+            and not _is_of(item, _PERSON_TYPES)  # Yoast types a one-person site as both
+        )
+        (organisations if is_org else people).append(name)
+    return tuple(people), tuple(organisations)
 
 
 # ---------------------------------------------------------------- <meta>

@@ -350,3 +350,14 @@ def test_ordinary_phrases_are_not_bylines(line: str) -> None:
 def test_a_text_byline_inside_comments_is_not_the_authors() -> None:
     body = BODY + '<div class="comments"><p>Posted by Troll McTroll</p></div>'
     assert read_metadata(page("", body), URL).authors == ()
+
+
+def test_an_organisation_as_author_yields_to_a_person() -> None:
+    org = {"@type": "NewsMediaOrganization", "name": "Coast Watchers"}
+    head = ld({"@type": "NewsArticle", "headline": "H", "author": [org]})
+    body = '<span class="byline">By Kim Navarro</span>' + BODY
+    assert read_metadata(page(head, body), URL).authors == ("Kim Navarro",)
+    assert read_metadata(page(head), URL).authors == ("Coast Watchers",)  # nobody else
+    both = {"@type": ["Person", "Organization"], "name": "Ana Ruiz"}  # a one-person site
+    head = ld({"@type": "NewsArticle", "headline": "H", "author": both})
+    assert read_metadata(page(head, body), URL).authors == ("Ana Ruiz",)
