@@ -65,9 +65,13 @@ _NAME = re.compile(
 _BYLINE_HINT = re.compile(r"byline|author(?!i[tz])|dateline|writtenby|p-author", re.I)
 _NOT_NAMES = frozenset(
     {
-        "about", "all", "author", "authors", "by", "contact", "edited", "email", "follow",
-        "last", "more", "posted", "profile", "published", "share", "staff", "subscribe",
-        "the", "updated", "view", "written",
+        "about", "admin", "administrator", "all", "author", "authors", "by", "contact",
+        "edited", "email", "follow", "last", "more", "no", "on", "posted", "profile",
+        "published", "share", "staff", "subscribe", "the", "updated", "view", "written",
+        # the same labels on German, French, Spanish and Russian pages
+        "am", "von", "publiziert", "veröffentlicht", "aktualisiert", "stand", "par", "le",
+        "publié", "mis", "à", "jour", "por", "publicado", "actualizado", "опубликовано",
+        "обновлено", "автор",
     }
 )  # fmt: skip
 _COMMENT_HINT = re.compile(r"comment|reply|respond", re.I)
@@ -78,13 +82,15 @@ _MONTH = (
 _TRAILING_DATE = re.compile(
     rf"(?:\s+|(?=\d))(?:(?:updated|published|posted|on)\b\s*:?\s*)?"
     rf"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
-    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d\d-\d\d).*$",
+    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d\d-\d\d"
+    rf"|(?:(?:am|le|el|il)\s+)?\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{2,4}}).*$",
     re.I,
 )
 # "By", "Von", "Par"...; "Author:", "Autor:", "Автор:"; "Posted by", "Post author By"
 _BY_PREFIX = re.compile(
     r"^(?:(?:post(?:ed)?\s+)?(?:authors?|autor(?:in|en)?|auteur|autore|автор)(?:\s*:\s*|\s+))?"
-    r"(?:(?:written|posted|geschrieben|verfasst|publié|escrito)\s+)?"
+    r"(?:(?:written|posted|geschrieben|verfasst|veröffentlicht|publiziert|publié|escrito"
+    r"|publicado)\s+)?"
     r"(?:(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+)?",
     re.I,
 )
@@ -529,7 +535,7 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
 
 
 def _clean_byline(value: Any) -> str:
-    text = clean_text(value)
+    text = _unescaped(clean_text(value))
     text = _TRAILING_LABEL.sub("", _BY_PREFIX.sub("", text, count=1))
     # "Jane Doe • 8h", "Jane Doe | Staff": the name comes first
     text = re.split(r"\s+[•|·]\s*", text)[0]

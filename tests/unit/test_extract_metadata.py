@@ -181,6 +181,9 @@ def test_a_dotted_user_name_yields_to_the_byline() -> None:
         ("Автор: Иван Петров", "Иван Петров"),
         ("Written by Jane Doe", "Jane Doe"),
         ("Authored Works", "Authored Works"),  # not a label
+        ("veröffentlicht von Anna Berg", "Anna Berg"),
+        ("Jörn Mecher am 08.12.2022", "Jörn Mecher"),
+        ("Redacci&amp;oacute;n Diario", "Redacción Diario"),  # escaped twice
         ("Byron Smith", "Byron Smith"),
     ],
 )
@@ -361,3 +364,9 @@ def test_an_organisation_as_author_yields_to_a_person() -> None:
     both = {"@type": ["Person", "Organization"], "name": "Ana Ruiz"}  # a one-person site
     head = ld({"@type": "NewsArticle", "headline": "H", "author": both})
     assert read_metadata(page(head, body), URL).authors == ("Ana Ruiz",)
+
+
+@pytest.mark.parametrize("label", ["Publiziert am", "No Author", "Stand:", "Publié le"])
+def test_a_label_alone_names_nobody(label: str) -> None:
+    body = f'<div class="byline">{label}</div>' + BODY
+    assert read_metadata(page("", body), URL).authors == ()
