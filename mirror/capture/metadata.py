@@ -105,6 +105,11 @@ _TEXT_BYLINE = re.compile(
     rf"(?P<name>{_PERSON}(?:\s*(?:,|\band\b|\bund\b|\bet\b|\by\b|\bи\b|&)\s*{_PERSON}){{0,3}})"
     r"(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il|the)\s|\s+\d)?",
 )
+_BYLINE_OPENING = re.compile(
+    r"\s*(?:posted|written|text|story|words|geschrieben|verfasst|blog|beitrag|by|von|par|por"
+    r"|di|door|av|af|от)\b",
+    re.I,
+)
 # "Jane Doe, Datum: 15.06.19, Kommentare: 0": a label after the name starts what is not it
 _TRAILING_LABEL = re.compile(r"\s*[,;|]\s*\w[\w ]{0,30}:\s.*$")
 _SEPARATORS = re.compile(r"\s+[|\-–—\\/>»·:]\s+")
@@ -515,8 +520,11 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
     for el in (body if body is not None else tree).iter():
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
             continue
-        text = clean_text(el.text_content()) if len(el) < 8 else ""
-        m = _TEXT_BYLINE.match(text) if 0 < len(text) < _MAX_BYLINE else None
+        opening = el.text if el.text and el.text.strip() else (el[0].text if len(el) else None)
+        if len(el) >= 8 or not opening or not _BYLINE_OPENING.match(opening):
+            continue  # the cheap test first: most elements open with something else
+        text = clean_text(el.text_content())
+        m = _TEXT_BYLINE.match(text) if len(text) < _MAX_BYLINE else None
         # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
         # verb ("Posted by") it takes two names and nothing but a date after them
         if m is None or not (
@@ -563,13 +571,14 @@ def _markup_date(tree: HtmlElement) -> str:
 
 def _found_date(tree: HtmlElement, url: str) -> str | None:
     """The day of publication found in the page's text, URL and markup (htmldate),
-    when no structured data states it: on trafilatura's evaluation set this finds the
-    right day for 86% of pages, against 56% from structured data alone."""
+    when no structured data states it: on trafilatura's evaluation set the right day
+    for 82% of pages, against 56% from structured data alone. Not its extensive
+    search: that hands free text to dateparser, which took seconds on some pages."""
     # imported here, as the extractor is: commands that never read a page skip it
     from htmldate import find_date
 
     try:  # htmldate prunes the tree it searches: a copy keeps the page whole
-        found = find_date(deepcopy(tree), url=url, original_date=True, extensive_search=True)
+        found = find_date(deepcopy(tree), url=url, original_date=True, extensive_search=False)
     except (ValueError, TypeError, OverflowError, etree.LxmlError):
         return None
     return normalise_date(found) if isinstance(found, str) else None
