@@ -10,11 +10,12 @@ Both outputs are rendered from that single extraction tree:
   links and images; image ``src`` and link ``href`` are made absolute against the page
   URL (or its ``<base href>``). It is not sanitized here.
 * ``markdown`` (``article.md``) — the article *text*: headings as ``#``, paragraphs,
-  lists, quotes, tables, bold/italic. Links are rendered as their text only and images
-  as their alt text in italics (a line of its own, or inline inside a paragraph;
-  nothing when there is no alt),
-  so the file reads as prose and holds no URLs: addresses are noise for readers and
-  for text search, and the reader page (``index.html``) keeps every link and image.
+  lists, quotes, tables. Links are rendered as their text only and each image as a
+  line of its own in italics, ``*alt — caption*``, with only the parts that tell the
+  reader something (no file names, addresses, generic words, the title again, or a
+  line repeated; nothing when neither part says anything), so the file reads as prose
+  and holds no URLs: addresses are noise for readers and for text search, and the
+  reader page (``index.html``) keeps every link and image.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def extract_article(html: str, url: str) -> Article:
     order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
     _illustrate(body, tree, base, order, sources)
+    _describe_images(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
         raise UsageError(f"no article text found at {url}")
@@ -392,7 +394,11 @@ def _copy_inline(src: Any, dest: Any) -> None:
 
 
 def _illustrate(
-    body: Any, tree: HtmlElement, base: str, order: dict[Any, int], sources: Sources
+    body: Any,
+    tree: HtmlElement,
+    base: str,
+    order: dict[Any, int],
+    sources: Sources,
 ) -> None:
     """Put the article's images back where the page has them, figures with their
     captions and credits.
@@ -503,6 +509,10 @@ def _in_furniture(el: Any, scope: Any) -> bool:
         if marks.strip() and _FURNITURE.search(marks):
             return True
     return False
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
 
 
 def _illustration(el: Any, base: str) -> Any | None:
@@ -661,15 +671,76 @@ def _md_line(text: str) -> str:
 
 
 def _md_image(el: Any) -> str:
-    """``*alt — caption*`` for an image or a figure; nothing when both are empty."""
+    """``*alt — caption*`` for an image or a figure (see _describe_images)."""
+    line = el.get("line")
+    return line if line is not None else _image_line(el, "")
+
+
+# What an image line says: the alt text and the caption, each only when it tells the
+# reader something. An alt that is a file name, an address, a generic word ("image",
+# "photo 3", "Image for post"), or the article's title again, says nothing the page
+# does not say; an alt the caption already holds is written once.
+_GENERIC_ALT = frozenset(
+    {
+        "image", "images", "img", "photo", "photos", "photograph", "picture", "pictures",
+        "pic", "pics", "thumbnail", "thumb", "logo", "icon", "screenshot", "screen", "shot",
+        "banner", "avatar", "graphic", "illustration", "placeholder", "featured", "header",
+        "cover", "post", "untitled", "default", "foto", "fotos", "bild", "bilder", "imagen",
+        "imagem", "immagine", "grafik", "abbildung", "zdjęcie", "for", "of", "the", "a", "an",
+    }
+)  # fmt: skip
+_FILE_NAME = re.compile(r"^\S+\.(?:jpe?g|png|gif|webp|svg|avif|bmp|tiff?|heic)$", re.I)
+_ADDRESS = re.compile(r"^(?:https?://|www\.)\S*$", re.I)
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def _describe_images(body: Any, title: str) -> None:
+    """The image line of each image and figure of ``body`` (set as its ``line``); an
+    image line that only repeats an earlier one is left out (the image stays)."""
+    seen: set[str] = set()
+    for el in body.iter("figure", "graphic"):
+        if el.tag == "graphic" and next(el.iterancestors("figure"), None) is not None:
+            continue
+        line = _image_line(el, title)
+        if line in seen:
+            line = ""
+        seen.add(line)
+        el.set("line", line)
+
+
+def _image_line(el: Any, title: str) -> str:
     img = el if el.tag == "graphic" else el.find(".//graphic")
     alt = clean_text(img.get("alt") or img.get("title") or "") if img is not None else ""
+    alt = _useful_alt(alt, title)
     cap = el.find("figcaption") if el.tag == "figure" else None
     caption = clean_text("".join(cap.itertext())) if cap is not None else ""
-    if alt and caption and alt.casefold() in caption.casefold():
-        alt = ""
+    if alt and caption:  # the same words twice: once (punctuation and case aside)
+        said, told = " ".join(_words(alt)), " ".join(_words(caption))
+        if said in told:
+            alt = ""
+        elif told in said:
+            caption = ""
     text = " — ".join(x for x in (alt, caption) if x).replace("*", "\\*")
     return f"*{text}*" if text else ""
+
+
+def _useful_alt(alt: str, title: str) -> str:
+    alt = clean_text(_MARKUP.sub(" ", alt)) if "<" in alt else alt
+    if not alt or _FILE_NAME.match(alt) or _ADDRESS.match(alt):
+        return ""
+    if " " not in alt and ("_" in alt or alt.count("-") >= 2):
+        return ""  # a slug: a file name without its extension
+    words = _words(alt)
+    if all(w in _GENERIC_ALT or w.isdigit() for w in words):
+        return ""
+    # "Image: <the title>", "<the title> 1"
+    while words and (words[0] in _GENERIC_ALT or words[0].isdigit()):
+        words.pop(0)
+    while words and (words[-1] in _GENERIC_ALT or words[-1].isdigit()):
+        words.pop()
+    if words == _words(title):
+        return ""
+    return alt
 
 
 def _drop(el: Any) -> None:

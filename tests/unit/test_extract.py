@@ -252,3 +252,44 @@ def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_ba
     # one that kept about all of it stays as it is
     kept = extract._container_fallback(tree, URL, (small, paras), len(paras))
     assert kept is small
+
+
+# -- image lines, pictures that are not the article's, pointers to other articles ------
+
+
+def _lines(md: str) -> list[str]:
+    return [line for line in md.splitlines() if line.startswith("*")]
+
+
+def test_image_lines_leave_out_alt_texts_that_say_nothing() -> None:
+    extra = (
+        '<figure><img src="/img/a.jpg" alt="IMG_4228.jpg"><figcaption>The harbour at noon.'
+        "</figcaption></figure>"
+        '<p><img src="/img/b.jpg" alt="harbour-view-2024-large"></p>'
+        '<p><img src="/img/c.jpg" alt="Photo 3"></p>'
+        '<p><img src="/img/d.jpg" alt="Image for post"></p>'
+        '<p><img src="/img/e.jpg" alt="https://cdn.example.org/e.jpg"></p>'
+        '<p><img src="/img/f.jpg" alt="Image: Floods reach the lower town"></p>'
+        '<figure><img src="/img/g.jpg" alt="Boats at dawn&lt;br&gt;&lt;small&gt;Photo by Ann'
+        '&lt;/small&gt;"><figcaption>Boats at dawn. Photo by Ann Lee</figcaption></figure>'
+        '<p><img src="/img/h.jpg" alt="A fishing boat tied up at the flooded quay"></p>'
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    lines = _lines(a.markdown)
+    assert "*The harbour at noon.*" in lines  # a file name is no description
+    assert "*Boats at dawn. Photo by Ann Lee*" in lines  # alt with markup: its text, once
+    assert "*A fishing boat tied up at the flooded quay*" in lines
+    for junk in ("harbour-view", "Photo 3", "Image for post", "cdn.example", "Image: Floods"):
+        assert junk not in a.markdown, junk
+    # the reader page keeps every picture
+    for name in "abcdefgh":
+        assert f"/img/{name}.jpg" in a.content_html, name
+
+
+def test_an_image_line_that_repeats_an_earlier_one_is_written_once() -> None:
+    extra = "".join(
+        f'<p><img src="/img/s{i}.png" alt="Screen of the river gauge"></p>' for i in range(3)
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert a.markdown.count("*Screen of the river gauge*") == 1
+    assert a.content_html.count('alt="Screen of the river gauge"') == 3
