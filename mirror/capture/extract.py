@@ -90,7 +90,8 @@ def extract_article(html: str, url: str) -> Article:
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
-    _illustrate(body, tree, base, order, sources)
+    page_urls = (url, meta.canonical_url or url)
+    _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
     _describe_images(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
@@ -399,6 +400,8 @@ def _illustrate(
     base: str,
     order: dict[Any, int],
     sources: Sources,
+    authors: tuple[str, ...] = (),
+    page_urls: tuple[str, ...] = (),
 ) -> None:
     """Put the article's images back where the page has them, figures with their
     captions and credits.
@@ -438,9 +441,12 @@ def _illustrate(
     if widened is None:
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
     placed: list[tuple[int, Any]] = []
+    headlined = _headline_links(tree, base, {_page_url(u) for u in (base, *page_urls)})
     for el in scope.iter("figure", "img"):
         at = order.get(el, -1)
-        if not lowest <= at <= highest or _in_furniture(el, scope):
+        if not lowest <= at <= highest or _in_furniture(el, scope, headlined):
+            continue
+        if el.tag == "img" and _portrait_of(el, authors):
             continue
         if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
             continue  # its figure speaks for it
@@ -497,7 +503,21 @@ def _common_ancestor(elements: list[Any]) -> Any | None:
     return None if common.tag in ("html", "body") else common
 
 
-def _in_furniture(el: Any, scope: Any) -> bool:
+def _headline_links(tree: HtmlElement, base: str, page: set[str]) -> frozenset[str]:
+    """Targets of the page's links that have words of their own (a headline): not
+    links to the page itself, nor the links of a caption."""
+    found = set()
+    for a in tree.iter("a"):
+        href = (a.get("href") or "").strip()
+        if not href or href.startswith("#") or len(a.text_content().split()) < 2:
+            continue
+        in_caption = next(a.iterancestors("figcaption"), None) is not None
+        if not in_caption and _page_url(_absolute(href, base)) not in page:
+            found.add(href)
+    return frozenset(found)
+
+
+def _in_furniture(el: Any, scope: Any, headlined: frozenset[str] = frozenset()) -> bool:
     for a in (el, *el.iterancestors()):
         if a is scope:
             return False
@@ -505,10 +525,23 @@ def _in_furniture(el: Any, scope: Any) -> bool:
             return True
         if a.tag == "a" and a is not el and clean_text(a.text_content()):
             return True  # a picture inside a link with a headline: a teaser
+        if a.tag == "a" and (a.get("href") or "").strip() in headlined:
+            return True  # a picture linked where a headline links: a teaser too
         marks = f"{a.get('class') or ''} {a.get('id') or ''}"
         if marks.strip() and _FURNITURE.search(marks):
             return True
     return False
+
+
+def _page_url(url: str | None) -> str:
+    return (url or "").split("#", 1)[0].rstrip("/")
+
+
+def _portrait_of(img: Any, authors: tuple[str, ...]) -> bool:
+    """An image whose alt text is the name of the article's author: their avatar,
+    not a picture of the article."""
+    alt = _words(img.get("alt") or "")
+    return bool(alt) and any(alt == _words(a) for a in authors)
 
 
 def _words(text: str) -> list[str]:

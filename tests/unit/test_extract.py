@@ -293,3 +293,26 @@ def test_an_image_line_that_repeats_an_earlier_one_is_written_once() -> None:
     a = extract_article(article_page(extra=extra), URL)
     assert a.markdown.count("*Screen of the river gauge*") == 1
     assert a.content_html.count('alt="Screen of the river gauge"') == 3
+
+
+def test_the_authors_own_picture_is_not_the_articles() -> None:
+    extra = '<p><img src="/people/mara.jpg" alt="Mara Quist"></p>'
+    a = extract_article(article_page(extra=extra), URL)
+    assert a.authors == ("Mara Quist",)
+    assert "mara.jpg" not in a.content_html and "*Mara Quist*" not in a.markdown
+    assert "/img/flood.jpg" in a.content_html  # the article's own picture stays
+
+
+def test_a_picture_linked_where_a_headline_links_is_a_teaser() -> None:
+    extra = (
+        '<div class="more"><a href="/world/2024/drought.html"><img src="/thumbs/drought.jpg"'
+        ' alt="Dry field"></a><a href="/world/2024/drought.html">Drought follows the'
+        " floods in the south</a></div>"
+        '<p><a href="/img/levee-large.jpg"><img src="/img/levee.jpg" alt="The levee after'
+        ' the flood"></a></p>'
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "drought.jpg" not in a.content_html and "Dry field" not in a.markdown
+    # a picture linked to its own larger version is the article's
+    assert "/img/levee.jpg" in a.content_html
+    assert "*The levee after the flood*" in _lines(a.markdown)
