@@ -566,11 +566,21 @@ def _illustration(el: Any, base: str) -> Any | None:
     figure = etree.Element("figure")
     figure.append(graphic)
     cap = el.find(".//figcaption")
+    if cap is None:  # a caption written right after its figure
+        cap = _next_element(el)
+        cap = cap if cap is not None and cap.tag == "figcaption" else None
     # spans of caption and credit often touch: join their texts with a space
     text = clean_text(" ".join(cap.itertext())) if cap is not None else ""
     if text and len(text) <= _MAX_CAPTION:
         etree.SubElement(figure, "figcaption").text = text
     return figure
+
+
+def _next_element(el: Any) -> Any | None:
+    nxt = el.getnext()
+    while nxt is not None and not isinstance(nxt.tag, str):
+        nxt = nxt.getnext()
+    return nxt
 
 
 def _tiny(img: Any) -> bool:

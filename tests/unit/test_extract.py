@@ -303,6 +303,17 @@ def test_the_authors_own_picture_is_not_the_articles() -> None:
     assert "/img/flood.jpg" in a.content_html  # the article's own picture stays
 
 
+def test_a_caption_written_right_after_its_figure_is_its_caption() -> None:
+    extra = (
+        '<figure><img src="/img/hole.jpg" alt="Dig a hole in the sand."></figure>'
+        "<figcaption>Dig a hole in the sand. (Lucy Akins)</figcaption>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "*Dig a hole in the sand. (Lucy Akins)*" in _lines(a.markdown)
+    assert a.markdown.count("Lucy Akins") == 1
+    assert re.search(r"<figure><img [^>]*hole\.jpg[^>]*><figcaption>Dig a hole", a.content_html)
+
+
 def test_a_picture_linked_where_a_headline_links_is_a_teaser() -> None:
     extra = (
         '<div class="more"><a href="/world/2024/drought.html"><img src="/thumbs/drought.jpg"'
