@@ -90,6 +90,7 @@ def extract_article(html: str, url: str) -> Article:
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
+    _drop_pointers(body, order, sources, _site_hosts(base, meta.canonical_url))
     page_urls = (url, meta.canonical_url or url)
     _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
     _describe_images(body, title)
@@ -392,6 +393,67 @@ def _copy_inline(src: Any, dest: Any) -> None:
         else:
             _copy_inline(child, dest)
         add_text(child.tail)
+
+
+# A line that only points to another article of the site: a short label ("Read more:",
+# "Lea también:", "Czytaj też:", ">>") and one link whose text is that article's
+# headline. Measured on both development sets (bench/EXTRACTION-LOG.md).
+_POINTER_BLOCKS = ("p", "head", "quote")
+_POINTER_LABEL_WORDS = 4
+_HEADLINE_WORDS = 4
+
+
+def _drop_pointers(body: Any, order: dict[Any, int], sources: Sources, hosts: set[str]) -> None:
+    after = -1
+    for child in list(body):
+        if not isinstance(child.tag, str):
+            continue
+        text = "".join(child.itertext())
+        el = _source(sources, text, order, after)
+        if el is None:
+            continue
+        after = order[el]
+        if child.tag in _POINTER_BLOCKS and _is_pointer(el, text, hosts):
+            _drop(child)
+
+
+def _is_pointer(el: Any, text: str, hosts: set[str]) -> bool:
+    links = [a for a in el.iter("a") if (a.get("href") or "").strip()]
+    if len(links) != 1 or _flat(text) != _flat(el.text_content()):
+        return False
+    headline = clean_text(links[0].text_content())
+    if len(headline.split()) < _HEADLINE_WORDS or _ADDRESS.match(headline):
+        return False
+    whole = clean_text(el.text_content())
+    at = whole.find(headline)
+    if at < 0 or len(whole) - at - len(headline) > 3:
+        return False  # text after the link: a sentence that links, not a pointer
+    label = whole[:at].strip()
+    if not label or len(label.split()) > _POINTER_LABEL_WORDS:
+        return False
+    if not re.search(r"[:»>|]$", label):
+        return False
+    return _same_site(links[0].get("href") or "", hosts)
+
+
+def _site_hosts(base: str, canonical: str | None) -> set[str]:
+    hosts = set()
+    for u in (base, canonical or ""):
+        host = (urlsplit(u).hostname or "") if "://" in u else ""
+        if host:
+            hosts.add(host.removeprefix("www."))
+    return hosts
+
+
+def _same_site(href: str, hosts: set[str]) -> bool:
+    href = href.strip()
+    if not re.match(r"(?i)^(?:https?:)?//", href):
+        return not re.match(r"(?i)^(?:[a-z][a-z0-9+.-]*:|#)", href)  # a path of this site
+    try:
+        host = urlsplit(href if "://" in href else "http:" + href).hostname or ""
+    except ValueError:
+        return False
+    return host.removeprefix("www.") in hosts
 
 
 def _illustrate(

@@ -314,6 +314,32 @@ def test_a_caption_written_right_after_its_figure_is_its_caption() -> None:
     assert re.search(r"<figure><img [^>]*hole\.jpg[^>]*><figcaption>Dig a hole", a.content_html)
 
 
+def test_a_line_that_only_points_to_another_article_is_left_out() -> None:
+    lines = (
+        '<p>Read more: <a href="/world/2024/coast-road.html">Storm damage closes the coast'
+        " road for a week</a></p>",
+        '<h3>Lea también: <a href="https://news.example.org/es/rio.html">El río crece otra vez'
+        " en el valle</a></h3>",
+        '<p>The engineers said the <a href="/reports/levee.html">levee report of last spring'
+        "</a> found no weakness at all.</p>",
+        '<p>Data: <a href="https://survey.example.com/rivers">National survey of river'
+        " levels in 2024</a></p>",
+    )
+    paras = [f"<p>{p}</p>" for p in PARAS]
+    body = "".join(x for pair in zip(paras, lines, strict=True) for x in pair)
+    page = (
+        "<html><head><title>Floods reach the lower town</title></head><body><article>"
+        f"<h1>Floods reach the lower town</h1>{body}{''.join(paras)}</article></body></html>"
+    )
+    md = extract_article(page, URL).markdown
+    assert "Storm damage closes" not in md and "Read more" not in md
+    assert "El río crece" not in md
+    # a sentence with a link, and a label pointing to another site, are the article's
+    assert "levee report of last spring found no weakness at all." in md
+    assert "Data: National survey of river levels in 2024" in md
+    assert md.count(PARAS[3]) == 2
+
+
 def test_a_picture_linked_where_a_headline_links_is_a_teaser() -> None:
     extra = (
         '<div class="more"><a href="/world/2024/drought.html"><img src="/thumbs/drought.jpg"'
