@@ -504,11 +504,17 @@ def _illustrate(
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
     placed: list[tuple[int, Any]] = []
     headlined = _headline_links(tree, base, {_page_url(u) for u in (base, *page_urls)})
+    shown: dict[tuple[tuple[str, str], ...], int] = {}
+    for img in tree.iter("img"):
+        key = _picture_key(img)
+        shown[key] = shown.get(key, 0) + 1
     for el in scope.iter("figure", "img"):
         at = order.get(el, -1)
         if not lowest <= at <= highest or _in_furniture(el, scope, headlined):
             continue
         if el.tag == "img" and _portrait_of(el, authors):
+            continue
+        if el.tag == "img" and _repeated(el, shown):
             continue
         if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
             continue  # its figure speaks for it
@@ -597,6 +603,25 @@ def _in_furniture(el: Any, scope: Any, headlined: frozenset[str] = frozenset()) 
 
 def _page_url(url: str | None) -> str:
     return (url or "").split("#", 1)[0].rstrip("/")
+
+
+# A picture the page shows this often is the site's (a logo, an icon, a banner, a
+# spacer), unless it sits in a sentence (a formula, a symbol).
+_SHOWN_OFTEN = 3
+_NOT_THE_PICTURE = frozenset({"alt", "title", "id", "class", "style"})
+
+
+def _picture_key(img: Any) -> tuple[tuple[str, str], ...]:
+    """What says which picture an <img> shows: its source attributes, lazy-loading
+    ones included (lazy pictures share a placeholder ``src``)."""
+    return tuple(sorted((k, v) for k, v in img.items() if k not in _NOT_THE_PICTURE))
+
+
+def _repeated(img: Any, shown: dict[tuple[tuple[str, str], ...], int]) -> bool:
+    if not img.get("src") or shown.get(_picture_key(img), 0) < _SHOWN_OFTEN:
+        return False
+    block = next(img.iterancestors(*_SOURCE_BLOCKS), None)
+    return block is None or not clean_text(block.text_content())
 
 
 def _portrait_of(img: Any, authors: tuple[str, ...]) -> bool:

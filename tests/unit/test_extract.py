@@ -353,3 +353,23 @@ def test_a_picture_linked_where_a_headline_links_is_a_teaser() -> None:
     # a picture linked to its own larger version is the article's
     assert "/img/levee.jpg" in a.content_html
     assert "*The levee after the flood*" in _lines(a.markdown)
+
+
+def test_a_picture_the_page_shows_again_and_again_is_the_sites() -> None:
+    badge = '<p><img src="/site/badge.png" alt="Valley Times badge"></p>'
+    formula = (
+        '<p>The level <img src="/math/h.png" alt="h"> rose while <img src="/math/h.png"'
+        ' alt="h"> and <img src="/math/h.png" alt="h"> were measured at the gauge.</p>'
+    )
+    lazy = "".join(
+        f'<p><img src="/site/loading.gif" data-src="/img/step{i}.jpg" alt="Step {i} of the'
+        ' repair"></p>'
+        for i in range(3)
+    )
+    a = extract_article(article_page(extra=badge * 3 + formula + lazy), URL)
+    assert "badge.png" not in a.content_html and "badge" not in a.markdown
+    # a symbol inside a sentence and lazy pictures sharing a placeholder are the article's
+    assert a.content_html.count("/math/h.png") == 3
+    for i in range(3):
+        assert f"/img/step{i}.jpg" in a.content_html
+        assert f"*Step {i} of the repair*" in _lines(a.markdown)
