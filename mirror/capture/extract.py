@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -687,7 +688,10 @@ def _markdown(body: Any) -> str:
     _md_children(body, blocks)
     text = "\n\n".join(b for b in blocks if b.strip())
     text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    # one spelling for the same text: composed characters (NFC, as the Web writes it),
+    # so that a search for the words finds them whichever form the page used
+    return unicodedata.normalize("NFC", text)
 
 
 _MD_BLOCKS = frozenset(

@@ -373,3 +373,12 @@ def test_a_picture_the_page_shows_again_and_again_is_the_sites() -> None:
     for i in range(3):
         assert f"/img/step{i}.jpg" in a.content_html
         assert f"*Step {i} of the repair*" in _lines(a.markdown)
+
+
+def test_article_md_writes_one_spelling_of_the_same_text() -> None:
+    # "é" written as e + combining accent, and a Bengali letter in its composed form:
+    # article.md holds them as the Web writes text (NFC), so a search finds them
+    extra = "<p>The caf\u0065\u0301 by the river and the \u09df sign were under water.</p>"
+    md = extract_article(article_page(extra=extra), URL).markdown
+    assert "The caf\u00e9 by the river and the \u09af\u09bc sign were under water." in md
+    assert "\u0301" not in md and "\u09df" not in md
