@@ -196,10 +196,25 @@ def _without_appeals(tree: HtmlElement) -> HtmlElement:
     no image of the article is in them (a copy of the whole page, made for every page
     with a cookie banner, is not needed)."""
     most = _APPEAL_MAX * (len(tree.text_content()) or 1)
-    for el in [el for el in _marked(tree) if _is_appeal(el)]:
+    boxes = [el for el in _marked(tree) if _is_appeal(el)]
+    if not boxes:
+        return tree
+    # a box holding half the page's paragraphs is the article, whatever its class says
+    # ("...-related-to-my-size")
+    prose = _APPEAL_PROSE * _prose(tree)
+    for el in boxes:
         if el.getparent() is not None and len(el.text_content()) <= most:
+            if prose and _prose(el) >= prose:
+                continue
             el.drop_tree()
     return tree
+
+
+_APPEAL_PROSE = 0.5
+
+
+def _prose(el: Any) -> int:
+    return sum(len(p.text_content()) for p in el.iter("p"))
 
 
 def _marked(tree: HtmlElement) -> list[Any]:

@@ -382,3 +382,21 @@ def test_article_md_writes_one_spelling_of_the_same_text() -> None:
     md = extract_article(article_page(extra=extra), URL).markdown
     assert "The caf\u00e9 by the river and the \u09af\u09bc sign were under water." in md
     assert "\u0301" not in md and "\u09df" not in md
+
+
+def test_a_box_holding_the_articles_paragraphs_is_kept_whatever_its_class_says() -> None:
+    paras = "".join(f"<p>{p}</p>" for p in PARAS * 3)
+    page = (
+        "<html><head><title>Floods reach the lower town</title></head><body>"
+        '<div class="layout"><h1>Floods reach the lower town</h1>'
+        f'<section class="article__content js-truncate-related-to-my-size">{paras}</section>'
+        '<section class="related-links"><p><a href="/a">Drought in the south, a report'
+        "</a></p></section></div><ul>"
+        + "".join(
+            f'<li><a href="/s/{i}">Section of the site number {i}</a></li>' for i in range(200)
+        )
+        + "</ul></body></html>"
+    )
+    md = extract_article(page, URL).markdown
+    assert all(md.count(p) == 3 for p in PARAS)
+    assert "Drought in the south" not in md  # a box of related links still goes
