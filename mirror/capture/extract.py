@@ -519,7 +519,7 @@ def _illustrate(
     if widened is None:
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
     placed: list[tuple[int, Any]] = []
-    headlined = _headline_links(tree, base, {_page_url(u) for u in (base, *page_urls)})
+    headlined = _Headlines(tree, base, {_page_url(u) for u in (base, *page_urls)})
     shown: dict[tuple[tuple[str, str], ...], int] = {}
     for img in tree.iter("img"):
         key = _picture_key(img)
@@ -587,21 +587,31 @@ def _common_ancestor(elements: list[Any]) -> Any | None:
     return None if common.tag in ("html", "body") else common
 
 
-def _headline_links(tree: HtmlElement, base: str, page: set[str]) -> frozenset[str]:
-    """Targets of the page's links that have words of their own (a headline): not
-    links to the page itself, nor the links of a caption."""
-    found = set()
-    for a in tree.iter("a"):
-        href = (a.get("href") or "").strip()
-        if not href or href.startswith("#") or len(a.text_content().split()) < 2:
-            continue
-        in_caption = next(a.iterancestors("figcaption"), None) is not None
-        if not in_caption and _page_url(_absolute(href, base)) not in page:
-            found.add(href)
-    return frozenset(found)
+class _Headlines:
+    """The page's links that have words of their own (a headline), by target: a
+    picture linked to one of these targets is a teaser. Links to the page itself and
+    the links of a caption are not headlines (looked at only for the targets asked)."""
+
+    def __init__(self, tree: HtmlElement, base: str, page: set[str]) -> None:
+        self._links: dict[str, list[Any]] = {}
+        for a in tree.iter("a"):
+            href = (a.get("href") or "").strip()
+            if href and not href.startswith("#") and len(a.text_content().split()) >= 2:
+                self._links.setdefault(href, []).append(a)
+        self._base, self._page = base, page
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, href: str) -> bool:
+        if href not in self._links:
+            return False
+        if href not in self._known:
+            self._known[href] = _page_url(_absolute(href, self._base)) not in self._page and any(
+                next(a.iterancestors("figcaption"), None) is None for a in self._links[href]
+            )
+        return self._known[href]
 
 
-def _in_furniture(el: Any, scope: Any, headlined: frozenset[str] = frozenset()) -> bool:
+def _in_furniture(el: Any, scope: Any, headlined: _Headlines | None = None) -> bool:
     for a in (el, *el.iterancestors()):
         if a is scope:
             return False
@@ -609,7 +619,7 @@ def _in_furniture(el: Any, scope: Any, headlined: frozenset[str] = frozenset()) 
             return True
         if a.tag == "a" and a is not el and clean_text(a.text_content()):
             return True  # a picture inside a link with a headline: a teaser
-        if a.tag == "a" and (a.get("href") or "").strip() in headlined:
+        if a.tag == "a" and headlined is not None and (a.get("href") or "").strip() in headlined:
             return True  # a picture linked where a headline links: a teaser too
         marks = f"{a.get('class') or ''} {a.get('id') or ''}"
         if marks.strip() and _FURNITURE.search(marks):
