@@ -86,8 +86,8 @@ class Figures:
     def line(self) -> str:
         return (
             f"title {self.titles}/{self.pages}, byline {self.bylines}/{self.by_n}, "
-            f"recall median {self.value('recall_median'):.2f} p10 {self.value('recall_p10'):.2f}, "
-            f"precision median {self.value('precision_median'):.2f}, "
+            f"recall median {self.value('recall_median'):.3f} p10 {self.value('recall_p10'):.3f}, "
+            f"precision median {self.value('precision_median'):.3f}, "
             f"extraction {self.seconds:.1f}s"
         )
 

@@ -10,17 +10,19 @@ Both outputs are rendered from that single extraction tree:
   links and images; image ``src`` and link ``href`` are made absolute against the page
   URL (or its ``<base href>``). It is not sanitized here.
 * ``markdown`` (``article.md``) — the article *text*: headings as ``#``, paragraphs,
-  lists, quotes, tables, bold/italic. Links are rendered as their text only and images
-  as their alt text in italics (a line of its own, or inline inside a paragraph;
-  nothing when there is no alt),
-  so the file reads as prose and holds no URLs: addresses are noise for readers and
-  for text search, and the reader page (``index.html``) keeps every link and image.
+  lists, quotes, tables. Links are rendered as their text only and each image as a
+  line of its own in italics, ``*alt — caption*``, with only the parts that tell the
+  reader something (no file names, addresses, generic words, the title again, or a
+  line repeated; nothing when neither part says anything), so the file reads as prose
+  and holds no URLs: addresses are noise for readers and for text search, and the
+  reader page (``index.html``) keeps every link and image.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -89,7 +91,10 @@ def extract_article(html: str, url: str) -> Article:
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
-    _illustrate(body, tree, base, order, sources)
+    _drop_pointers(body, order, sources, _site_hosts(base, meta.canonical_url))
+    page_urls = (url, meta.canonical_url or url)
+    _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
+    _describe_images(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
         raise UsageError(f"no article text found at {url}")
@@ -191,10 +196,25 @@ def _without_appeals(tree: HtmlElement) -> HtmlElement:
     no image of the article is in them (a copy of the whole page, made for every page
     with a cookie banner, is not needed)."""
     most = _APPEAL_MAX * (len(tree.text_content()) or 1)
-    for el in [el for el in _marked(tree) if _is_appeal(el)]:
+    boxes = [el for el in _marked(tree) if _is_appeal(el)]
+    if not boxes:
+        return tree
+    # a box holding half the page's paragraphs is the article, whatever its class says
+    # ("...-related-to-my-size")
+    prose = _APPEAL_PROSE * _prose(tree)
+    for el in boxes:
         if el.getparent() is not None and len(el.text_content()) <= most:
+            if prose and _prose(el) >= prose:
+                continue
             el.drop_tree()
     return tree
+
+
+_APPEAL_PROSE = 0.5
+
+
+def _prose(el: Any) -> int:
+    return sum(len(p.text_content()) for p in el.iter("p"))
 
 
 def _marked(tree: HtmlElement) -> list[Any]:
@@ -391,8 +411,75 @@ def _copy_inline(src: Any, dest: Any) -> None:
         add_text(child.tail)
 
 
+# A line that only points to another article of the site: a short label ("Read more:",
+# "Lea también:", "Czytaj też:", ">>") and one link whose text is that article's
+# headline. Measured on both development sets (bench/EXTRACTION-LOG.md).
+_POINTER_BLOCKS = ("p", "head", "quote")
+_POINTER_LABEL_WORDS = 4
+_HEADLINE_WORDS = 4
+
+
+def _drop_pointers(body: Any, order: dict[Any, int], sources: Sources, hosts: set[str]) -> None:
+    after = -1
+    for child in list(body):
+        if not isinstance(child.tag, str):
+            continue
+        text = "".join(child.itertext())
+        el = _source(sources, text, order, after)
+        if el is None:
+            continue
+        after = order[el]
+        if child.tag in _POINTER_BLOCKS and _is_pointer(el, text, hosts):
+            _drop(child)
+
+
+def _is_pointer(el: Any, text: str, hosts: set[str]) -> bool:
+    links = [a for a in el.iter("a") if (a.get("href") or "").strip()]
+    if len(links) != 1 or _flat(text) != _flat(el.text_content()):
+        return False
+    headline = clean_text(links[0].text_content())
+    if len(headline.split()) < _HEADLINE_WORDS or _ADDRESS.match(headline):
+        return False
+    whole = clean_text(el.text_content())
+    at = whole.find(headline)
+    if at < 0 or len(whole) - at - len(headline) > 3:
+        return False  # text after the link: a sentence that links, not a pointer
+    label = whole[:at].strip()
+    if not label or len(label.split()) > _POINTER_LABEL_WORDS:
+        return False
+    if not re.search(r"[:»>|]$", label):
+        return False
+    return _same_site(links[0].get("href") or "", hosts)
+
+
+def _site_hosts(base: str, canonical: str | None) -> set[str]:
+    hosts = set()
+    for u in (base, canonical or ""):
+        host = (urlsplit(u).hostname or "") if "://" in u else ""
+        if host:
+            hosts.add(host.removeprefix("www."))
+    return hosts
+
+
+def _same_site(href: str, hosts: set[str]) -> bool:
+    href = href.strip()
+    if not re.match(r"(?i)^(?:https?:)?//", href):
+        return not re.match(r"(?i)^(?:[a-z][a-z0-9+.-]*:|#)", href)  # a path of this site
+    try:
+        host = urlsplit(href if "://" in href else "http:" + href).hostname or ""
+    except ValueError:
+        return False
+    return host.removeprefix("www.") in hosts
+
+
 def _illustrate(
-    body: Any, tree: HtmlElement, base: str, order: dict[Any, int], sources: Sources
+    body: Any,
+    tree: HtmlElement,
+    base: str,
+    order: dict[Any, int],
+    sources: Sources,
+    authors: tuple[str, ...] = (),
+    page_urls: tuple[str, ...] = (),
 ) -> None:
     """Put the article's images back where the page has them, figures with their
     captions and credits.
@@ -432,9 +519,18 @@ def _illustrate(
     if widened is None:
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
     placed: list[tuple[int, Any]] = []
+    headlined = _Headlines(tree, base, {_page_url(u) for u in (base, *page_urls)})
+    shown: dict[tuple[tuple[str, str], ...], int] = {}
+    for img in tree.iter("img"):
+        key = _picture_key(img)
+        shown[key] = shown.get(key, 0) + 1
     for el in scope.iter("figure", "img"):
         at = order.get(el, -1)
-        if not lowest <= at <= highest or _in_furniture(el, scope):
+        if not lowest <= at <= highest or _in_furniture(el, scope, headlined):
+            continue
+        if el.tag == "img" and _portrait_of(el, authors):
+            continue
+        if el.tag == "img" and _repeated(el, shown):
             continue
         if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
             continue  # its figure speaks for it
@@ -491,7 +587,31 @@ def _common_ancestor(elements: list[Any]) -> Any | None:
     return None if common.tag in ("html", "body") else common
 
 
-def _in_furniture(el: Any, scope: Any) -> bool:
+class _Headlines:
+    """The page's links that have words of their own (a headline), by target: a
+    picture linked to one of these targets is a teaser. Links to the page itself and
+    the links of a caption are not headlines (looked at only for the targets asked)."""
+
+    def __init__(self, tree: HtmlElement, base: str, page: set[str]) -> None:
+        self._links: dict[str, list[Any]] = {}
+        for a in tree.iter("a"):
+            href = (a.get("href") or "").strip()
+            if href and not href.startswith("#") and len(a.text_content().split()) >= 2:
+                self._links.setdefault(href, []).append(a)
+        self._base, self._page = base, page
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, href: str) -> bool:
+        if href not in self._links:
+            return False
+        if href not in self._known:
+            self._known[href] = _page_url(_absolute(href, self._base)) not in self._page and any(
+                next(a.iterancestors("figcaption"), None) is None for a in self._links[href]
+            )
+        return self._known[href]
+
+
+def _in_furniture(el: Any, scope: Any, headlined: _Headlines | None = None) -> bool:
     for a in (el, *el.iterancestors()):
         if a is scope:
             return False
@@ -499,10 +619,46 @@ def _in_furniture(el: Any, scope: Any) -> bool:
             return True
         if a.tag == "a" and a is not el and clean_text(a.text_content()):
             return True  # a picture inside a link with a headline: a teaser
+        if a.tag == "a" and headlined is not None and (a.get("href") or "").strip() in headlined:
+            return True  # a picture linked where a headline links: a teaser too
         marks = f"{a.get('class') or ''} {a.get('id') or ''}"
         if marks.strip() and _FURNITURE.search(marks):
             return True
     return False
+
+
+def _page_url(url: str | None) -> str:
+    return (url or "").split("#", 1)[0].rstrip("/")
+
+
+# A picture the page shows this often is the site's (a logo, an icon, a banner, a
+# spacer), unless it sits in a sentence (a formula, a symbol).
+_SHOWN_OFTEN = 3
+_NOT_THE_PICTURE = frozenset({"alt", "title", "id", "class", "style"})
+
+
+def _picture_key(img: Any) -> tuple[tuple[str, str], ...]:
+    """What says which picture an <img> shows: its source attributes, lazy-loading
+    ones included (lazy pictures share a placeholder ``src``)."""
+    return tuple(sorted((k, v) for k, v in img.items() if k not in _NOT_THE_PICTURE))
+
+
+def _repeated(img: Any, shown: dict[tuple[tuple[str, str], ...], int]) -> bool:
+    if not img.get("src") or shown.get(_picture_key(img), 0) < _SHOWN_OFTEN:
+        return False
+    block = next(img.iterancestors(*_SOURCE_BLOCKS), None)
+    return block is None or not clean_text(block.text_content())
+
+
+def _portrait_of(img: Any, authors: tuple[str, ...]) -> bool:
+    """An image whose alt text is the name of the article's author: their avatar,
+    not a picture of the article."""
+    alt = _words(img.get("alt") or "")
+    return bool(alt) and any(alt == _words(a) for a in authors)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
 
 
 def _illustration(el: Any, base: str) -> Any | None:
@@ -523,11 +679,21 @@ def _illustration(el: Any, base: str) -> Any | None:
     figure = etree.Element("figure")
     figure.append(graphic)
     cap = el.find(".//figcaption")
+    if cap is None:  # a caption written right after its figure
+        cap = _next_element(el)
+        cap = cap if cap is not None and cap.tag == "figcaption" else None
     # spans of caption and credit often touch: join their texts with a space
     text = clean_text(" ".join(cap.itertext())) if cap is not None else ""
     if text and len(text) <= _MAX_CAPTION:
         etree.SubElement(figure, "figcaption").text = text
     return figure
+
+
+def _next_element(el: Any) -> Any | None:
+    nxt = el.getnext()
+    while nxt is not None and not isinstance(nxt.tag, str):
+        nxt = nxt.getnext()
+    return nxt
 
 
 def _tiny(img: Any) -> bool:
@@ -547,7 +713,10 @@ def _markdown(body: Any) -> str:
     _md_children(body, blocks)
     text = "\n\n".join(b for b in blocks if b.strip())
     text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    # one spelling for the same text: composed characters (NFC, as the Web writes it),
+    # so that a search for the words finds them whichever form the page used
+    return unicodedata.normalize("NFC", text)
 
 
 _MD_BLOCKS = frozenset(
@@ -661,15 +830,76 @@ def _md_line(text: str) -> str:
 
 
 def _md_image(el: Any) -> str:
-    """``*alt — caption*`` for an image or a figure; nothing when both are empty."""
+    """``*alt — caption*`` for an image or a figure (see _describe_images)."""
+    line = el.get("line")
+    return line if line is not None else _image_line(el, "")
+
+
+# What an image line says: the alt text and the caption, each only when it tells the
+# reader something. An alt that is a file name, an address, a generic word ("image",
+# "photo 3", "Image for post"), or the article's title again, says nothing the page
+# does not say; an alt the caption already holds is written once.
+_GENERIC_ALT = frozenset(
+    {
+        "image", "images", "img", "photo", "photos", "photograph", "picture", "pictures",
+        "pic", "pics", "thumbnail", "thumb", "logo", "icon", "screenshot", "screen", "shot",
+        "banner", "avatar", "graphic", "illustration", "placeholder", "featured", "header",
+        "cover", "post", "untitled", "default", "foto", "fotos", "bild", "bilder", "imagen",
+        "imagem", "immagine", "grafik", "abbildung", "zdjęcie", "for", "of", "the", "a", "an",
+    }
+)  # fmt: skip
+_FILE_NAME = re.compile(r"^\S+\.(?:jpe?g|png|gif|webp|svg|avif|bmp|tiff?|heic)$", re.I)
+_ADDRESS = re.compile(r"^(?:https?://|www\.)\S*$", re.I)
+_MARKUP = re.compile(r"<[^>]*>")
+
+
+def _describe_images(body: Any, title: str) -> None:
+    """The image line of each image and figure of ``body`` (set as its ``line``); an
+    image line that only repeats an earlier one is left out (the image stays)."""
+    seen: set[str] = set()
+    for el in body.iter("figure", "graphic"):
+        if el.tag == "graphic" and next(el.iterancestors("figure"), None) is not None:
+            continue
+        line = _image_line(el, title)
+        if line in seen:
+            line = ""
+        seen.add(line)
+        el.set("line", line)
+
+
+def _image_line(el: Any, title: str) -> str:
     img = el if el.tag == "graphic" else el.find(".//graphic")
     alt = clean_text(img.get("alt") or img.get("title") or "") if img is not None else ""
+    alt = _useful_alt(alt, title)
     cap = el.find("figcaption") if el.tag == "figure" else None
     caption = clean_text("".join(cap.itertext())) if cap is not None else ""
-    if alt and caption and alt.casefold() in caption.casefold():
-        alt = ""
+    if alt and caption:  # the same words twice: once (punctuation and case aside)
+        said, told = " ".join(_words(alt)), " ".join(_words(caption))
+        if said in told:
+            alt = ""
+        elif told in said:
+            caption = ""
     text = " — ".join(x for x in (alt, caption) if x).replace("*", "\\*")
     return f"*{text}*" if text else ""
+
+
+def _useful_alt(alt: str, title: str) -> str:
+    alt = clean_text(_MARKUP.sub(" ", alt)) if "<" in alt else alt
+    if not alt or _FILE_NAME.match(alt) or _ADDRESS.match(alt):
+        return ""
+    if " " not in alt and ("_" in alt or alt.count("-") >= 2):
+        return ""  # a slug: a file name without its extension
+    words = _words(alt)
+    if all(w in _GENERIC_ALT or w.isdigit() for w in words):
+        return ""
+    # "Image: <the title>", "<the title> 1"
+    while words and (words[0] in _GENERIC_ALT or words[0].isdigit()):
+        words.pop(0)
+    while words and (words[-1] in _GENERIC_ALT or words[-1].isdigit()):
+        words.pop()
+    if words == _words(title):
+        return ""
+    return alt
 
 
 def _drop(el: Any) -> None:

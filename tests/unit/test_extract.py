@@ -252,3 +252,151 @@ def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_ba
     # one that kept about all of it stays as it is
     kept = extract._container_fallback(tree, URL, (small, paras), len(paras))
     assert kept is small
+
+
+# -- image lines, pictures that are not the article's, pointers to other articles ------
+
+
+def _lines(md: str) -> list[str]:
+    return [line for line in md.splitlines() if line.startswith("*")]
+
+
+def test_image_lines_leave_out_alt_texts_that_say_nothing() -> None:
+    extra = (
+        '<figure><img src="/img/a.jpg" alt="IMG_4228.jpg"><figcaption>The harbour at noon.'
+        "</figcaption></figure>"
+        '<p><img src="/img/b.jpg" alt="harbour-view-2024-large"></p>'
+        '<p><img src="/img/c.jpg" alt="Photo 3"></p>'
+        '<p><img src="/img/d.jpg" alt="Image for post"></p>'
+        '<p><img src="/img/e.jpg" alt="https://cdn.example.org/e.jpg"></p>'
+        '<p><img src="/img/f.jpg" alt="Image: Floods reach the lower town"></p>'
+        '<figure><img src="/img/g.jpg" alt="Boats at dawn&lt;br&gt;&lt;small&gt;Photo by Ann'
+        '&lt;/small&gt;"><figcaption>Boats at dawn. Photo by Ann Lee</figcaption></figure>'
+        '<p><img src="/img/h.jpg" alt="A fishing boat tied up at the flooded quay"></p>'
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    lines = _lines(a.markdown)
+    assert "*The harbour at noon.*" in lines  # a file name is no description
+    assert "*Boats at dawn. Photo by Ann Lee*" in lines  # alt with markup: its text, once
+    assert "*A fishing boat tied up at the flooded quay*" in lines
+    for junk in ("harbour-view", "Photo 3", "Image for post", "cdn.example", "Image: Floods"):
+        assert junk not in a.markdown, junk
+    # the reader page keeps every picture
+    for name in "abcdefgh":
+        assert f"/img/{name}.jpg" in a.content_html, name
+
+
+def test_an_image_line_that_repeats_an_earlier_one_is_written_once() -> None:
+    extra = "".join(
+        f'<p><img src="/img/s{i}.png" alt="Screen of the river gauge"></p>' for i in range(3)
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert a.markdown.count("*Screen of the river gauge*") == 1
+    assert a.content_html.count('alt="Screen of the river gauge"') == 3
+
+
+def test_the_authors_own_picture_is_not_the_articles() -> None:
+    extra = '<p><img src="/people/mara.jpg" alt="Mara Quist"></p>'
+    a = extract_article(article_page(extra=extra), URL)
+    assert a.authors == ("Mara Quist",)
+    assert "mara.jpg" not in a.content_html and "*Mara Quist*" not in a.markdown
+    assert "/img/flood.jpg" in a.content_html  # the article's own picture stays
+
+
+def test_a_caption_written_right_after_its_figure_is_its_caption() -> None:
+    extra = (
+        '<figure><img src="/img/hole.jpg" alt="Dig a hole in the sand."></figure>'
+        "<figcaption>Dig a hole in the sand. (Lucy Akins)</figcaption>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "*Dig a hole in the sand. (Lucy Akins)*" in _lines(a.markdown)
+    assert a.markdown.count("Lucy Akins") == 1
+    assert re.search(r"<figure><img [^>]*hole\.jpg[^>]*><figcaption>Dig a hole", a.content_html)
+
+
+def test_a_line_that_only_points_to_another_article_is_left_out() -> None:
+    lines = (
+        '<p>Read more: <a href="/world/2024/coast-road.html">Storm damage closes the coast'
+        " road for a week</a></p>",
+        '<h3>Lea también: <a href="https://news.example.org/es/rio.html">El río crece otra vez'
+        " en el valle</a></h3>",
+        '<p>The engineers said the <a href="/reports/levee.html">levee report of last spring'
+        "</a> found no weakness at all.</p>",
+        '<p>Data: <a href="https://survey.example.com/rivers">National survey of river'
+        " levels in 2024</a></p>",
+    )
+    paras = [f"<p>{p}</p>" for p in PARAS]
+    body = "".join(x for pair in zip(paras, lines, strict=True) for x in pair)
+    page = (
+        "<html><head><title>Floods reach the lower town</title></head><body><article>"
+        f"<h1>Floods reach the lower town</h1>{body}{''.join(paras)}</article></body></html>"
+    )
+    md = extract_article(page, URL).markdown
+    assert "Storm damage closes" not in md and "Read more" not in md
+    assert "El río crece" not in md
+    # a sentence with a link, and a label pointing to another site, are the article's
+    assert "levee report of last spring found no weakness at all." in md
+    assert "Data: National survey of river levels in 2024" in md
+    assert md.count(PARAS[3]) == 2
+
+
+def test_a_picture_linked_where_a_headline_links_is_a_teaser() -> None:
+    extra = (
+        '<div class="more"><a href="/world/2024/drought.html"><img src="/thumbs/drought.jpg"'
+        ' alt="Dry field"></a><a href="/world/2024/drought.html">Drought follows the'
+        " floods in the south</a></div>"
+        '<p><a href="/img/levee-large.jpg"><img src="/img/levee.jpg" alt="The levee after'
+        ' the flood"></a></p>'
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "drought.jpg" not in a.content_html and "Dry field" not in a.markdown
+    # a picture linked to its own larger version is the article's
+    assert "/img/levee.jpg" in a.content_html
+    assert "*The levee after the flood*" in _lines(a.markdown)
+
+
+def test_a_picture_the_page_shows_again_and_again_is_the_sites() -> None:
+    badge = '<p><img src="/site/badge.png" alt="Valley Times badge"></p>'
+    formula = (
+        '<p>The level <img src="/math/h.png" alt="h"> rose while <img src="/math/h.png"'
+        ' alt="h"> and <img src="/math/h.png" alt="h"> were measured at the gauge.</p>'
+    )
+    lazy = "".join(
+        f'<p><img src="/site/loading.gif" data-src="/img/step{i}.jpg" alt="Step {i} of the'
+        ' repair"></p>'
+        for i in range(3)
+    )
+    a = extract_article(article_page(extra=badge * 3 + formula + lazy), URL)
+    assert "badge.png" not in a.content_html and "badge" not in a.markdown
+    # a symbol inside a sentence and lazy pictures sharing a placeholder are the article's
+    assert a.content_html.count("/math/h.png") == 3
+    for i in range(3):
+        assert f"/img/step{i}.jpg" in a.content_html
+        assert f"*Step {i} of the repair*" in _lines(a.markdown)
+
+
+def test_article_md_writes_one_spelling_of_the_same_text() -> None:
+    # "é" written as e + combining accent, and a Bengali letter in its composed form:
+    # article.md holds them as the Web writes text (NFC), so a search finds them
+    extra = "<p>The caf\u0065\u0301 by the river and the \u09df sign were under water.</p>"
+    md = extract_article(article_page(extra=extra), URL).markdown
+    assert "The caf\u00e9 by the river and the \u09af\u09bc sign were under water." in md
+    assert "\u0301" not in md and "\u09df" not in md
+
+
+def test_a_box_holding_the_articles_paragraphs_is_kept_whatever_its_class_says() -> None:
+    paras = "".join(f"<p>{p}</p>" for p in PARAS * 3)
+    page = (
+        "<html><head><title>Floods reach the lower town</title></head><body>"
+        '<div class="layout"><h1>Floods reach the lower town</h1>'
+        f'<section class="article__content js-truncate-related-to-my-size">{paras}</section>'
+        '<section class="related-links"><p><a href="/a">Drought in the south, a report'
+        "</a></p></section></div><ul>"
+        + "".join(
+            f'<li><a href="/s/{i}">Section of the site number {i}</a></li>' for i in range(200)
+        )
+        + "</ul></body></html>"
+    )
+    md = extract_article(page, URL).markdown
+    assert all(md.count(p) == 3 for p in PARAS)
+    assert "Drought in the south" not in md  # a box of related links still goes
