@@ -90,22 +90,23 @@ def capture(
     )
     roots = tsa_trust.signing_roots(home) if request.tsa else None
     stamper = Stamper(request.tsa, request.tsa_optional, warn=warn, roots=roots)
-    fetcher = pipeline.batch_fetcher(settings.policy)
-    found = pipeline.gather_urls(
-        request.urls,
-        fetcher=fetcher,
-        feeds=request.feeds,
-        sitemaps=request.sitemaps,
-        urls_file=request.urls_file,
-    )
-    output = request.output
-    if request.single and output is None:
-        output = DEFAULT_OUTPUT / pipeline.bundle_name(found[0])
-    targets = pipeline.plan_targets(found, output or DEFAULT_OUTPUT, single=request.single)
-    count = _extract_processes(request, len(targets))
+    count = _extract_processes(request)
     with ExtractWorkers(count) if count else contextlib.nullcontext() as workers:
-        # the workers load their extractor while the key derivation runs here
+        # The workers load their extractor while the key derivation runs here; a wrong
+        # passphrase still stops everything before the first fetch.
         signer = load_signer(home, passphrase, request.key_name, stamper=stamper)
+        fetcher = pipeline.batch_fetcher(settings.policy)
+        found = pipeline.gather_urls(
+            request.urls,
+            fetcher=fetcher,
+            feeds=request.feeds,
+            sitemaps=request.sitemaps,
+            urls_file=request.urls_file,
+        )
+        output = request.output
+        if request.single and output is None:
+            output = DEFAULT_OUTPUT / pipeline.bundle_name(found[0])
+        targets = pipeline.plan_targets(found, output or DEFAULT_OUTPUT, single=request.single)
         report = pipeline.run_batch(
             targets,
             signer=signer,
@@ -120,14 +121,17 @@ def capture(
     return CaptureRun(report, request.single, signer)
 
 
-def _extract_processes(request: CaptureRequest, articles: int) -> int:
-    """Worker processes for a batch: as asked, else one per core for five or more
-    articles; none for a single URL."""
+def _extract_processes(request: CaptureRequest) -> int:
+    """Worker processes for a run, decided before its URLs are gathered (so they start
+    at once): as asked, else one per core for five or more articles, counting a feed,
+    sitemap or URL list as that many; none for a single URL."""
     if request.single:
         return 0
-    if request.processes is None:
-        return pipeline.extract_processes(request.jobs, articles)
-    return request.processes
+    if request.processes is not None:
+        return request.processes
+    listed = not (request.feeds or request.sitemaps or request.urls_file)
+    articles = len(request.urls) if listed else pipeline.POOL_MIN_ARTICLES
+    return pipeline.extract_processes(request.jobs, articles)
 
 
 def _sign_cars(home: Home, report: pipeline.BatchReport, signer: Signer) -> None:

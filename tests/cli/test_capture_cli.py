@@ -61,6 +61,35 @@ def test_wrong_passphrase_stops_before_any_fetch(mirror: Mirror, tmp_path: Path)
     assert run.exit_code == 2 and not (tmp_path / "o").exists()
 
 
+def test_wrong_passphrase_stops_a_feed_batch_before_any_fetch(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    # a feed batch starts its extraction workers before the key derivation: a wrong
+    # passphrase still fetches nothing, writes nothing and leaves no worker behind
+    with serve(
+        {"/feed.xml": respond(b"<rss></rss>", content_type="application/rss+xml")}
+    ) as server:
+        run = mirror("capture", "--allow-private", "--feed", server.url("/feed.xml"),
+                     "-o", tmp_path / "o", env={"MIRROR_PASSPHRASE": "wrong"})  # fmt: skip
+        assert server.requests == []
+    assert run.exit_code == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+    ours = f"MIRROR_HOME={mirror.home}".encode()
+    workers = [
+        p
+        for p in Path("/proc").glob("[0-9]*")
+        if b"mirror.capture.workers" in _read(p / "cmdline") and ours in _read(p / "environ")
+    ]
+    assert workers == []
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # ended meanwhile
+        return b""
+
+
 def test_default_output_is_a_folder_under_captures(
     mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,9 +149,7 @@ def test_capture_options_decorator_gives_another_command_every_option() -> None:
     assert seen["jobs"] == 2 and seen["no_source"] is True
 
 
-def test_batch_with_worker_processes_captures_every_article(
-    mirror: Mirror, tmp_path: Path
-) -> None:
+def test_batch_with_worker_processes_captures_every_article(mirror: Mirror, tmp_path: Path) -> None:
     with serve({f"/a{i}": respond(PAGE) for i in range(6)}) as server:
         listing = tmp_path / "urls.txt"
         listing.write_text("".join(server.url(f"/a{i}") + "\n" for i in range(6)))
