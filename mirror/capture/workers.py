@@ -3,11 +3,12 @@
 Extraction is Python work that holds the GIL for most of a batch's time: threads
 cannot share it out, processes can. Each worker is a plain child process
 (``python -m mirror.capture.workers``) that imports the extractor once, while the
-parent is still unlocking its key, and then extracts one page per request. Requests
-and answers are length-prefixed JSON on the worker's stdin and stdout. A worker
-parses hostile pages, so what it sends back is data checked field by field, never a
-pickle: a worker subverted by a page cannot run code in the process holding the
-signing keys, and it is started without the passphrase in its environment.
+parent is still unlocking its key, and then extracts one page per request. A request
+is the page's URL and the page, an answer is JSON, each length-prefixed, on the
+worker's stdin and stdout. A worker parses hostile pages, so what it sends back is
+data checked field by field, never a pickle: a worker subverted by a page cannot run
+code in the process holding the signing keys, and it is started without the
+passphrase in its environment.
 
 A page's wait covers its extraction; past it the worker is killed and replaced and the
 page fails with LimitExceeded. A worker that dies (crash, out of memory) has its page
@@ -73,15 +74,22 @@ class _Nonsense(Exception):
     """The worker answered something no worker of ours sends: it is not trusted again."""
 
 
-def _send(stream: BinaryIO, message: dict[str, Any]) -> None:
-    data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-    raw = data.encode("utf-8", "surrogatepass")  # lone surrogates survive the trip
-    stream.write(_FRAME.pack(len(raw)) + raw)
+def _frame(text: str) -> bytes:
+    raw = text.encode("utf-8", "surrogatepass")  # lone surrogates survive the trip
+    return _FRAME.pack(len(raw)) + raw
+
+
+def _send(stream: BinaryIO, *frames: bytes) -> None:
+    stream.write(b"".join(frames))
     stream.flush()
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogatepass")
+
+
 def _decode(raw: bytes) -> Any:
-    return json.loads(raw.decode("utf-8", "surrogatepass"))
+    return json.loads(_text(raw))
 
 
 # -- the worker's side ---------------------------------------------------------------
@@ -98,9 +106,17 @@ def _read_frame(stream: BinaryIO) -> bytes | None:
     return body if len(body) == size else None
 
 
-def _answer(target: Callable[[str, str], Article], request: dict[str, Any]) -> dict[str, Any]:
+def _read_request(stream: BinaryIO) -> tuple[str, str] | None:
+    """A request is two frames: the page's URL, then the page itself (as it is: a
+    page several megabytes long is not escaped into JSON and back)."""
+    url = _read_frame(stream)
+    page = _read_frame(stream) if url is not None else None
+    return None if url is None or page is None else (_text(page), _text(url))
+
+
+def _answer(target: Callable[[str, str], Article], html: str, url: str) -> dict[str, Any]:
     try:
-        article = target(request["html"], request["url"])
+        article = target(html, url)
     except MirrorError as e:
         return {"error": {"exit_code": e.exit_code, "reason": e.reason, "message": e.message}}
     except Exception as e:  # a bug on one page is that page's failure, as in-process
@@ -118,9 +134,10 @@ def serve(target: Callable[[str, str], Article] = extract_article) -> None:
     with contextlib.suppress(MirrorError):
         target(_WARM_UP, "http://warm-up.invalid/")
     trim = _malloc_trim()
-    while (raw := _read_frame(requests)) is not None:
-        _send(answers, _answer(target, _decode(raw)))
-        del raw
+    while (request := _read_request(requests)) is not None:
+        answer = json.dumps(_answer(target, *request), ensure_ascii=False, separators=(",", ":"))
+        del request
+        _send(answers, _frame(answer))
         trim(0)
 
 
@@ -149,10 +166,10 @@ class _Worker:
             process_group=0,  # a Ctrl-C at the terminal is the parent's to handle
         )
 
-    def ask(self, request: dict[str, Any], deadline: float) -> Any:
+    def ask(self, request: tuple[bytes, bytes], deadline: float) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
-            _send(self.proc.stdin, request)  # type: ignore[arg-type]
+            _send(self.proc.stdin, *request)  # type: ignore[arg-type]
         except (BrokenPipeError, OSError):
             raise _WorkerDied from None
         fd = self.proc.stdout.fileno()
@@ -259,7 +276,7 @@ class ExtractWorkers:
             worker = self._idle.get(timeout=timeout)
         except queue.Empty:
             raise self._late(url, timeout) from None
-        request = {"html": text, "url": url}
+        request = (_frame(url), _frame(text))
         for attempt in (1, 2):
             try:
                 article = _article(worker.ask(request, deadline))
