@@ -204,7 +204,9 @@ def main() -> int:
                 return 1
             ours_t.append(t)
             ours_mem.append(mem)
-            fixed = [mirror, "capture", "--urls-file", str(empty), "-o", str(work / "none")]
+            # no extraction workers for an empty list: imports and key derivation only
+            fixed = [mirror, "capture", "--urls-file", str(empty), "--processes", "0",
+                     "-o", str(work / "none")]  # fmt: skip
             fixed_t.append(timed(fixed, env)[0])
             print(f"round {i + 1}: trafilatura {peer_t[-1]:.2f} s, mirror capture {t:.2f} s")
     finally:
