@@ -104,11 +104,18 @@ _TEXT_BYLINE = re.compile(
     rf"(?P<name>{_PERSON}(?:\s*(?:,|\band\b|\bund\b|\bet\b|\by\b|\bи\b|&)\s*{_PERSON}){{0,3}})"
     r"(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il|the)\s|\s+\d)?",
 )
+# "06.11.2023 13:30 von Olga", "Posted in News by Kim Navarro on 3 May": a dateline
+# or a filing line, then the name
+_DATELINE_BYLINE = re.compile(
+    r"(?:\d[\d.:/\- ]{5,20}|(?i:posted in)\b.{0,40}?)\s(?i:by|von|par|por)\s+"
+    rf"(?P<name>{_PERSON})(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il)\s|\s+\d)"
+)
 _BYLINE_OPENING = re.compile(
     r"\s*(?:posted|written|text|story|words|geschrieben|verfasst|blog|beitrag|by|von|par|por"
     r"|di|door|av|af|от)\b",
     re.I,
 )
+_DATELINE_OPENING = re.compile(r"\s*(?:\d|(?i:posted in)\b)")
 # "Jane Doe, Datum: 15.06.19, Kommentare: 0": a label after the name starts what is not it
 _TRAILING_LABEL = re.compile(r"\s*[,;|]\s*\w[\w ]{0,30}:\s.*$")
 _SEPARATORS = re.compile(r"\s+[|\-–—\\/>»·:]\s+")
@@ -520,16 +527,24 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
             continue
         opening = el.text if el.text and el.text.strip() else (el[0].text if len(el) else None)
-        if len(el) >= 8 or not opening or not _BYLINE_OPENING.match(opening):
-            continue  # the cheap test first: most elements open with something else
-        text = clean_text(el.text_content())
-        m = _TEXT_BYLINE.match(text) if len(text) < _MAX_BYLINE else None
-        # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
-        # verb ("Posted by") it takes two names and nothing but a date after them
-        if m is None or not (
-            m.group("verb") or (m.group("rest") is not None and " " in m.group("name"))
-        ):
+        if len(el) >= 8 or not opening:
             continue
+        if _BYLINE_OPENING.match(opening):
+            text = clean_text(el.text_content())
+            m = _TEXT_BYLINE.match(text) if len(text) < _MAX_BYLINE else None
+            # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
+            # verb ("Posted by") it takes two names and nothing but a date after them
+            if m is None or not (
+                m.group("verb") or (m.group("rest") is not None and " " in m.group("name"))
+            ):
+                continue
+        elif _DATELINE_OPENING.match(opening):
+            text = clean_text(el.text_content())
+            m = _DATELINE_BYLINE.match(text) if len(text) < _MAX_BYLINE else None
+            if m is None:
+                continue
+        else:
+            continue  # the cheap tests first: most elements open with something else
         if any(
             not _visible(a) or _COMMENT_HINT.search(f"{a.get('class') or ''} {a.get('id') or ''}")
             for a in (el, *el.iterancestors())

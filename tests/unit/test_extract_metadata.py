@@ -330,6 +330,8 @@ def test_a_heading_that_repeats_part_of_the_title_names_the_headline(
         ("von Daniela Obers", "Daniela Obers"),
         ("By Jose de la Cruz and Ana Ruiz, 3 May 2022", "Jose de la Cruz and Ana Ruiz"),
         ("от Иван Петров", "Иван Петров"),
+        ("06.11.2023 13:30 von Olga", "Olga"),  # a dateline, then the name
+        ("12/04/2020 by Kay 24 Comments", "Kay"),
     ],
 )
 def test_a_byline_only_the_text_marks(line: str, name: str) -> None:
@@ -343,6 +345,7 @@ def test_a_byline_only_the_text_marks(line: str, name: str) -> None:
         "von Dienstag an geschlossen",  # German nouns are capitalised: a phrase, not a name
         "by Monday",  # one word needs a verb ("Posted by") to be a name
         "by the way, a note",
+        "2023 saw prices fall by Christmas",  # a date, but "by" is not a byline's
     ],
 )
 def test_ordinary_phrases_are_not_bylines(line: str) -> None:
