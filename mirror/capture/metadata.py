@@ -98,9 +98,11 @@ _BY_PREFIX = re.compile(
 _NAME_WORD = r"(?=[^\W\d_])(?![a-zа-яё])[\w'’\-]+\.?"  # capitalised: Jane, O’Neil, R.
 _PARTICLES = r"(?:(?:de|la|van|von|der|den|da|di|du|le|del|dos|ten|bin|ibn)\s+){0,2}"
 _PERSON = rf"{_NAME_WORD}(?:\s+{_PARTICLES}{_NAME_WORD}){{0,2}}"
+_BYLINE_VERBS = r"posted|written|text|story|words|geschrieben|verfasst|(?:blog\s*)?beitrag"
+_BYLINE_BY = r"by|von|par|por|di|door|av|af|от"
 _TEXT_BYLINE = re.compile(
-    r"(?P<verb>(?i:posted|written|text|story|words|geschrieben|verfasst|(?:blog\s*)?beitrag)\s+)?"
-    r"(?i:by|von|par|por|di|door|av|af|от)\s+"
+    rf"(?P<verb>(?i:{_BYLINE_VERBS})\s+)?"
+    rf"(?i:{_BYLINE_BY})\s+"
     rf"(?P<name>{_PERSON}(?:\s*(?:,|\band\b|\bund\b|\bet\b|\by\b|\bи\b|&)\s*{_PERSON}){{0,3}})"
     r"(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il|the)\s|\s+\d)?",
 )
@@ -110,11 +112,8 @@ _DATELINE_BYLINE = re.compile(
     r"(?:\d[\d.:/\- ]{5,20}|(?i:posted in)\b.{0,40}?)\s(?i:by|von|par|por)\s+"
     rf"(?P<name>{_PERSON})(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il)\s|\s+\d)"
 )
-_BYLINE_OPENING = re.compile(
-    r"\s*(?:posted|written|text|story|words|geschrieben|verfasst|blog|beitrag|by|von|par|por"
-    r"|di|door|av|af|от)\b",
-    re.I,
-)
+# What an element's own text must open with to be worth reading whole (most do not)
+_BYLINE_OPENING = re.compile(rf"\s*(?:{_BYLINE_VERBS}|{_BYLINE_BY})\b", re.I)
 _DATELINE_OPENING = re.compile(r"\s*(?:\d|(?i:posted in)\b)")
 # "Jane Doe, Datum: 15.06.19, Kommentare: 0": a label after the name starts what is not it
 _TRAILING_LABEL = re.compile(r"\s*[,;|]\s*\w[\w ]{0,30}:\s.*$")
@@ -209,8 +208,7 @@ def _choose_authors(
 
 
 def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host.removeprefix("www.")
+    return (urlsplit(url).hostname or "").removeprefix("www.")  # hostname is lower-case
 
 
 # ---------------------------------------------------------------- JSON-LD
@@ -218,8 +216,7 @@ def _host(url: str) -> str:
 
 def _json_ld(tree: HtmlElement) -> dict[str, Any]:
     """The first JSON-LD object of an article type, searched through lists and @graph."""
-    page: dict[str, Any] | None = None
-    page_ids: dict[str, dict[str, Any]] = {}
+    page: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = None  # (object, by @id)
     for script in tree.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
             continue
@@ -239,10 +236,10 @@ def _json_ld(tree: HtmlElement) -> dict[str, Any]:
             if _is_of(obj, ARTICLE_TYPES):
                 return _ld_fields(obj, by_id)
         if page is None:
-            page = next((o for o in objects if _is_of(o, _PAGE_TYPES) and "author" in o), None)
-            page_ids = by_id
+            found = next((o for o in objects if _is_of(o, _PAGE_TYPES) and "author" in o), None)
+            page = (found, by_id) if found is not None else None
     # no article object: a page object's author still names who wrote it
-    return {"author": _ld_fields(page, page_ids)["author"]} if page is not None else {}
+    return {"author": _ld_fields(*page)["author"]} if page is not None else {}
 
 
 def _ld_objects(data: Any, depth: int) -> Iterator[dict[str, Any]]:
@@ -441,7 +438,7 @@ def strip_site_suffix(title: str, site: str | None, url: str) -> str:
     """
     title = clean_text(title)
     names = {_key(site or "")}
-    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    host = _host(url)
     if host:
         names.add(_key(host.split(".")[0]))
         names.add(_key(host))
@@ -530,21 +527,21 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
         if len(el) >= 8 or not opening:
             continue
         if _BYLINE_OPENING.match(opening):
-            text = clean_text(el.text_content())
-            m = _TEXT_BYLINE.match(text) if len(text) < _MAX_BYLINE else None
-            # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
-            # verb ("Posted by") it takes two names and nothing but a date after them
-            if m is None or not (
-                m.group("verb") or (m.group("rest") is not None and " " in m.group("name"))
-            ):
-                continue
+            pattern = _TEXT_BYLINE
         elif _DATELINE_OPENING.match(opening):
-            text = clean_text(el.text_content())
-            m = _DATELINE_BYLINE.match(text) if len(text) < _MAX_BYLINE else None
-            if m is None:
-                continue
+            pattern = _DATELINE_BYLINE
         else:
             continue  # the cheap tests first: most elements open with something else
+        text = clean_text(el.text_content())
+        m = pattern.match(text) if len(text) < _MAX_BYLINE else None
+        # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
+        # verb ("Posted by") it takes two names and nothing but a date after them (a
+        # dateline's pattern asks for that date itself)
+        if m is None or (
+            pattern is _TEXT_BYLINE
+            and not (m.group("verb") or (m.group("rest") is not None and " " in m.group("name")))
+        ):
+            continue
         if any(
             not _visible(a) or _COMMENT_HINT.search(f"{a.get('class') or ''} {a.get('id') or ''}")
             for a in (el, *el.iterancestors())
