@@ -10,9 +10,8 @@ development sets.
     date (728).
 (a) the 64 Readability pages (default ``../shared/corpus/readability``): title (64),
     byline (50) and ``publishedTime`` (25) of ``expected-metadata.json``.
-Titles and bylines are compared as ``../shared/tools/score_capture.py`` compares them
-(whitespace-normalised, lower-cased; a title equal or contained and at least half as
-long; a byline containing or contained in the expected one), days as the first ten
+Titles and bylines are compared by the functions of ``../shared/tools/score_capture.py``
+(loaded by path, as ``bench/score_extract.py`` does), days as the first ten
 characters of the ISO date. Ours is ``extract_article`` on the page decoded as capture
 decodes it; trafilatura alone is ``bare_extraction(with_metadata=True)``. The
 evaluation set is read from the given checkout only; no test runs this script.
@@ -22,41 +21,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from bench_extraction import load_evalset
+from score_extract import load_scorer
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("title", "byline", "day")
-
-
-def norm(text: str | None) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip().lower()
-
-
-def same_title(got: str, expected: str) -> bool:
-    return bool(got) and (got == expected or (got in expected and len(got) >= 0.5 * len(expected)))
-
-
-def same_byline(got: str, expected: str) -> bool:
-    return len(got) >= 3 and len(expected) >= 3 and (got in expected or expected in got)
 
 
 def same_day(got: str, expected: str) -> bool:
     return bool(got) and got[:10] == expected[:10]
 
 
-MATCH: dict[str, Callable[[str, str], bool]] = {
-    "title": same_title,
-    "byline": same_byline,
-    "day": same_day,
-}
+Match = Callable[[str, str], bool]
 
 
 def ours(body: bytes, url: str) -> dict[str, str]:
@@ -83,14 +66,21 @@ def theirs(body: bytes, url: str) -> dict[str, str]:
 
 @dataclass
 class Score:
+    scorer: ModuleType  # the official scorer: its normalisation and comparisons
     pages: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
     right: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
 
     def add(self, got: dict[str, str], expected: dict[str, str]) -> None:
+        match: dict[str, Match] = {
+            "title": self.scorer.same_title,
+            "byline": self.scorer.same_byline,
+            "day": same_day,
+        }
+        norm = self.scorer.norm
         for name, want in expected.items():
             if want:
                 self.pages[name] += 1
-                self.right[name] += MATCH[name](norm(got.get(name)), norm(want))
+                self.right[name] += match[name](norm(got.get(name)), norm(want))
 
     def line(self) -> str:
         return ", ".join(
@@ -129,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.checkout / "tests" / "evaldata.json").is_file():
         print(f"no tests/evaldata.json in {args.checkout}", file=sys.stderr)
         return 2
+    scorer = load_scorer()
+    if scorer is None:
+        print("the scorer ../shared/tools/score_capture.py was not found", file=sys.stderr)
+        return 2
     sets = [("(b)", list(evalset_pages(args.checkout, args.limit)))]
     if args.readability.is_dir():
         sets.append(("(a)", list(readability_pages(args.readability))))
@@ -136,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         for side, run in (("trafilatura", theirs), ("ours", ours)):
             if args.only not in (None, side):
                 continue
-            score = Score()
+            score = Score(scorer)
             for url, body, expected in pages:
                 score.add(run(body, url), expected)
             print(f"{label} {side:>11}: {score.line()}", flush=True)
