@@ -265,10 +265,12 @@ class ExtractWorkers:
         with self._lock:
             return tuple(w.proc.pid for w in self._live)
 
-    def _end(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker) -> _Worker:
+        """A fresh worker for one that died, hung or lied (ended now)."""
         worker.end()
         with self._lock:
             self._live.discard(worker)
+        return self._start()
 
     def __call__(self, text: str, url: str, timeout: float) -> Article:
         deadline = time.monotonic() + timeout
@@ -281,12 +283,10 @@ class ExtractWorkers:
             try:
                 article = _article(worker.ask(request, deadline))
             except TimeoutError:
-                self._end(worker)
-                self._idle.put(self._start())
+                self._idle.put(self._replace(worker))
                 raise self._late(url, timeout) from None
             except _WorkerDied:
-                self._end(worker)
-                worker = self._start()
+                worker = self._replace(worker)
                 if attempt == 1:
                     continue  # once more, on a fresh worker
                 self._idle.put(worker)
@@ -295,8 +295,7 @@ class ExtractWorkers:
                     "(a crash or out of memory); the page was not captured"
                 ) from None
             except _Nonsense:
-                self._end(worker)
-                self._idle.put(self._start())
+                self._idle.put(self._replace(worker))
                 raise MirrorError(
                     f"extracting the article of {url}: its worker process answered "
                     "nonsense and was ended; the page was not captured"
