@@ -157,6 +157,16 @@ def minisig_passphrase() -> str | None:
     return None
 
 
+def minisig_key(home: Home, name: str, file: Path) -> keys.SigningKey | None:
+    """The key NAME unlocked to write FILE.minisig, or None (said on stderr) when no
+    passphrase is at hand."""
+    secret = minisig_passphrase()
+    if secret is None:
+        note(f"not writing {file.name}.minisig: set {PASSPHRASE_ENV} to sign it")
+        return None
+    return keys.load_signing_key(home, name, secret)
+
+
 def write_minisig_for_bundle(home: Home, file: Path, bundle: Path, root_cid: str) -> None:
     """After a publisher command wrote FILE from BUNDLE (a folder): FILE.minisig when the
     bundle is signed by a key held in this data directory."""
@@ -164,11 +174,9 @@ def write_minisig_for_bundle(home: Home, file: Path, bundle: Path, root_cid: str
     if found is None:
         return
     name, captured_at = found
-    secret = minisig_passphrase()
-    if secret is None:
-        note(f"not writing {file.name}.minisig: set {PASSPHRASE_ENV} to sign it")
+    signing_key = minisig_key(home, name, file)
+    if signing_key is None:
         return
-    signing_key = keys.load_signing_key(home, name, secret)
     sig = minisign.write_minisig_if_own_key(home, file, root_cid, captured_at, signing_key)
     if sig is not None:
         note(f"wrote {sig} (check: {minisign.verify_command(signing_key.public, file.name)})")

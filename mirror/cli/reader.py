@@ -10,12 +10,11 @@ import click
 
 from .. import export as export_mod
 from .. import ipfs, keys, minisign, reader, retrieve, viewer
-from ..config import PASSPHRASE_ENV
 from ..errors import MirrorError, UsageError
 from ..ipld.cid import CID
 from .app import Context, F, emit_json, json_option, main, note, pass_ctx
 from .content import trust_options
-from .keys import minisig_passphrase
+from .keys import minisig_key
 
 
 @main.command("export")
@@ -58,21 +57,17 @@ def export_cmd(
     result = export_mod.export_bundle(ctx.home, bundle, output, trusted)
     if not no_minisig:
         signer = minisign.own_key_by_id(ctx.home, result.verdict.key_id)
-        if signer is not None:
-            secret = minisig_passphrase()
-            if secret is None:
-                note(f"not writing {output.name}.minisig: set {PASSPHRASE_ENV} to sign it")
-            else:
-                key = keys.load_signing_key(ctx.home, signer, secret)
-                sig = minisign.write_minisig_if_own_key(
-                    ctx.home,
-                    output,
-                    result.verdict.root_cid,
-                    result.verdict.manifest.captured_at,
-                    key,
-                )
-                if sig is not None:
-                    note(f"wrote {sig}")
+        key = minisig_key(ctx.home, signer, output) if signer is not None else None
+        if key is not None:
+            sig = minisign.write_minisig_if_own_key(
+                ctx.home,
+                output,
+                result.verdict.root_cid,
+                result.verdict.manifest.captured_at,
+                key,
+            )
+            if sig is not None:
+                note(f"wrote {sig}")
     if as_json:
         emit_json(result.to_dict())
         return

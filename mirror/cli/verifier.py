@@ -6,15 +6,14 @@ from pathlib import Path
 
 import click
 
-from .. import ipfs, keys, minisign, tsa_trust
+from .. import ipfs, minisign, tsa_trust
 from .. import push as push_mod
 from .. import verifier as verifier_mod
 from ..clock import now_text
-from ..config import PASSPHRASE_ENV
 from ..errors import UsageError
 from ..ipld.unixfs import add_path
 from .app import Context, main, note, pass_ctx
-from .keys import minisig_passphrase
+from .keys import minisig_key
 
 
 @main.command("verifier")
@@ -58,17 +57,13 @@ def verifier_cmd(
     note(f"wrote {output}: {size} bytes, {len(embedded)} key(s), {len(gateways)} gateway(s)")
     if not no_minisig:
         own = next((minisign.own_key_name(ctx.home, k.key) for k in embedded), None)
-        if own is not None:
-            secret = minisig_passphrase()
-            if secret is None:
-                note(f"not writing {output.name}.minisig: set {PASSPHRASE_ENV} to sign it")
-            else:
-                key = keys.load_signing_key(ctx.home, own, secret)
-                now = now_text()
-                sig = minisign.write_minisig(
-                    output, key, root_cid=add_path(output).root.encode(), captured_at=now
-                )
-                note(f"wrote {sig} (check: {minisign.verify_command(key.public, output.name)})")
+        key = minisig_key(ctx.home, own, output) if own is not None else None
+        if key is not None:
+            now = now_text()
+            sig = minisign.write_minisig(
+                output, key, root_cid=add_path(output).root.encode(), captured_at=now
+            )
+            note(f"wrote {sig} (check: {minisign.verify_command(key.public, output.name)})")
     if push:
         node = ipfs.IpfsNode(ipfs.resolve_api(api), timeout=60.0)
         ref = push_mod.push_verifier(node, ctx.home, output)
