@@ -1123,40 +1123,35 @@ def cases() -> list[Case]:
     out.extend(stamped_cases())
 
     # limits
-    def amplification(data: bytes) -> bytes:
-        root, blocks = read_car(data)
-        leaf = b"x"
-        cur, extra = raw_cid(leaf), [(raw_cid(leaf), leaf)]
-        for _ in range(5):  # 64**5 paths from 6 blocks
-            block = directory_block([(f"n{i:02d}", cur, 1) for i in range(64)])
-            cur = dag_pb_cid(block)
-            extra.append((cur, block))
-        return add_root_link(root, blocks, "zz", cur, 1, extra)
+    def extra_directories(levels: int, names: list[str]) -> Callable[[bytes], bytes]:
+        """The CAR with an extra directory linked from its root: ``levels`` nested
+        directories, each linking every name to the one below, down to one leaf."""
+
+        def change(data: bytes) -> bytes:
+            root, blocks = read_car(data)
+            leaf = b"x"
+            cur, extra = raw_cid(leaf), [(raw_cid(leaf), leaf)]
+            for _ in range(levels):
+                block = directory_block([(name, cur, 1) for name in names])
+                cur = dag_pb_cid(block)
+                extra.append((cur, block))
+            return add_root_link(root, blocks, "zz", cur, 1, extra)
+
+        return change
 
     car_case(
         "limit-amplification-car",
         Spec(),
         (5, "limit"),
-        car_change=amplification,
+        car_change=extra_directories(5, [f"n{i:02d}" for i in range(64)]),  # 64**5 paths
         surfaces=CAR_NO_FOLLOW,
         note="an extra directory of 5 levels x 64 links to one shared child (64**5 paths)",
     )
-
-    def deep(data: bytes) -> bytes:
-        root, blocks = read_car(data)
-        leaf = b"x"
-        cur, extra = raw_cid(leaf), [(raw_cid(leaf), leaf)]
-        for _ in range(1100):  # deeper than any walk allows
-            block = directory_block([("d", cur, 1)])
-            cur = dag_pb_cid(block)
-            extra.append((cur, block))
-        return add_root_link(root, blocks, "zz", cur, 1, extra)
-
     car_case(
         "limit-deep-car",
         Spec(),
         (5, "limit"),
-        car_change=deep,
+        car_change=extra_directories(1100, ["d"]),  # deeper than any walk allows
         surfaces=CAR_NO_FOLLOW,
         note="an extra chain of 1100 nested directories",
     )
