@@ -787,7 +787,11 @@ def _md_block(el: Any, out: list[str]) -> None:
     elif tag == "table":
         rows = []
         for row in el.iter("row"):
-            cells = [_md_line(_md_inline(c, out, images=False)).replace("|", "\\|") for c in row]
+            # a Markdown row is one line: a cell's line breaks and blocks become spaces
+            cells = [
+                _md_line(_md_inline(c, out, images=False)).replace("\n", " ").replace("|", "\\|")
+                for c in row
+            ]
             rows.append("| " + " | ".join(cells) + " |")
             if len(rows) == 1:
                 rows.append("|" + " --- |" * max(1, len(cells)))
@@ -798,7 +802,7 @@ def _md_block(el: Any, out: list[str]) -> None:
         if line:
             out.append(line)
     elif tag == "code":
-        text = "".join(el.itertext()).strip("\n")
+        text = _code_text(el).strip("\n")
         if text.strip():
             out.append("```\n" + text + "\n```")
     else:  # p, div, item, note and unknown blocks
@@ -816,8 +820,20 @@ def _md_inline(el: Any, out: list[str], *, images: bool = True) -> str:
                 line = _md_image(child) if images else ""
                 if line:
                     out.append(line)
+            elif _is_block(child):  # a paragraph inside a cell or a heading: its own line
+                parts.append("\n" + _md_inline(child, out, images=images) + "\n")
             else:
                 parts.append(_md_inline(child, out, images=images))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _code_text(el: Any) -> str:
+    """A code block's text with its line breaks (``lb``) as newlines."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append("\n" if child.tag == "lb" else _code_text(child))
         parts.append(child.tail or "")
     return "".join(parts)
 

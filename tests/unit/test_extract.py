@@ -400,3 +400,17 @@ def test_a_box_holding_the_articles_paragraphs_is_kept_whatever_its_class_says()
     md = extract_article(page, URL).markdown
     assert all(md.count(p) == 3 for p in PARAS)
     assert "Drought in the south" not in md  # a box of related links still goes
+
+
+def test_line_breaks_in_code_and_blocks_in_table_cells_keep_words_apart() -> None:
+    # a code block written with <br> keeps its lines; a layout table cell holding a
+    # heading and lines of links keeps a space between them (no "Minecraft.netRealms")
+    extra = (
+        "<pre><code><span>const a = 1;</span><br><span>const b = 2;</span></code></pre>"
+        "<table><tr><td><h2>Official links:</h2><a href='/a'>Site one</a><br>"
+        "<a href='/b'>Site two</a></td><td>Second cell</td></tr></table>"
+    )
+    md = extract_article(article_page(extra=extra), URL).markdown
+    assert "```\nconst a = 1;\nconst b = 2;\n```" in md
+    row = next(line for line in md.splitlines() if "Official links" in line)
+    assert row == "| Official links: Site one Site two | Second cell |"
