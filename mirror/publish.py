@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from . import minisign, push, tsa_trust
+from . import push, tsa_trust
 from .capture import pipeline
 from .capture.fetch import FetchPolicy
 from .capture.workers import ExtractWorkers
@@ -22,7 +22,6 @@ from .config import Home
 from .errors import NetworkError, UsageError
 from .ipfs import IpfsNode
 from .publisher import load_signer
-from .reader import own_bundle_signer
 from .signer import Signer
 from .timestamp import Stamper
 
@@ -81,7 +80,7 @@ def capture(
     progress: Progress | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> CaptureRun:
-    """Unlock the signer, gather the URLs, capture them all, sign each CAR for minisign."""
+    """Unlock the signer, gather the URLs, capture them all (each CAR with its minisig)."""
     if not (request.urls or request.feeds or request.sitemaps or request.urls_file):
         raise UsageError("give at least one URL, --feed, --sitemap or --urls-file")
     settings = pipeline.CaptureSettings(
@@ -117,7 +116,6 @@ def capture(
             on_done=progress(len(targets)) if progress else None,
             extract=workers,
         )
-    _sign_cars(home, report, signer)
     return CaptureRun(report, request.single, signer)
 
 
@@ -132,19 +130,6 @@ def _extract_processes(request: CaptureRequest) -> int:
     listed = not (request.feeds or request.sitemaps or request.urls_file)
     articles = len(request.urls) if listed else pipeline.POOL_MIN_ARTICLES
     return pipeline.extract_processes(request.jobs, articles)
-
-
-def _sign_cars(home: Home, report: pipeline.BatchReport, signer: Signer) -> None:
-    """CAR.minisig beside each CAR, for readers who check with stock `minisign`."""
-    for outcome in report.outcomes:
-        if outcome.status == "failed" or outcome.path is None or outcome.root is None:
-            continue
-        car = pipeline.car_path(outcome.path)
-        if not car.exists():
-            continue
-        own = own_bundle_signer(home, outcome.path)
-        if own is not None:
-            minisign.write_minisig_if_own_key(home, car, outcome.root, own[1], signer.key)
 
 
 def publish(

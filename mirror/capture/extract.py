@@ -137,25 +137,25 @@ def _same_text(a: str, b: str) -> bool:
 # C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
 # XML cannot hold them, so one of them anywhere made trafilatura's tree building fail
 # and the page "had no text". Form feed reads as a space.
-_CONTROL_CODES = (*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-_CHAR_REF = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
-
-
-def _ref(m: re.Match[str]) -> str:
-    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
-    if code == 0x0C:
-        return " "
-    return "" if code in _CONTROL_CODES else m.group(0)
+# Character references to those same characters only (decimal 0-8, 11, 12, 14-31, 127,
+# 65534, 65535; hex the same), so that the thousands of "&#8217;" a page may hold
+# never reach a Python callback. &#12; (form feed) is a space, as in a browser.
+_CONTROL_REF = re.compile(
+    r"&#(?:0*(?:(?P<ff>12)|[0-8]|1[14-9]|2[0-9]|3[01]|127|6553[45])(?![0-9])"
+    r"|[xX]0*(?:(?P<xff>[cC])|[0-8bBeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?"
+)
 
 
 def strip_controls(html: str) -> str:
     """``html`` without the characters (raw or as character references) XML refuses."""
-    # a regex, not str.translate: this runs over every page (measured: translate with
+    # regexes, not str.translate: this runs over every page (measured: translate with
     # a table took a sixth of the extraction time on the Readability pages)
     if _CONTROL.search(html):
         html = _CONTROL.sub(lambda m: " " if m.group(0) == "\x0c" else "", html)
-    return _CHAR_REF.sub(_ref, html) if "&#" in html else html
+    if "&#" not in html or not _CONTROL_REF.search(html):
+        return html
+    return _CONTROL_REF.sub(lambda m: " " if m.group("ff") or m.group("xff") else "", html)
 
 
 # Void elements libxml2's HTML parser does not know as void: it nests everything that
@@ -189,16 +189,18 @@ def unnest_voids(tree: HtmlElement) -> None:
 # text there.
 _APPEAL = re.compile(r"donat|newsletter|cookie|related", re.I)
 _APPEAL_MAX = 0.2  # share of the page's text such a box may hold: more is no box
+# elements with a class or an id (XPath: far fewer than all to look at)
+_marked = etree.XPath("//*[@class or @id]")
 
 
 def _without_appeals(tree: HtmlElement) -> HtmlElement:
     """``tree`` without such boxes, removed in place: the metadata is read before, and
     no image of the article is in them (a copy of the whole page, made for every page
     with a cookie banner, is not needed)."""
-    most = _APPEAL_MAX * (len(tree.text_content()) or 1)
     boxes = [el for el in _marked(tree) if _is_appeal(el)]
     if not boxes:
         return tree
+    most = _APPEAL_MAX * (len(tree.text_content()) or 1)
     # a box holding half the page's paragraphs is the article, whatever its class says
     # ("...-related-to-my-size")
     prose = _APPEAL_PROSE * _prose(tree)
@@ -215,12 +217,6 @@ _APPEAL_PROSE = 0.5
 
 def _prose(el: Any) -> int:
     return sum(len(p.text_content()) for p in el.iter("p"))
-
-
-def _marked(tree: HtmlElement) -> list[Any]:
-    """Elements with a class or an id (XPath: far fewer than all to look at)."""
-    found: list[Any] = tree.xpath("//*[@class or @id]")
-    return found
 
 
 def _is_appeal(el: Any) -> bool:
@@ -247,6 +243,7 @@ def _extract_body(tree: HtmlElement, url: str) -> Any:
 # extraction lost text: extract from the container alone.
 _HOLDS_MORE = 1.5
 _BODY_MARK = re.compile(r"\barticleBody\b")
+_BODY_MARKS = etree.XPath("descendant-or-self::*[contains(@itemprop, 'articleBody')]")
 
 
 def _container_fallback(
@@ -268,8 +265,8 @@ def _container_fallback(
 
 
 def _article_container(tree: HtmlElement) -> HtmlElement | None:
-    for el in tree.iter():
-        if isinstance(el.tag, str) and _BODY_MARK.search(el.get("itemprop") or ""):
+    for el in _BODY_MARKS(tree):
+        if _BODY_MARK.search(el.get("itemprop") or ""):
             return el
     articles = list(tree.iter("article"))
     return articles[0] if len(articles) == 1 else None
@@ -282,6 +279,7 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
     options = Extractor(
         output_format="html",  # skips trafilatura's own text rendering: we render ourselves
         recall=recall,
+        fast=bool(__import__("os").environ.get("XFAST")),
         comments=False,
         formatting=False,
         links=False,
@@ -306,6 +304,7 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
 
 # Where an extracted block came from: the first characters of its text.
 _KEY_CHARS = 60
+_KEY_SCAN = 4 * _KEY_CHARS
 _KEY_MIN = 20
 _SOURCE_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td",
                   "th", "dd", "dt", "figcaption")  # fmt: skip
@@ -327,7 +326,12 @@ _MAX_CAPTION = 600
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()[:_KEY_CHARS]
+    # from the first characters only when they make a whole key: a block's text may be
+    # a whole page (a layout table's cell), and this runs for every block of it
+    head = " ".join(text[:_KEY_SCAN].split()).casefold()
+    if len(head) > _KEY_CHARS or len(text) <= _KEY_SCAN:
+        return head[:_KEY_CHARS]
+    return " ".join(text.split()).casefold()[:_KEY_CHARS]
 
 
 Sources = dict[str, list[Any]]
@@ -377,7 +381,7 @@ def _rehydrate(body: Any, order: dict[Any, int], sources: Sources) -> None:
 
 
 def _flat(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    return "".join(text.split())  # str.split's whitespace is re's \s (all of Unicode's)
 
 
 def _has_inline(el: Any) -> bool:
@@ -839,7 +843,7 @@ def _code_text(el: Any) -> str:
 
 
 def _md_line(text: str) -> str:
-    lines = [re.sub(r"\s+", " ", line).strip() for line in text.split("\n")]
+    lines = [" ".join(line.split()) for line in text.split("\n")]
     text = "\n".join(line for line in lines if line)
     # a paragraph that starts like a heading or a quote must not become one
     return _MD_LEAD.sub(r"\1\\\2", text)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from mirror import store
+from mirror import minisign, store
 from mirror.bundle import write_bundle
 from mirror.capture.assets import fetch_images
 from mirror.capture.charset import decode_html
@@ -220,11 +220,18 @@ def capture_url(
         signer=signer,
         car_out=car_file,  # the root pass writes the CAR: the files are read twice, not thrice
     )
+    root = result.root.encode()
+    # CAR.minisig for readers who check with stock `minisign`: signed here, while the
+    # other articles of a batch are still being extracted, by the key that signed the
+    # manifest (the capture's own, held in this data directory)
+    minisign.write_minisig(
+        car_file, signer.key, root_cid=root, captured_at=result.manifest.captured_at
+    )
     return Captured(
         url=url,
         path=result.path,
         car=car_file,
-        root=result.root.encode(),
+        root=root,
         body_sha256=body_sha,
         title=str(result.manifest.title),
         missing_images=len(images.failed),
@@ -347,7 +354,10 @@ class CaptureState:
             return None
         if entry.get("path") != str(out.resolve()) or entry.get("source") != keep_source:
             return None
-        if not (out / "manifest.json").is_file() or not car_path(out).is_file():
+        car = car_path(out)
+        if not (out / "manifest.json").is_file() or not car.is_file():
+            return None
+        if not car.with_name(car.name + minisign.SUFFIX).is_file():
             return None
         root = entry.get("root")
         return root if isinstance(root, str) else None

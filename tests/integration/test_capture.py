@@ -236,6 +236,13 @@ def test_rerun_skips_unchanged_pages_and_recaptures_changed_ones(
     state = json.loads((mirror.home / "captures.json").read_text())["captures"][url]
     assert state["root"] == first.stdout.strip() and state["body_sha256"].startswith("sha256:")
 
+    # a bundle that lost its CAR.minisig is not "unchanged": it is captured again, whole
+    sig = out.with_name(out.name + ".car.minisig")
+    sig.unlink()
+    mended = mirror("capture", "--allow-private", url, "-o", out)
+    assert mended.exit_code == 0 and mended.stderr.startswith("wrote ")
+    assert sig.is_file()
+
     changed = (
         (PAGES / "daringfireball-1" / "source.html")
         .read_bytes()
