@@ -8,13 +8,13 @@ plain links can survive, whatever HTML the caller hands in.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Mapping
 
 import nh3
 
+from mirror.capture.days import human_date
 from mirror.capture.sanitize import (
     ALLOWED_ATTRIBUTES,
     ALLOWED_TAGS,
@@ -23,7 +23,7 @@ from mirror.capture.sanitize import (
     safe_link,
 )
 
-__all__ = ["CSP", "human_date", "render_reader_page"]
+__all__ = ["CSP", "render_reader_page"]
 
 # No data: in img-src: every image of the bundle is a file under assets/.
 CSP = (
@@ -128,58 +128,6 @@ def _swap_images(body: str, local_paths: frozenset[str]) -> str:
         return f'<span class="missing-image">{html.escape(text)}</span>'
 
     return _IMG_TAG.sub(one, body)
-
-
-# How a day is written in the languages of the pages this tool is most used for:
-# CLDR's long date pattern and month names (in the form a date uses: genitive in
-# Slavic languages), without the era or the Russian "г.". Other languages get the
-# ISO day, which reads in any language.
-_DAY_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "en": ("{d} {month} {y}", ("January", "February", "March", "April", "May", "June", "July",
-           "August", "September", "October", "November", "December")),
-    "ru": ("{d} {month} {y}", ("января", "февраля", "марта", "апреля", "мая", "июня", "июля",
-           "августа", "сентября", "октября", "ноября", "декабря")),
-    "uk": ("{d} {month} {y}", ("січня", "лютого", "березня", "квітня", "травня", "червня",
-           "липня", "серпня", "вересня", "жовтня", "листопада", "грудня")),
-    "be": ("{d} {month} {y}", ("студзеня", "лютага", "сакавіка", "красавіка", "мая", "чэрвеня",
-           "ліпеня", "жніўня", "верасня", "кастрычніка", "лістапада", "снежня")),
-    "pl": ("{d} {month} {y}", ("stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca",
-           "lipca", "sierpnia", "września", "października", "listopada", "grudnia")),
-    "de": ("{d}. {month} {y}", ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli",
-           "August", "September", "Oktober", "November", "Dezember")),
-    "fr": ("{d} {month} {y}", ("janvier", "février", "mars", "avril", "mai", "juin", "juillet",
-           "août", "septembre", "octobre", "novembre", "décembre")),
-    "es": ("{d} de {month} de {y}", ("enero", "febrero", "marzo", "abril", "mayo", "junio",
-           "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre")),
-    "pt": ("{d} de {month} de {y}", ("janeiro", "fevereiro", "março", "abril", "maio", "junho",
-           "julho", "agosto", "setembro", "outubro", "novembro", "dezembro")),
-    "it": ("{d} {month} {y}", ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
-           "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre")),
-    "tr": ("{d} {month} {y}", ("Ocak", "Şubat", "Mart", "Nisan", "Mayıs", "Haziran", "Temmuz",
-           "Ağustos", "Eylül", "Ekim", "Kasım", "Aralık")),
-    "zh": ("{y}年{m}月{d}日", ()),
-    "ja": ("{y}年{m}月{d}日", ()),
-    "ko": ("{y}년 {m}월 {d}일", ()),
-}  # fmt: skip
-
-
-def human_date(value: str, lang: str | None) -> str:
-    """The day of an ISO 8601 time as a reader of the page's language writes it:
-    "14 March 2024", "14 марта 2024", "2024年3月14日"; the ISO day "2024-03-14" in a
-    language not listed above. A value that does not parse is shown as it is."""
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            when = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
-        except ValueError:
-            return value
-    known = _DAY_FORMATS.get((lang or "en").lower().replace("_", "-").split("-")[0])
-    if known is None:
-        return when.date().isoformat()
-    pattern, months = known
-    month = months[when.month - 1] if months else ""
-    return pattern.format(d=when.day, m=when.month, y=when.year, month=month)
 
 
 def _text(fragment: str) -> str:

@@ -296,6 +296,22 @@ def test_a_date_no_structured_data_states_is_found_in_the_page() -> None:
     assert read_metadata(page(head, body), URL).published == "2022-01-02T08:00:00+01:00"
 
 
+def test_a_day_written_only_in_the_text_is_found_outside_the_sites_furniture() -> None:
+    # no markup names a day; the navigation shows today's, a comment and a teaser their
+    # own; the article says when it appeared in words, as German pages write it
+    body = (
+        "<nav>Dienstag, 1. Dezember 2099</nav>"
+        "<div class='teaser'>Älterer Beitrag vom 3. März 2015</div>"
+        "<div><span>Benni</span> <span>10. September 2017</span></div>"
+        + BODY
+        + "<div class='comments'>Kommentar vom 12.10.2018</div>"
+    )
+    assert read_metadata(page("<title>Fische</title>", body), URL).published == "2017-09-10"
+    # a day that has not come yet is a clock or a typo, not the article's
+    future = "<div>Stand: 01.01.2098</div>" + BODY
+    assert read_metadata(page("<title>Fische</title>", future), URL).published is None
+
+
 def test_a_title_escaped_twice_reads_as_its_words() -> None:
     head = '<meta property="og:title" content="Q&amp;amp;A: Floods &amp;#8211; what now">'
     assert read_metadata(page(head), URL).title == "Q&A: Floods – what now"

@@ -1,12 +1,16 @@
-"""The reader page writes the publication day as a reader of the page's language
-would (the ISO time stays in the manifest and the <time> element)."""
+"""Days as the page's language writes them: the reader page writes the publication day
+as a reader of that language would (the ISO time stays in the manifest and the <time>
+element), and capture reads a day written that way in a page's text."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from mirror.capture import page
-from mirror.capture.page import human_date, render_reader_page
+from mirror.capture import days
+from mirror.capture.days import day_in_text, human_date
+from mirror.capture.page import render_reader_page
 
 
 @pytest.mark.parametrize(
@@ -36,7 +40,7 @@ def test_dates_without_a_time_and_unparsable_ones() -> None:
 
 
 def test_every_language_names_twelve_distinct_months() -> None:
-    for lang, (pattern, months) in page._DAY_FORMATS.items():
+    for lang, (pattern, months) in days._DAY_FORMATS.items():
         assert "{d}" in pattern and "{y}" in pattern, lang
         assert ("{month}" in pattern) == bool(months), lang
         assert not months or len(set(months)) == 12, lang
@@ -58,3 +62,30 @@ def test_the_reader_page_shows_it_beside_the_iso_time() -> None:
     ).decode()
     assert '<time datetime="2024-03-14T09:30:00+03:00">14 марта 2024</time>' in html
     assert '<html lang="ru" dir="ltr">' in html
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Top 10 Women Talking Sports January 22, 2014 A general", "2014-01-22"),
+        ("Teilen: 01.11.2023 11:35 Uhr", "2023-11-01"),
+        ("Benni 10. September 2017 Datenschutz", "2017-09-10"),
+        ("Mise en ligne 23 mai 2019", "2019-05-23"),
+        ("Publicado el 3 de marzo de 2021", "2021-03-03"),
+        ("Опубликовано 14 марта 2024 г.", "2024-03-14"),
+        ("2024年3月14日", "2024-03-14"),
+        ("Sept. 3rd, 2019", "2019-09-03"),
+        ("1er janvier 2020", "2020-01-01"),
+        ("Apr 7, 2009 and 2008-01-02", "2009-04-07"),  # the first one written
+        ("31.02.2020, then 2020-05-06", "2020-05-06"),  # no 31 February
+        ("14/03/2024", None),  # day or month first? not read
+        ("in 1994-05-06", None),  # before news pages
+    ],
+)
+def test_a_day_written_in_text(text: str, day: str | None) -> None:
+    assert day_in_text(text, before=dt.date(2026, 12, 1)) == day
+
+
+def test_a_day_from_today_on_is_not_read() -> None:
+    text = "Tuesday, 1 December 2026. Published 30 November 2026."
+    assert day_in_text(text, before=dt.date(2026, 12, 1)) == "2026-11-30"
