@@ -10,8 +10,7 @@ import re
 
 __all__ = ["day_in_text", "human_date"]
 
-# How a day is written in the languages of the pages this tool is most used for:
-# CLDR's long date pattern and month names (in the form a date uses: genitive in
+# Writing: CLDR's long date pattern and month names (in the form a date uses: genitive in
 # Slavic languages), without the era or the Russian "г.". Other languages get the
 # ISO day, which reads in any language.
 _DAY_FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -279,7 +279,6 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
     options = Extractor(
         output_format="html",  # skips trafilatura's own text rendering: we render ourselves
         recall=recall,
-        fast=bool(__import__("os").environ.get("XFAST")),
         comments=False,
         formatting=False,
         links=False,
