@@ -33,7 +33,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from mirror.capture.metadata import clean_text, read_metadata
-from mirror.capture.sanitize import image_source
+from mirror.capture.sanitize import image_source, page_image_url
 from mirror.errors import UsageError
 
 __all__ = ["Article", "extract_article"]
@@ -675,6 +675,9 @@ def _illustration(el: Any, base: str) -> Any | None:
         if src:  # the same picture twice in an article shows twice, as on the page
             graphic = etree.Element("graphic", src=src, alt=clean_text(img.get("alt") or ""))
             break
+    if graphic is None and el.tag == "figure":
+        src = _named_picture(el, base)
+        graphic = etree.Element("graphic", src=src, alt="") if src else None
     if graphic is None:
         return None
     if el.tag == "img":
@@ -690,6 +693,29 @@ def _illustration(el: Any, base: str) -> Any | None:
     if text and len(text) <= _MAX_CAPTION:
         etree.SubElement(figure, "figcaption").text = text
     return figure
+
+
+_IMAGE_OBJECT = re.compile(r"(?:^|/)ImageObject$")
+_IMAGE_URL_PROPS = frozenset({"url", "contentUrl", "contentURL"})
+
+
+def _named_picture(figure: Any, base: str) -> str | None:
+    """The picture of a figure that holds no <img> (a script loads it), as the page
+    names it in schema.org microdata: an ImageObject's ``itemid``, ``url`` or
+    ``contentUrl``."""
+    for obj in figure.iter():
+        if not isinstance(obj.tag, str) or not _IMAGE_OBJECT.search(obj.get("itemtype") or ""):
+            continue
+        named = [obj.get("itemid")] + [
+            p.get("content") or p.get("href") or p.get("src")
+            for p in obj.iter()
+            if isinstance(p.tag, str) and p.get("itemprop") in _IMAGE_URL_PROPS
+        ]
+        for value in named:
+            src = page_image_url(value, base) if value else None
+            if src:
+                return src
+    return None
 
 
 def _next_element(el: Any) -> Any | None:

@@ -33,6 +33,7 @@ __all__ = [
     "clean_url",
     "image_source",
     "is_local_host",
+    "page_image_url",
     "safe_link",
     "sanitize_article",
 ]
@@ -251,7 +252,7 @@ MAX_IMAGE_WIDTH = 1600
 MAX_IMAGE_DENSITY = 2.0
 
 
-def _page_url(value: str, base_url: str) -> str | None:
+def page_image_url(value: str, base_url: str) -> str | None:
     """Like _image_url, but a protocol-relative URL takes the page's scheme, as in a
     browser (for reading the page itself; the sanitizer refuses them in its input)."""
     v = value.strip(_C0_OR_SPACE)
@@ -269,7 +270,7 @@ def _best_srcset(value: str, base_url: str, page: bool = False) -> str | None:
         fields = raw.split()
         if not fields:
             continue
-        url = (_page_url if page else _image_url)(fields[0], base_url)
+        url = (page_image_url if page else _image_url)(fields[0], base_url)
         if url is None:
             continue
         size, limit = 1.0, MAX_IMAGE_DENSITY
@@ -289,7 +290,7 @@ def image_source(img: Any, base_url: str, *, page: bool = False) -> str | None:
     (of the image or of its <picture>'s sources), else a lazy-loading attribute, else
     ``src``. ``page``: the image is read from the fetched page itself, where
     protocol-relative URLs are resolved as a browser does."""
-    one = _page_url if page else _image_url
+    one = page_image_url if page else _image_url
     for name in _LAZY_SRCSET_ATTRS:
         url = _best_srcset(img.get(name) or "", base_url, page)
         if url:

@@ -414,3 +414,23 @@ def test_line_breaks_in_code_and_blocks_in_table_cells_keep_words_apart() -> Non
     assert "```\nconst a = 1;\nconst b = 2;\n```" in md
     row = next(line for line in md.splitlines() if "Official links" in line)
     assert row == "| Official links: Site one Site two | Second cell |"
+
+
+def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
+    # no <img> in the markup, only a placeholder a script fills; the figure names its
+    # picture as a schema.org ImageObject, so the picture and its caption stay
+    extra = (
+        '<figure itemprop="associatedMedia" itemscope itemtype="http://schema.org/ImageObject"'
+        ' itemid="https://static.example.org/img/levee.jpg?quality=90">'
+        '<div data-testid="lazyimage-container" style="height:250px"></div>'
+        "<figcaption>The levee at noon.<span>Credit</span><span>Ana Ruiz</span></figcaption>"
+        "</figure>"
+        '<figure itemscope itemtype="https://schema.org/ImageObject">'
+        '<meta itemprop="contentUrl" content="/img/bridge.jpg"><div></div>'
+        "<figcaption>The old bridge.</figcaption></figure>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert 'src="https://static.example.org/img/levee.jpg?quality=90"' in a.content_html
+    assert 'src="https://news.example.org/img/bridge.jpg"' in a.content_html
+    assert "*The levee at noon. Credit Ana Ruiz*" in _lines(a.markdown)
+    assert "*The old bridge.*" in _lines(a.markdown)
