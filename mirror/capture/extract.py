@@ -681,13 +681,16 @@ def _illustration(el: Any, base: str) -> Any | None:
     if graphic is None:
         return None
     if el.tag == "img":
-        return graphic
+        cap = _described_by(el)
+        if cap is None:
+            return graphic
+    else:
+        cap = el.find(".//figcaption")
+        if cap is None:  # a caption written right after its figure
+            cap = _next_element(el)
+            cap = cap if cap is not None and cap.tag == "figcaption" else None
     figure = etree.Element("figure")
     figure.append(graphic)
-    cap = el.find(".//figcaption")
-    if cap is None:  # a caption written right after its figure
-        cap = _next_element(el)
-        cap = cap if cap is not None and cap.tag == "figcaption" else None
     # spans of caption and credit often touch: join their texts with a space
     text = clean_text(" ".join(cap.itertext())) if cap is not None else ""
     if text and len(text) <= _MAX_CAPTION:
@@ -695,6 +698,17 @@ def _illustration(el: Any, base: str) -> Any | None:
     return figure
 
 
+def _described_by(img: Any) -> Any | None:
+    """The caption an image names with ``aria-describedby`` (WordPress writes every
+    captioned image so, with the caption in a <p> beside it, not a <figure>)."""
+    ids = (img.get("aria-describedby") or "").split()
+    if not ids:
+        return None
+    found = _BY_ID(img, id=ids[0])
+    return found[0] if found else None
+
+
+_BY_ID = etree.XPath("//*[@id = $id]")
 _IMAGE_OBJECT = re.compile(r"(?:^|/)ImageObject$")
 _IMAGE_URL_PROPS = frozenset({"url", "contentUrl", "contentURL"})
 

@@ -434,3 +434,17 @@ def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_i
     assert 'src="https://news.example.org/img/bridge.jpg"' in a.content_html
     assert "*The levee at noon. Credit Ana Ruiz*" in _lines(a.markdown)
     assert "*The old bridge.*" in _lines(a.markdown)
+
+
+def test_an_image_keeps_the_caption_it_names_with_aria_describedby() -> None:
+    # how WordPress writes a captioned image: no <figure>, the caption in a <p> beside it
+    extra = (
+        '<div id="attachment_9" class="wp-caption aligncenter">'
+        '<img aria-describedby="caption-attachment-9" src="/img/pumps.jpg" alt="Two pumps"'
+        ' width="800" height="400">'
+        '<p id="caption-attachment-9" class="wp-caption-text">The pumps ran all night.</p></div>'
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "*Two pumps — The pumps ran all night.*" in _lines(a.markdown)
+    assert a.markdown.count("The pumps ran all night.") == 1
+    assert "<figcaption>The pumps ran all night.</figcaption>" in a.content_html
