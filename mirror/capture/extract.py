@@ -20,7 +20,9 @@ Both outputs are rendered from that single extraction tree:
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
 import unicodedata
 from copy import deepcopy
@@ -527,6 +529,7 @@ def _illustrate(
     for img in tree.iter("img"):
         key = _picture_key(img)
         shown[key] = shown.get(key, 0) + 1
+    described = _described(tree, scope)
     for el in scope.iter("figure", "img"):
         at = order.get(el, -1)
         if not lowest <= at <= highest or _in_furniture(el, scope, headlined):
@@ -537,7 +540,7 @@ def _illustrate(
             continue
         if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
             continue  # its figure speaks for it
-        made = _illustration(el, base)
+        made = _illustration(el, base, described)
         if made is not None:
             placed.append((at, made))
     if not placed:
@@ -551,8 +554,11 @@ def _illustrate(
             positions.append(positions[-1] if positions else -1)
         if captions and _key("".join(child.itertext())) in captions:
             _drop(child)  # the caption trafilatura kept as a paragraph
+    # the first child whose position is past the picture's: the first whose running
+    # maximum is (one bisection, not a scan per picture)
+    reached = list(itertools.accumulate(positions, max))
     for at, made in sorted(placed, key=lambda p: p[0], reverse=True):
-        index = next((i for i, pos in enumerate(positions) if pos > at), len(children))
+        index = bisect.bisect_right(reached, at)
         anchor = children[index] if index < len(children) else None
         if anchor is not None and anchor.getparent() is body:
             anchor.addprevious(made)
@@ -664,7 +670,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.casefold())
 
 
-def _illustration(el: Any, base: str) -> Any | None:
+def _illustration(el: Any, base: str, described: dict[str, Any] | None = None) -> Any | None:
     """trafilatura-style XML for one image or figure, or None when it holds no image."""
     imgs = [el] if el.tag == "img" else list(el.iter("img"))
     graphic = None
@@ -681,7 +687,7 @@ def _illustration(el: Any, base: str) -> Any | None:
     if graphic is None:
         return None
     if el.tag == "img":
-        cap = _described_by(el)
+        cap = (described or {}).get(_described_by(el))
         if cap is None:
             return graphic
     else:
@@ -698,17 +704,28 @@ def _illustration(el: Any, base: str) -> Any | None:
     return figure
 
 
-def _described_by(img: Any) -> Any | None:
-    """The caption an image names with ``aria-describedby`` (WordPress writes every
-    captioned image so, with the caption in a <p> beside it, not a <figure>)."""
+def _described_by(img: Any) -> str:
+    """The id of the caption an image names with ``aria-describedby`` (WordPress
+    writes every captioned image so, with the caption in a <p> beside it, not a
+    <figure>), or ""."""
     ids = (img.get("aria-describedby") or "").split()
-    if not ids:
-        return None
-    found = _BY_ID(img, id=ids[0])
-    return found[0] if found else None
+    return ids[0] if ids else ""
 
 
-_BY_ID = etree.XPath("//*[@id = $id]")
+def _described(tree: HtmlElement, scope: Any) -> dict[str, Any]:
+    """The captions the images of ``scope`` name, by id: one pass over the page, not
+    one search per image."""
+    wanted = {_described_by(img) for img in scope.iter("img")} - {""}
+    if not wanted:
+        return {}
+    found: dict[str, Any] = {}
+    for el in tree.iter():
+        name = el.get("id") if isinstance(el.tag, str) else None
+        if name in wanted:
+            found.setdefault(name, el)
+    return found
+
+
 _IMAGE_OBJECT = re.compile(r"(?:^|/)ImageObject$")
 _IMAGE_URL_PROPS = frozenset({"url", "contentUrl", "contentURL"})
 
@@ -717,18 +734,20 @@ def _named_picture(figure: Any, base: str) -> str | None:
     """The picture of a figure that holds no <img> (a script loads it), as the page
     names it in schema.org microdata: an ImageObject's ``itemid``, ``url`` or
     ``contentUrl``."""
-    for obj in figure.iter():
-        if not isinstance(obj.tag, str) or not _IMAGE_OBJECT.search(obj.get("itemtype") or ""):
-            continue
-        named = [obj.get("itemid")] + [
-            p.get("content") or p.get("href") or p.get("src")
-            for p in obj.iter()
-            if isinstance(p.tag, str) and p.get("itemprop") in _IMAGE_URL_PROPS
-        ]
-        for value in named:
-            src = page_image_url(value, base) if value else None
-            if src:
-                return src
+    obj = next(
+        (o for o in figure.iter() if _IMAGE_OBJECT.search(o.get("itemtype") or "")), None
+    )  # the first one only: each is read once, however they nest
+    if obj is None:
+        return None
+    named = [obj.get("itemid")] + [
+        p.get("content") or p.get("href") or p.get("src")
+        for p in obj.iter()
+        if isinstance(p.tag, str) and p.get("itemprop") in _IMAGE_URL_PROPS
+    ]
+    for value in named:
+        src = page_image_url(value, base) if value else None
+        if src:
+            return src
     return None
 
 
