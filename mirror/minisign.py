@@ -91,6 +91,11 @@ def trusted_comment(root_cid: str, captured_at: str, file_name: str) -> str:
     return f"mirror root:{root_cid} captured:{captured_at} file:{file_name}"
 
 
+def sig_path(file: Path) -> Path:
+    """Where FILE's signature lives: FILE.minisig beside it."""
+    return file.with_name(file.name + SUFFIX)
+
+
 def write_minisig(file: Path, key: SigningKey, *, root_cid: str, captured_at: str) -> Path:
     """Write FILE.minisig next to FILE (atomically); returns its path."""
     file = Path(file)
@@ -98,7 +103,7 @@ def write_minisig(file: Path, key: SigningKey, *, root_cid: str, captured_at: st
     data = signature_bytes(
         file_digest(file), key, comment, f"mirror signature from key {key.public.key_id}"
     )
-    target = file.with_name(file.name + SUFFIX)
+    target = sig_path(file)
     store.atomic_write(target, data, label="minisig")
     return target
 

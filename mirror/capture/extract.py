@@ -670,8 +670,9 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.casefold())
 
 
-def _illustration(el: Any, base: str, described: dict[str, Any] | None = None) -> Any | None:
-    """trafilatura-style XML for one image or figure, or None when it holds no image."""
+def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
+    """trafilatura-style XML for one image or figure, or None when it holds no image
+    (``described``: the captions images name, by id)."""
     imgs = [el] if el.tag == "img" else list(el.iter("img"))
     graphic = None
     for img in imgs:
@@ -687,7 +688,7 @@ def _illustration(el: Any, base: str, described: dict[str, Any] | None = None) -
     if graphic is None:
         return None
     if el.tag == "img":
-        cap = (described or {}).get(_described_by(el))
+        cap = described.get(_described_by(el))
         if cap is None:
             return graphic
     else:

@@ -492,7 +492,7 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
             continue
         itemprop = (el.get("itemprop") or "").lower()
-        hint = f"{el.get('class') or ''} {el.get('id') or ''}"
+        hint = _marks(el)
         if "author" in (el.get("rel") or "").lower().split() or "author" in itemprop:
             rank = 3
         elif "byline" in hint.lower():
@@ -501,12 +501,7 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
             rank = 1
         else:
             continue
-        if rank <= best[0] or _COMMENT_HINT.search(hint):
-            continue
-        if not _visible(el) or any(
-            not _visible(a) or _COMMENT_HINT.search(f"{a.get('class') or ''} {a.get('id') or ''}")
-            for a in el.iterancestors()
-        ):
+        if rank <= best[0] or _hidden_or_in_comments(el):
             continue
         # itemprop=author wrapping itemprop=name: the name alone
         named = [c for c in el.iter() if c.get("itemprop") == "name"] if itemprop else []
@@ -517,6 +512,18 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
             if rank == 3:
                 break
     return (best[1],) if best[1] else ()
+
+
+def _marks(el: HtmlElement) -> str:
+    """An element's class and id, the words pages mark their parts with."""
+    return f"{el.get('class') or ''} {el.get('id') or ''}"
+
+
+def _hidden_or_in_comments(el: HtmlElement) -> bool:
+    """``el`` or an element around it is hidden or part of a comment section."""
+    return any(
+        not _visible(a) or _COMMENT_HINT.search(_marks(a)) for a in (el, *el.iterancestors())
+    )
 
 
 def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
@@ -546,10 +553,7 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
             and not (m.group("verb") or (m.group("rest") is not None and " " in m.group("name")))
         ):
             continue
-        if any(
-            not _visible(a) or _COMMENT_HINT.search(f"{a.get('class') or ''} {a.get('id') or ''}")
-            for a in (el, *el.iterancestors())
-        ):
+        if _hidden_or_in_comments(el):
             continue
         name = _clean_byline(m.group("name"))
         if name:
@@ -633,7 +637,7 @@ def _article_part(el: Any) -> bool:
     return (
         isinstance(el.tag, str)
         and el.tag not in _NOT_ARTICLE_TAGS
-        and not _NOT_ARTICLE_HINT.search(f"{el.get('class') or ''} {el.get('id') or ''}")
+        and not _NOT_ARTICLE_HINT.search(_marks(el))
         and _visible(el)
     )
 

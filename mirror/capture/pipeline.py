@@ -357,7 +357,7 @@ class CaptureState:
         car = car_path(out)
         if not (out / "manifest.json").is_file() or not car.is_file():
             return None
-        if not car.with_name(car.name + minisign.SUFFIX).is_file():
+        if not minisign.sig_path(car).is_file():
             return None
         root = entry.get("root")
         return root if isinstance(root, str) else None
