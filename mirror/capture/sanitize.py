@@ -375,13 +375,31 @@ def _prepare(fragment_html: str, base_url: str, removed: Counter[str]) -> str:
     return "".join(parts)
 
 
+# Sanitizing the result again must change nothing. The pre-pass parses with libxml2,
+# which nests a few things otherwise than nh3's HTML5 parser (a table inside a link,
+# once an <svg> around it is gone, moves out of the link on the next pass), so the
+# result is run again until it is its own result.
+_MAX_PASSES = 3
+
+
 def sanitize_article(fragment_html: str, base_url: str) -> Sanitized:
     """Sanitize an article fragment (or a whole page) for the reader page.
 
     Links keep only plain http(s) targets (others lose their href but keep their
     text); images keep an absolute http(s) `src` (the reader page swaps it for a local
-    copy or for the alt text). Everything else that could fetch is removed.
+    copy or for the alt text). Everything else that could fetch is removed. What was
+    removed is counted on the input as given.
     """
+    result = _sanitize_once(fragment_html, base_url)
+    for _ in range(_MAX_PASSES - 1):
+        again = _sanitize_once(result.html, base_url)
+        if again.html == result.html:
+            break
+        result = Sanitized(html=again.html, images=again.images, removed=result.removed)
+    return result
+
+
+def _sanitize_once(fragment_html: str, base_url: str) -> Sanitized:
     removed: Counter[str] = Counter()
     prepared = _prepare(fragment_html, base_url, removed)
 

@@ -6,7 +6,7 @@ import re
 
 import nh3
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mirror.capture.page import CSP, render_reader_page
@@ -258,6 +258,8 @@ def html_fragments(draw: st.DrawFn, depth: int = 0) -> str:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(html_fragments())
+# libxml2 and nh3 nest a table inside a link differently once the <svg> around it is gone
+@example(fragment="text<a><svg>texttext<table></table></svg></a>")
 def test_property_no_fetching_reference_survives(fragment: str) -> None:
     s = sanitize_article(fragment, BASE)
     # Sanitized HTML: only <img src> may still name a remote image (the page swaps it).
@@ -265,7 +267,7 @@ def test_property_no_fetching_reference_survives(fragment: str) -> None:
     assert fetching_references(without_images) == []
     for img in s.images:
         assert img.url.startswith(("http://", "https://")) and '"' not in img.url
-    # nh3 output is stable: sanitizing it again changes nothing (no mutation on reparse).
+    # the output is stable: sanitizing it again changes nothing (no mutation on reparse)
     again = sanitize_article(s.html, BASE)
     assert again.html == s.html
     page = render(s.html, {s.images[0].url: ASSET} if s.images else {})
