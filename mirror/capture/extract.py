@@ -3,7 +3,9 @@
 The page is parsed once with lxml. Metadata comes from the page's own markup
 (:mod:`mirror.capture.metadata`: JSON-LD, OpenGraph, ``<meta>``, byline markup); the
 article body comes from one trafilatura run (tables, images and links kept, comments
-left out), and a second run that favours recall only when the first finds little.
+left out), and a second run that favours recall only when the first finds little;
+what trafilatura leaves out with the boxes it drops is read back from the page: the
+lead written between headline and body, images with their captions, links, emphasis.
 Both outputs are rendered from that single extraction tree:
 
 * ``content_html`` — an HTML fragment with headings, paragraphs, lists, quotes, tables,
@@ -96,6 +98,7 @@ def extract_article(html: str, url: str) -> Article:
     _drop_pointers(body, order, sources, _site_hosts(base, meta.canonical_url))
     page_urls = (url, meta.canonical_url or url)
     _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
+    _restore_lead(body, order, sources, title)
     _describe_images(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
@@ -347,6 +350,135 @@ def _page_index(tree: HtmlElement) -> tuple[dict[Any, int], Sources]:
         if len(k) >= _KEY_MIN:
             sources.setdefault(k, []).append(el)
     return order, sources
+
+
+# A lead (standfirst, deck, teaser text) that a page writes between its headline and
+# the body, in a box of its own: trafilatura leaves it out with the box. Measured on
+# both development sets (bench/EXTRACTION-LOG.md).
+_LEAD_MIN = 80  # characters: shorter is a kicker, a date line, a label
+_LEAD_MAX = 1500  # all of the lead: more is a list of teasers, not a lead
+_LEAD_SCAN = 1000  # elements before the body searched for its headline
+_LEAD_TAGS = frozenset({"p", "h2", "h3", "div", "span", "strong", "em", "b", "section", "header",
+                        "blockquote"})  # fmt: skip
+_BLOCK_TAGS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table",
+                         "section", "header", "figure", "blockquote", "article", "aside", "nav",
+                         "footer", "form"})  # fmt: skip
+_NOT_LEAD_TAGS = _FURNITURE_TAGS | {"figure", "figcaption", "a", "time", "address", "textarea"}
+_NOT_LEAD_INSIDE = ("script", "style", "noscript", "template", "time", "textarea", "select",
+                    "input", "button", "label")  # fmt: skip
+_NOT_LEAD = re.compile(
+    r"related|recommend|promo|newsletter|donat|subscri|advert|sponsor|sidebar"
+    r"|comment|cookie|banner|widget|author|avatar|logo|menu|breadcrumb|footer|popular"
+    r"|trending|masthead|caption|credit|share|social|byline|date|time|tag",
+    re.I,
+)
+_NOT_LEAD_PROP = re.compile(r"author|date|publisher|headline|name", re.I)
+_LEAD_LINKED = 0.3  # share of a lead's text that links: more is a list of links
+_HEADLINE_TAGS = frozenset({"h1", "h2", "h3"})
+
+
+def _restore_lead(body: Any, order: dict[Any, int], sources: Sources, title: str) -> None:
+    """The lead back at the top of ``body``: the text blocks between the page's
+    headline and the body's first block that are no site furniture, byline, date,
+    caption or the title again."""
+    found = _first_block(body, order, sources)
+    if found is None:
+        return
+    anchor, first = found
+    elements = list(order)
+    start = order[first]
+    heading = _headline(elements[max(0, start - _LEAD_SCAN) : start], title)
+    if heading is None:
+        return
+    region = elements[order[heading] + 1 : start]
+    # one pass from the end: the boxes that hold a block (their descendants come after
+    # them in document order, so before them here); the body's own boxes hold its first
+    holds_block = set(first.iterancestors())
+    for el in reversed(region):
+        if el.tag in _BLOCK_TAGS or el in holds_block:
+            parent = el.getparent()
+            if parent is not None:
+                holds_block.add(parent)
+    headed = set(heading.iterancestors())
+    body_text = _flat("".join(body.itertext()))
+    kept: set[str] = set()
+    leads: list[Any] = []
+    size = 0
+    for el in region:
+        if el.tag not in _LEAD_TAGS or el in holds_block:
+            continue
+        if any(a in leads for a in el.iterancestors()):
+            continue
+        text = clean_text(el.text_content())
+        if len(text) < _LEAD_MIN or _key(text) in kept or _says_title(text, title):
+            continue
+        if _flat(text) in body_text:  # the body holds it already, further down
+            continue
+        if not _reads_as_lead(el, text, headed):
+            continue
+        kept.add(_key(text))  # a page may write its lead twice (small and large screens)
+        leads.append(el)
+        size += len(text)
+        if size > _LEAD_MAX:
+            return
+    at = body.index(anchor)
+    for i, el in enumerate(leads):
+        para = etree.Element("p")
+        _copy_inline(el, para)
+        body.insert(at + i, para)
+
+
+def _headline(before: list[Any], title: str) -> Any | None:
+    """The article's headline among the elements ``before`` the body: the last heading
+    that says the title (pages put the headline in an <h2> or <h3> too, and an <h1>
+    around the logo), else the last <h1>."""
+    last_h1 = None
+    for el in reversed(before):
+        if el.tag in _HEADLINE_TAGS and _says_title(clean_text(el.text_content()), title):
+            return el
+        if last_h1 is None and el.tag == "h1":
+            last_h1 = el
+    return last_h1
+
+
+def _first_block(body: Any, order: dict[Any, int], sources: Sources) -> tuple[Any, Any] | None:
+    """The body's first text block (no heading, no picture) and the page element it
+    came from."""
+    for child in body:
+        if not isinstance(child.tag, str) or child.tag in ("head", "figure", "graphic"):
+            continue
+        el = _source(sources, "".join(child.itertext()), order, -1)
+        if el is None and len(child):  # a list, a quote, a table: its first block
+            el = _source(sources, "".join(child[0].itertext()), order, -1)
+        if el is not None:
+            return child, el
+    return None
+
+
+def _says_title(text: str, title: str) -> bool:
+    """``text`` is the title, maybe with a kicker or a site name around it."""
+    said, told = " ".join(_words(text)), " ".join(_words(title))
+    return bool(told) and told in said and len(said) < 2 * len(told)
+
+
+def _reads_as_lead(el: Any, text: str, headed: set[Any]) -> bool:
+    if next(el.iter(*_NOT_LEAD_INSIDE), None) is not None:
+        return False
+    linked = sum(len(clean_text(a.text_content())) for a in el.iter("a"))
+    if linked > _LEAD_LINKED * len(text):
+        return False
+    # up to the box the headline shares with it: the article's header, not the page's
+    for a in (el, *el.iterancestors()):
+        if a.tag in _NOT_LEAD_TAGS:
+            return False
+        marks = f"{a.get('class') or ''} {a.get('id') or ''}"
+        if marks.strip() and _NOT_LEAD.search(marks):
+            return False
+        if _NOT_LEAD_PROP.search(a.get("itemprop") or ""):
+            return False
+        if a in headed:
+            return True
+    return True
 
 
 # Inline markup read back from the page: links and emphasis.

@@ -448,3 +448,44 @@ def test_an_image_keeps_the_caption_it_names_with_aria_describedby() -> None:
     assert "*Two pumps — The pumps ran all night.*" in _lines(a.markdown)
     assert a.markdown.count("The pumps ran all night.") == 1
     assert "<figcaption>The pumps ran all night.</figcaption>" in a.content_html
+
+
+def _page_with_lead(header: str, headline: str = "h1") -> str:
+    paras = "".join(f"<p>{p}</p>" for p in PARAS * 2)
+    return f"""<!DOCTYPE html><html lang="en"><head>
+<title>Floods reach the lower town | Valley Times</title></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<main><header class="article-head">
+<div class="kicker">World</div><{headline}>Floods reach the lower town</{headline}>{header}
+</header>
+<div class="story-body">{paras}</div></main>
+<footer>Copyright Valley Times</footer></body></html>"""
+
+
+LEAD = (
+    "After the heaviest rain in forty years the river broke through the levee, and"
+    " officials are asking how a wall inspected last spring could fail."
+)
+
+
+@pytest.mark.parametrize("headline", ["h1", "h3"])  # some sites write the headline as <h3>
+def test_a_lead_in_a_box_of_its_own_under_the_headline_opens_the_body(headline: str) -> None:
+    header = (
+        f'<div class="teaser-text"><p>{LEAD}</p></div>'
+        f'<div class="teaser-text mobile"><p>{LEAD}</p></div>'  # the same for small screens
+        '<div class="byline">By Mara Quist, who has covered the valley and its rivers for the'
+        " Valley Times since the last great flood of the century</div>"
+        '<p class="meta"><time datetime="2024-03-14">14 March 2024</time>, updated twice'
+        " since then as the water kept rising in the lower town and further down</p>"
+        '<div class="share-tools">Share this story with your friends and family on every'
+        " network you like to use, every day of the week</div>"
+    )
+    a = extract_article(_page_with_lead(header, headline), URL)
+    blocks = [b for b in a.markdown.split("\n\n") if b.strip()]
+    assert blocks[0].strip() == LEAD
+    assert blocks[1].startswith(PARAS[0])
+    assert a.markdown.count(LEAD) == 1
+    for furniture in ("Mara Quist", "14 March 2024", "Share this story"):
+        assert furniture not in a.markdown
+    assert f"<p>{LEAD}</p>" in a.content_html
+
