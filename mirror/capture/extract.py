@@ -36,7 +36,7 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.metadata import clean_text, read_metadata
+from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import image_source, page_image_url
 from mirror.errors import UsageError
 
@@ -227,8 +227,8 @@ def _prose(el: Any) -> int:
 def _is_appeal(el: Any) -> bool:
     if not isinstance(el.tag, str) or el.tag in ("html", "body", "article", "main"):
         return False
-    marks = f"{el.get('class') or ''} {el.get('id') or ''}"
-    return bool(marks.strip()) and bool(_APPEAL.search(marks))
+    hint = marks(el)
+    return bool(hint.strip()) and bool(_APPEAL.search(hint))
 
 
 def _extract_body(tree: HtmlElement, url: str) -> Any:
@@ -471,8 +471,8 @@ def _reads_as_lead(el: Any, text: str, headed: set[Any]) -> bool:
     for a in (el, *el.iterancestors()):
         if a.tag in _NOT_LEAD_TAGS:
             return False
-        marks = f"{a.get('class') or ''} {a.get('id') or ''}"
-        if marks.strip() and _NOT_LEAD.search(marks):
+        hint = marks(a)
+        if hint.strip() and _NOT_LEAD.search(hint):
             return False
         if _NOT_LEAD_PROP.search(a.get("itemprop") or ""):
             return False
@@ -762,8 +762,8 @@ def _in_furniture(el: Any, scope: Any, headlined: _Headlines | None = None) -> b
             return True  # a picture inside a link with a headline: a teaser
         if a.tag == "a" and headlined is not None and (a.get("href") or "").strip() in headlined:
             return True  # a picture linked where a headline links: a teaser too
-        marks = f"{a.get('class') or ''} {a.get('id') or ''}"
-        if marks.strip() and _FURNITURE.search(marks):
+        hint = marks(a)
+        if hint.strip() and _FURNITURE.search(hint):
             return True
     return False
 

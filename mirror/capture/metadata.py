@@ -29,7 +29,7 @@ from lxml.html import HtmlElement
 
 from mirror.capture.days import day_in_text
 
-__all__ = ["PageMetadata", "clean_text", "read_metadata"]
+__all__ = ["PageMetadata", "clean_text", "marks", "read_metadata"]
 
 # schema.org types whose JSON-LD describes the article itself (schema.org type list)
 ARTICLE_TYPES = frozenset(
@@ -492,7 +492,7 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
             continue
         itemprop = (el.get("itemprop") or "").lower()
-        hint = _marks(el)
+        hint = marks(el)
         if "author" in (el.get("rel") or "").lower().split() or "author" in itemprop:
             rank = 3
         elif "byline" in hint.lower():
@@ -514,7 +514,7 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
     return (best[1],) if best[1] else ()
 
 
-def _marks(el: HtmlElement) -> str:
+def marks(el: HtmlElement) -> str:
     """An element's class and id, the words pages mark their parts with."""
     return f"{el.get('class') or ''} {el.get('id') or ''}"
 
@@ -522,7 +522,7 @@ def _marks(el: HtmlElement) -> str:
 def _hidden_or_in_comments(el: HtmlElement) -> bool:
     """``el`` or an element around it is hidden or part of a comment section."""
     return any(
-        not _visible(a) or _COMMENT_HINT.search(_marks(a)) for a in (el, *el.iterancestors())
+        not _visible(a) or _COMMENT_HINT.search(marks(a)) for a in (el, *el.iterancestors())
     )
 
 
@@ -637,7 +637,7 @@ def _article_part(el: Any) -> bool:
     return (
         isinstance(el.tag, str)
         and el.tag not in _NOT_ARTICLE_TAGS
-        and not _NOT_ARTICLE_HINT.search(_marks(el))
+        and not _NOT_ARTICLE_HINT.search(marks(el))
         and _visible(el)
     )
 
