@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -177,12 +177,15 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
     return PageMetadata(
         title=title or None,
         authors=authors,
-        published=normalise_date(
-            clean_text(ld.get("datePublished"))
-            or meta.get("article:published_time")
-            or meta.get("parsely-pub-date")
-            or meta.get("dc:date")
-            or _markup_date(tree)
+        published=_publishers_clock(
+            normalise_date(
+                clean_text(ld.get("datePublished"))
+                or meta.get("article:published_time")
+                or meta.get("parsely-pub-date")
+                or meta.get("dc:date")
+                or _markup_date(tree)
+            ),
+            tree,
         )
         or _found_date(tree, url)
         or _text_day(tree),
@@ -606,7 +609,9 @@ def _found_date(tree: HtmlElement, url: str) -> str | None:
 # Parts of a page that are not the article's: their dates are other articles' or
 # readers' (comments), and a clock in the site's furniture shows today.
 _NOT_ARTICLE_TAGS = frozenset({*_SKIP_TAGS, "nav", "footer", "aside", "form", "button", "select"})
-_NOT_ARTICLE_HINT = re.compile(r"comment|related|footer|sidebar|teaser|widget", re.I)
+_NOT_ARTICLE_HINT = re.compile(r"comment|related|footer|sidebar|widget", re.I)
+# a teaser of another article links to it; a "teaser text" without a link is the lead
+_TEASER_HINT = re.compile(r"teaser", re.I)
 
 
 def _text_day(tree: HtmlElement) -> str | None:
@@ -617,6 +622,9 @@ def _text_day(tree: HtmlElement) -> str | None:
     body = tree.find(".//body")
     if body is None:
         return None
+    # a form around most of the page is the page (ASP.NET writes one), not a form
+    most = len(body.text_content()) / 2
+    page_forms = {f for f in body.iter("form") if len(f.text_content()) > most}
     parts: list[str] = []
     # depth first in document order, without recursion (pages nest deeply); a
     # skipped element keeps its tail, which is its parent's text
@@ -627,19 +635,54 @@ def _text_day(tree: HtmlElement) -> str | None:
             parts.append(el.tail or "")
             continue
         stack.append((el, True))
-        if _article_part(el):
+        if el in page_forms or _article_part(el):
             parts.append(el.text or "")
             stack.extend((child, False) for child in reversed(el))
     return day_in_text(" ".join(" ".join(parts).split()), before=date.today())
 
 
 def _article_part(el: Any) -> bool:
-    return (
-        isinstance(el.tag, str)
-        and el.tag not in _NOT_ARTICLE_TAGS
-        and not _NOT_ARTICLE_HINT.search(marks(el))
-        and _visible(el)
-    )
+    if not isinstance(el.tag, str) or el.tag in _NOT_ARTICLE_TAGS or not _visible(el):
+        return False
+    if el.tag == "body":  # its classes describe the page ("no-sidebars"), not a part
+        return True
+    hint = marks(el)
+    if _NOT_ARTICLE_HINT.search(hint):
+        return False
+    return not (_TEASER_HINT.search(hint) and next(el.iter("a"), None) is not None)
+
+
+# A time written in UTC names the publisher's day only when the publisher keeps UTC.
+# When the page's scripts (analytics, ad tags) write the same instant with an offset of
+# its own, that is the publisher's clock, and its day is the day of publication.
+_OFFSET_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?[+-]\d\d:?\d\d")
+_OFFSET_TIMES_READ = 200  # at most, on a page
+
+
+def _publishers_clock(published: str | None, tree: HtmlElement) -> str | None:
+    """``published`` as the page's own clock writes it, when it writes the same instant
+    with an offset other than UTC's."""
+    if not published or "T" not in published:
+        return published
+    try:
+        when = datetime.fromisoformat(published)
+    except ValueError:
+        return published
+    if when.utcoffset() != timedelta(0):
+        return published
+    read = 0
+    for script in tree.iter("script"):
+        for m in _OFFSET_TIME.finditer(script.text or ""):
+            read += 1
+            if read > _OFFSET_TIMES_READ:
+                return published
+            try:
+                local = datetime.fromisoformat(m.group(0))
+            except ValueError:
+                continue
+            if local.utcoffset() and local == when:
+                return local.isoformat()
+    return published
 
 
 def normalise_date(value: str | None) -> str | None:

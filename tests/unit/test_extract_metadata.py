@@ -301,7 +301,7 @@ def test_a_day_written_only_in_the_text_is_found_outside_the_sites_furniture() -
     # own; the article says when it appeared in words, as German pages write it
     body = (
         "<nav>Dienstag, 1. Dezember 2099</nav>"
-        "<div class='teaser'>Älterer Beitrag vom 3. März 2015</div>"
+        "<div class='teaser'><a href='/alt'>Älterer Beitrag</a> vom 3. März 2015</div>"
         "<div><span>Benni</span> <span>10. September 2017</span></div>"
         + BODY
         + "<div class='comments'>Kommentar vom 12.10.2018</div>"
@@ -310,6 +310,34 @@ def test_a_day_written_only_in_the_text_is_found_outside_the_sites_furniture() -
     # a day that has not come yet is a clock or a typo, not the article's
     future = "<div>Stand: 01.01.2098</div>" + BODY
     assert read_metadata(page("<title>Fische</title>", future), URL).published is None
+
+
+def test_the_text_day_is_read_in_a_lead_a_page_wide_form_and_under_page_classes() -> None:
+    # a "teaser text" without a link is the article's own lead
+    lead = "<div class='teaser-text'><p>Pressemitteilung vom 25. Januar 2022</p></div>" + BODY
+    assert read_metadata(page("<title>Schulze</title>", lead), URL).published == "2022-01-25"
+    # ASP.NET wraps the whole page in one <form>: it is the page, not a form
+    form = f"<form action='/'><p class='date'>15 августа 2016, 13:43</p>{BODY}</form>"
+    assert read_metadata(page("<title>Podolski</title>", form), URL).published == "2016-08-15"
+    # the classes of <body> describe the page ("no-sidebars"), not a sidebar
+    tree = lxml_html.fromstring(
+        f"<html><head><title>Nuls</title></head><body class='no-sidebars'>"
+        f"<p>Mise en ligne 23 mai 2019</p>{BODY}</body></html>"
+    )
+    assert read_metadata(tree, URL).published == "2019-05-23"
+
+
+def test_a_utc_time_is_written_as_the_publishers_clock_writes_the_same_instant() -> None:
+    # the meta tag says UTC (the next day already); the site's analytics script writes
+    # the same instant on the publisher's clock, whose day is the day of publication
+    head = (
+        '<meta property="article:published_time" content="2023-11-09T05:30:59+00:00">'
+        "<script>analytics.push(['publishTime', '2023-11-08T23:30:59-06:00']);</script>"
+    )
+    assert read_metadata(page(head), URL).published == "2023-11-08T23:30:59-06:00"
+    # another instant is another time (an update), not this one
+    updated = head.replace("23:30:59-06:00", "23:45:00-06:00")
+    assert read_metadata(page(updated), URL).published == "2023-11-09T05:30:59+00:00"
 
 
 def test_a_title_escaped_twice_reads_as_its_words() -> None:
