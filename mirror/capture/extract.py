@@ -421,7 +421,8 @@ def _restore_lead(body: Any, order: dict[Any, int], sources: Sources, title: str
         size += len(text)
         if size > _LEAD_MAX:
             return
-    at = body.index(anchor)
+    # under the headline, above the lead picture, as newspapers set it
+    at = next(i for i, c in enumerate(body) if c is anchor or c.tag != "head")
     for i, el in enumerate(leads):
         para = etree.Element("p")
         _copy_inline(el, para)

@@ -69,6 +69,9 @@ def test_a_news_report_is_captured_whole(mirror: Mirror, tmp_path: Path) -> None
             assert text in md, text
             assert text.replace("'", "&#x27;") in page or text in page, text
     assert "> We were told to find the money ourselves" in md
+    # the lead under the headline opens the text, above the lead picture
+    lead = re.search(r'<p class="article__lead">(.*?)</p>', source)
+    assert lead and md.startswith(lead.group(1) + "\n") and f"<p>{lead.group(1)}</p>" in page
     # captions and credits, under their images on the reader page
     for caption in (
         "The president at a meeting with regional governors in the capital. "
@@ -170,6 +173,8 @@ def test_the_same_report_bundled_from_the_publishers_files_stays_whole(
             assert text in md, text
             assert text.replace("'", "&#x27;") in page or text in page, text
     assert "We were told to find the money ourselves" in md
+    lead = re.search(r'<p class="article__lead">(.*?)</p>', NEWS.read_text(encoding="utf-8"))
+    assert lead and lead.group(1) in md and lead.group(1) in page
     for credit in ("Vladimir Smirnov, TASS / kremlin.ru", "Ivan Sidorov / Riverside Times"):
         assert credit in md and credit in page
     stored = {p.read_bytes() for p in (out / "assets").iterdir()}

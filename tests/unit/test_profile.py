@@ -61,7 +61,7 @@ def test_the_same_bytes_give_the_same_sha256_and_a_change_another() -> None:
 @pytest.mark.parametrize(
     ("css", "matches"),
     [
-        ("p", 14),
+        ("p", 15),
         ("article h2", 2),
         ("ul > li", 9),
         (".article__content > ul > li", 3),
