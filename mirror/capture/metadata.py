@@ -622,9 +622,14 @@ def _text_day(tree: HtmlElement) -> str | None:
     body = tree.find(".//body")
     if body is None:
         return None
-    # a form around most of the page is the page (ASP.NET writes one), not a form
+    # a form around most of the page is the page (ASP.NET writes one), not a form;
+    # outermost forms only, so that no text is measured twice
     most = len(body.text_content()) / 2
-    page_forms = {f for f in body.iter("form") if len(f.text_content()) > most}
+    page_forms = {
+        f
+        for f in body.iter("form")
+        if next(f.iterancestors("form"), None) is None and len(f.text_content()) > most
+    }
     parts: list[str] = []
     # depth first in document order, without recursion (pages nest deeply); a
     # skipped element keeps its tail, which is its parent's text
@@ -649,6 +654,7 @@ def _article_part(el: Any) -> bool:
     hint = marks(el)
     if _NOT_ARTICLE_HINT.search(hint):
         return False
+    # libxml2 nests a page at most about 255 deep: the search for a link stays bounded
     return not (_TEASER_HINT.search(hint) and next(el.iter("a"), None) is not None)
 
 
