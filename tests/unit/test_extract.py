@@ -494,4 +494,3 @@ def test_a_lead_in_a_box_of_its_own_under_the_headline_opens_the_body(headline: 
     for furniture in ("Mara Quist", "14 March 2024", "Share this story"):
         assert furniture not in a.markdown
     assert f"<p>{LEAD}</p>" in a.content_html
-
