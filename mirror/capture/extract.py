@@ -448,9 +448,7 @@ def _first_block(body: Any, order: dict[Any, int], sources: Sources) -> tuple[An
     for child in body:
         if not isinstance(child.tag, str) or child.tag in ("head", "figure", "graphic"):
             continue
-        el = _source(sources, "".join(child.itertext()), order, -1)
-        if el is None and len(child):  # a list, a quote, a table: its first block
-            el = _source(sources, "".join(child[0].itertext()), order, -1)
+        el = _block_source(sources, child, order, -1)
         if el is not None:
             return child, el
     return None
@@ -631,9 +629,7 @@ def _illustrate(
     found: list[Any | None] = []
     after = -1
     for child in children:
-        el = _source(sources, "".join(child.itertext()), order, after)
-        if el is None and len(child):  # a list, a quote, a table: its first block
-            el = _source(sources, "".join(child[0].itertext()), order, after)
+        el = _block_source(sources, child, order, after)
         found.append(el)
         if el is not None:
             after = order[el]
@@ -706,6 +702,15 @@ def _source(sources: Sources, text: str, order: dict[Any, int], after: int) -> A
     if not candidates:
         return None
     return next((el for el in candidates if order[el] > after), candidates[0])
+
+
+def _block_source(sources: Sources, block: Any, order: dict[Any, int], after: int) -> Any:
+    """The page element a kept block of the body came from, as ``_source`` finds it;
+    for a list, a quote or a table, the element its first block came from."""
+    el = _source(sources, "".join(block.itertext()), order, after)
+    if el is None and len(block):
+        el = _source(sources, "".join(block[0].itertext()), order, after)
+    return el
 
 
 def _end(el: Any, order: dict[Any, int]) -> int:

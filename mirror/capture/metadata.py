@@ -623,13 +623,11 @@ def _text_day(tree: HtmlElement) -> str | None:
     if body is None:
         return None
     # a form around most of the page is the page (ASP.NET writes one), not a form;
-    # outermost forms only, so that no text is measured twice
-    most = len(body.text_content()) / 2
-    page_forms = {
-        f
-        for f in body.iter("form")
-        if next(f.iterancestors("form"), None) is None and len(f.text_content()) > most
-    }
+    # outermost forms only, so that no text is measured twice, and the page's text
+    # only when it has a form
+    forms = [f for f in body.iter("form") if next(f.iterancestors("form"), None) is None]
+    most = len(body.text_content()) / 2 if forms else 0
+    page_forms = {f for f in forms if len(f.text_content()) > most}
     parts: list[str] = []
     # depth first in document order, without recursion (pages nest deeply); a
     # skipped element keeps its tail, which is its parent's text
