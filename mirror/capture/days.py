@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["day_in_text", "human_date"]
+__all__ = ["day_in_text", "day_in_url", "human_date"]
 
 # Writing: CLDR's long date pattern and month names (in the form a date uses: genitive in
 # Slavic languages), without the era or the Russian "г.". Other languages get the
@@ -97,11 +97,20 @@ _DAY_WRITTEN = (
     re.compile(r"(?P<y>(?:19|20)\d\d)\s?[年년]\s?(?P<m>[01]?\d)\s?[月월]\s?(?P<d>[0-3]?\d)\s?[日일]"),
 )
 _EARLIEST = dt.date(1995, 1, 1)  # before the Web had news pages
+# "Last updated: 7 January 2025", "Aktualisiert am 17.01.2021": a day of change, which
+# is not the day of publication however prominently a page shows it
+_CHANGE_LABEL = re.compile(
+    r"(?:updated|aktualisiert|mis à jour|actualizado|atualizado|aggiornato|обновлено|"
+    r"оновлено|zaktualizowano|güncellendi)\W*(?:\w+\W+)?$",
+    re.I,
+)
+_LABEL_READ = 40  # characters before a day that may hold its label
 
 
 def day_in_text(text: str, *, before: dt.date) -> str | None:
     """The ISO day of the first date written in ``text`` that falls before ``before``
-    (a page's header often shows today's date: it is not the article's)."""
+    (a page's header often shows today's date: it is not the article's) and is not
+    labelled as a day of change."""
     found: list[tuple[int, dt.date]] = []
     for pattern in _DAY_WRITTEN:
         for m in pattern.finditer(text):
@@ -111,7 +120,34 @@ def day_in_text(text: str, *, before: dt.date) -> str | None:
                 day = dt.date(int(fields["y"]), int(month or 0), int(fields["d"]))
             except ValueError:
                 continue
-            if _EARLIEST <= day < before:
+            if _EARLIEST <= day < before and not _CHANGE_LABEL.search(
+                text, max(0, m.start() - _LABEL_READ), m.start()
+            ):
                 found.append((m.start(), day))
                 break
     return min(found)[1].isoformat() if found else None
+
+
+# "29-10-2021", "29.10.2021", "29_10_2021" in a URL's path, when only one reading is a day
+_URL_DAY = re.compile(r"(?<![\d])(?P<a>[0-3]?\d)[-._](?P<b>[01]?\d|[0-3]\d)[-._]" + _YEAR)
+
+
+def day_in_url(url: str) -> str | None:
+    """The ISO day a URL's path writes with its year last, when it can be read one way
+    only: "29-10-2021" and "10-29-2021" are 29 October, "10-09-2021" is no day. (htmldate
+    reads the paths that put the year first.)"""
+    path = url.split("?", 1)[0].split("#", 1)[0]
+    m = _URL_DAY.search(path.split("//", 1)[-1].partition("/")[2])
+    if m is None:
+        return None
+    a, b, year = int(m["a"]), int(m["b"]), int(m["y"])
+    readings: set[dt.date] = set()
+    for day_of_month, month in ((a, b), (b, a)):
+        try:
+            readings.add(dt.date(year, month, day_of_month))
+        except ValueError:
+            continue
+    if len(readings) != 1:
+        return None
+    (read,) = readings
+    return read.isoformat() if _EARLIEST <= read <= dt.date.today() else None

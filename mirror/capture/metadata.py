@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.days import day_in_text
+from mirror.capture.days import day_in_text, day_in_url
 
 __all__ = ["PageMetadata", "clean_text", "marks", "read_metadata"]
 
@@ -177,18 +177,7 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
     return PageMetadata(
         title=title or None,
         authors=authors,
-        published=_publishers_clock(
-            normalise_date(
-                clean_text(ld.get("datePublished"))
-                or meta.get("article:published_time")
-                or meta.get("parsely-pub-date")
-                or meta.get("dc:date")
-                or _markup_date(tree)
-            ),
-            tree,
-        )
-        or _found_date(tree, url)
-        or _text_day(tree),
+        published=_published(tree, url, ld, meta),
         site_name=site,
         language=language,
         direction=_direction(tree, language),
@@ -200,6 +189,30 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or None,
         canonical_url=_canonical(tree, meta, url),
     )
+
+
+def _published(tree: HtmlElement, url: str, ld: dict[str, Any], meta: dict[str, str]) -> str | None:
+    """The day of publication: as the page's structured data states it, unless the two
+    other readings of the page, htmldate's and the first day in its text, agree on
+    another day. Then the stated one is mostly a day of change, or a UTC time on the
+    other side of midnight (on trafilatura's evaluation set: right on 10 of 12 such
+    pages). With nothing stated: htmldate's, the text's, the one the URL names."""
+    stated = _publishers_clock(
+        normalise_date(
+            clean_text(ld.get("datePublished"))
+            or meta.get("article:published_time")
+            or meta.get("parsely-pub-date")
+            or meta.get("dc:date")
+            or _markup_date(tree)
+        ),
+        tree,
+    )
+    found = _found_date(tree, url)
+    if stated is None:
+        return found or _text_day(tree) or day_in_url(url)
+    if found and found != stated[:10] and _text_day(tree) == found:
+        return found
+    return stated
 
 
 def _choose_authors(
@@ -612,6 +625,7 @@ _NOT_ARTICLE_TAGS = frozenset({*_SKIP_TAGS, "nav", "footer", "aside", "form", "b
 _NOT_ARTICLE_HINT = re.compile(r"comment|related|footer|sidebar|widget", re.I)
 # a teaser of another article links to it; a "teaser text" without a link is the lead
 _TEASER_HINT = re.compile(r"teaser", re.I)
+_TEASER_LINK_SHARE = 10  # one character in ten, at least, is a link's
 
 
 def _text_day(tree: HtmlElement) -> str | None:
@@ -652,8 +666,15 @@ def _article_part(el: Any) -> bool:
     hint = marks(el)
     if _NOT_ARTICLE_HINT.search(hint):
         return False
-    # libxml2 nests a page at most about 255 deep: the search for a link stays bounded
-    return not (_TEASER_HINT.search(hint) and next(el.iter("a"), None) is not None)
+    return not (_TEASER_HINT.search(hint) and _links_elsewhere(el))
+
+
+def _links_elsewhere(teaser: HtmlElement) -> bool:
+    """A teaser of another article is mostly its link; a box a site names "teaser" that
+    holds this article (TYPO3's "newsSingle") has a few links in much text."""
+    # libxml2 nests a page at most about 255 deep: teasers in teasers stay bounded
+    linked = sum(len(a.text_content()) for a in teaser.iter("a"))
+    return linked > 0 and linked * _TEASER_LINK_SHARE >= len(teaser.text_content())
 
 
 # A time written in UTC names the publisher's day only when the publisher keeps UTC.

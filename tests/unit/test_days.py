@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from mirror.capture import days
-from mirror.capture.days import day_in_text, human_date
+from mirror.capture.days import day_in_text, day_in_url, human_date
 from mirror.capture.page import render_reader_page
 
 
@@ -79,6 +79,10 @@ def test_the_reader_page_shows_it_beside_the_iso_time() -> None:
         ("Apr 7, 2009 and 2008-01-02", "2009-04-07"),  # the first one written
         ("31.02.2020, then 2020-05-06", "2020-05-06"),  # no 31 February
         ("14/03/2024", None),  # day or month first? not read
+        # a day of change is not the day of publication
+        ("Last Updated: January 7, 2025 Published July 10, 2020", "2020-07-10"),
+        ("Aktualisiert am 17.01.2021", None),
+        ("Mis à jour le 3 mai 2019", None),
         ("in 1994-05-06", None),  # before news pages
     ],
 )
@@ -89,3 +93,23 @@ def test_a_day_written_in_text(text: str, day: str | None) -> None:
 def test_a_day_from_today_on_is_not_read() -> None:
     text = "Tuesday, 1 December 2026. Published 30 November 2026."
     assert day_in_text(text, before=dt.date(2026, 12, 1)) == "2026-11-30"
+
+
+@pytest.mark.parametrize(
+    ("url", "day"),
+    [
+        ("https://x.example/meldungen/29-10-2021", "2021-10-29"),
+        ("https://x.example/bericht_vom_22.04.2020_zum_thema", "2020-04-22"),
+        ("https://x.example/news/10-29-2021-story", "2021-10-29"),  # month first: one reading
+        ("https://x.example/09-09-2021", "2021-09-09"),  # both readings name one day
+        ("https://x.example/10-09-2021", None),  # 10 September or 9 October?
+        ("https://x.example/31-02-2021", None),  # no such day
+        ("https://x.example/123-10-2021", None),  # a number, not a day
+        ("https://x.example/a?from=29-10-2021", None),  # a query is not the page's name
+        ("https://29-10-2021.x.example/a", None),  # nor is the host
+        ("https://x.example/29-10-1990", None),  # before news pages
+        ("https://x.example/29-10-2099", None),  # not yet
+    ],
+)
+def test_a_day_a_url_writes_with_its_year_last(url: str, day: str | None) -> None:
+    assert day_in_url(url) == day

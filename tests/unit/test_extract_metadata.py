@@ -327,6 +327,37 @@ def test_the_text_day_is_read_in_a_lead_a_page_wide_form_and_under_page_classes(
     assert read_metadata(tree, URL).published == "2019-05-23"
 
 
+def test_the_stated_day_yields_when_the_pages_two_other_readings_agree_on_another() -> None:
+    # the markup's datePublished is the day the page was changed; htmldate reads the
+    # page's "date" meta tag, and the day the article shows first agrees with it
+    head = '<meta name="date" content="2022-02-04 15:33">'
+    stated = "<time itemprop='datePublished' datetime='2021-12-14T15:41:07+01:00'></time>"
+    shown = f"{stated}<p>04.02.2022</p>{BODY}"
+    assert read_metadata(page(head, shown), URL).published == "2022-02-04"
+    # one reading alone does not outvote what the page states
+    other = f"{stated}<p>01.02.2022</p>{BODY}"
+    assert read_metadata(page(head, other), URL).published == "2021-12-14T15:41:07+01:00"
+
+
+def test_a_url_with_its_year_last_names_the_day_when_nothing_else_does() -> None:
+    url = "https://x.example/media-news/meldungen/29-10-2021"
+    assert read_metadata(page(), url).published == "2021-10-29"
+    # a day in the text comes first
+    text = "<p>Pressemitteilung vom 28.10.2021</p>" + BODY
+    assert read_metadata(page(body=text), url).published == "2021-10-28"
+
+
+def test_a_box_named_teaser_that_holds_the_article_lends_it_its_day() -> None:
+    # TYPO3 writes a single news item as a "teaser" box; its few links (a picture, a
+    # mail address) are not a link to another article
+    box = (
+        "<div class='teaserTyp3 newsSingle'><span>01.02.2022</span>"
+        "<a href='/pic.png'><img src='/pic.png'></a>" + BODY + "<a href='mailto:a@x.example'>"
+        "a@x.example</a></div>"
+    )
+    assert read_metadata(page("<title>Pässe</title>", box), URL).published == "2022-02-01"
+
+
 def test_a_utc_time_is_written_as_the_publishers_clock_writes_the_same_instant() -> None:
     # the meta tag says UTC (the next day already); the site's analytics script writes
     # the same instant on the publisher's clock, whose day is the day of publication
