@@ -18,7 +18,9 @@
     as a reader page must, costs precision there by construction).
 (a) the 64 Readability pages (default ``../shared/corpus/readability``), scored with
     the functions of ``../shared/tools/score_capture.py`` (title, byline, recall
-    median / p10, precision median) in process, via ``bench/score_extract.py``.
+    median / p10, precision median) in process, via ``bench/score_extract.py``, and
+    each page's token F1 (median and mean), which weighs what is kept and what is lost
+    alike.
 
 The evaluation set is read from the given checkout only: it is never copied into
 this project, and no test runs this script. ``--worse FILE`` writes the pages of set

@@ -80,6 +80,12 @@ class Figures:
             "precision_median": statistics.median(self.precisions or [0.0]),
         }[name]
 
+    def f1s(self) -> list[float]:
+        """Each page's token F1: precision and recall in one figure, so that keeping
+        less (a higher precision) and keeping more (a higher recall) weigh alike."""
+        pairs = zip(self.precisions, self.recalls, strict=True)
+        return [2 * p * r / (p + r) if p + r else 0.0 for p, r in pairs]
+
     def short(self) -> list[str]:
         return [f"{m} {self.value(m):.2f}<{t}" for m, t in TARGET.items() if self.value(m) < t]
 
@@ -88,6 +94,8 @@ class Figures:
             f"title {self.titles}/{self.pages}, byline {self.bylines}/{self.by_n}, "
             f"recall median {self.value('recall_median'):.3f} p10 {self.value('recall_p10'):.3f}, "
             f"precision median {self.value('precision_median'):.3f}, "
+            f"F1 median {statistics.median(self.f1s() or [0.0]):.4f} "
+            f"mean {statistics.fmean(self.f1s() or [0.0]):.4f}, "
             f"extraction {self.seconds:.1f}s"
         )
 
@@ -162,6 +170,7 @@ def score(
                 fig.problems.append(f"{n}: recall {rec:.2f} precision {prec:.2f}")
         else:
             fig.recalls.append(0.0)
+            fig.precisions.append(0.0)
     return fig
 
 

@@ -14,7 +14,8 @@ Both outputs are rendered from that single extraction tree:
 * ``markdown`` (``article.md``) — the article *text*: headings as ``#``, paragraphs,
   lists, quotes, tables. Links are rendered as their text only and each image as a
   line of its own in italics, ``*alt — caption*``, with only the parts that tell the
-  reader something (no file names, addresses, generic words, the title again, or a
+  reader something (no file names, addresses, generic words, the title again, an alt
+  that retells the text around it or that the page hides from screen readers, or a
   line repeated; nothing when neither part says anything), so the file reads as prose
   and holds no URLs: addresses are noise for readers and for text search, and the
   reader page (``index.html``) keeps every link and image.
@@ -819,6 +820,8 @@ def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
         src = image_source(img, base, page=True)
         if src:  # the same picture twice in an article shows twice, as on the page
             graphic = etree.Element("graphic", src=src, alt=clean_text(img.get("alt") or ""))
+            if (img.get("aria-hidden") or "").strip().lower() == "true":
+                graphic.set("aria-hidden", "true")
             break
     if graphic is None and el.tag == "figure":
         src = _named_picture(el, base)
@@ -1074,20 +1077,25 @@ def _describe_images(body: Any, title: str) -> None:
     """The image line of each image and figure of ``body`` (set as its ``line``); an
     image line that only repeats an earlier one is left out (the image stays)."""
     seen: set[str] = set()
+    text_pairs = _word_pairs(" ".join(body.itertext()))
     for el in body.iter("figure", "graphic"):
         if el.tag == "graphic" and next(el.iterancestors("figure"), None) is not None:
             continue
-        line = _image_line(el, title)
+        line = _image_line(el, title, text_pairs)
         if line in seen:
             line = ""
         seen.add(line)
         el.set("line", line)
 
 
-def _image_line(el: Any, title: str) -> str:
+def _image_line(el: Any, title: str, text_pairs: frozenset[tuple[str, str]] = frozenset()) -> str:
     img = el if el.tag == "graphic" else el.find(".//graphic")
     alt = clean_text(img.get("alt") or img.get("title") or "") if img is not None else ""
     alt = _useful_alt(alt, title)
+    # an alt the text already tells, or the alt of a picture the page hides from screen
+    # readers (MediaWiki's formulas: TeX, beside the MathML that is read), tells nothing
+    if _already_told(alt, text_pairs) or (img is not None and img.get("aria-hidden") == "true"):
+        alt = ""
     cap = el.find("figcaption") if el.tag == "figure" else None
     caption = clean_text("".join(cap.itertext())) if cap is not None else ""
     if alt and caption:  # the same words twice: once (punctuation and case aside)
@@ -1098,6 +1106,26 @@ def _image_line(el: Any, title: str) -> str:
             caption = ""
     text = " — ".join(x for x in (alt, caption) if x).replace("*", "\\*")
     return f"*{text}*" if text else ""
+
+
+# An alt text that repeats what the text around the image says is redundant (W3C's
+# alt decision tree: "the text alternative would repeat nearby text"); a photo essay's
+# alts retell its captions. Judged on word pairs, so that "back yard" for "backyard"
+# or a changed comma still reads as the same sentence, and only for alts long enough
+# to be a sentence.
+_ALT_TOLD = 0.8  # share of an alt's word pairs the text holds
+_ALT_TOLD_PAIRS = 3  # an alt of at least four words
+
+
+def _word_pairs(text: str) -> frozenset[tuple[str, str]]:
+    return frozenset(itertools.pairwise(_words(text)))
+
+
+def _already_told(alt: str, text_pairs: frozenset[tuple[str, str]]) -> bool:
+    pairs = list(itertools.pairwise(_words(alt)))
+    if len(pairs) < _ALT_TOLD_PAIRS:
+        return False
+    return sum(p in text_pairs for p in pairs) >= _ALT_TOLD * len(pairs)
 
 
 def _useful_alt(alt: str, title: str) -> str:

@@ -292,6 +292,45 @@ def test_image_lines_leave_out_alt_texts_that_say_nothing() -> None:
         assert f"/img/{name}.jpg" in a.content_html, name
 
 
+def test_an_alt_that_retells_the_text_around_it_is_left_out_of_the_image_line() -> None:
+    # a photo essay: each picture's alt retells its caption in the list below it, with
+    # a changed comma and "back yard" for "backyard"; a short alt is never judged so
+    extra = (
+        '<figure><img src="/img/q.jpg" alt="Ana with her father in his back yard where he '
+        'keeps the boat he built with his brother"></figure>'
+        "<ul><li>Ana with her father in his backyard, where he keeps the boat he built with "
+        "his brother</li></ul>"
+        '<p><img src="/img/r.jpg" alt="The flooded quay"> The flooded quay was closed.</p>'
+        '<figure><img src="/img/t.jpg" alt="Rescue boats waiting by the old mill at dawn">'
+        "<figcaption>Volunteers got ready before sunrise.</figcaption></figure>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "in his back yard" not in a.markdown
+    assert "- Ana with her father in his backyard, where he keeps the boat he" in a.markdown
+    assert "*The flooded quay*" in _lines(a.markdown)
+    # an alt that tells what the text does not stays beside the caption
+    assert (
+        "*Rescue boats waiting by the old mill at dawn — Volunteers got ready before sunrise.*"
+        in _lines(a.markdown)
+    )
+    assert 'alt="Ana with her father in his back yard' in a.content_html  # the page keeps it
+
+
+def test_a_picture_hidden_from_screen_readers_lends_its_line_no_alt() -> None:
+    # MediaWiki writes a formula as MathML for screen readers and a picture, hidden
+    # from them, whose alt is TeX: the alt is no text of the article
+    extra = (
+        '<p>The sum <img src="/math/1.svg" aria-hidden="true" alt="{\\displaystyle a+b}"> '
+        "grows with both terms.</p>"
+        '<figure><img src="/img/m.jpg" aria-hidden="true" alt="decorative swirl">'
+        "<figcaption>The valley after the flood.</figcaption></figure>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "displaystyle" not in a.markdown and "swirl" not in a.markdown
+    assert "*The valley after the flood.*" in _lines(a.markdown)  # the caption stays
+    assert "/math/1.svg" in a.content_html  # and the reader page keeps the picture
+
+
 def test_an_image_line_that_repeats_an_earlier_one_is_written_once() -> None:
     extra = "".join(
         f'<p><img src="/img/s{i}.png" alt="Screen of the river gauge"></p>' for i in range(3)
