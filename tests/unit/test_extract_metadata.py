@@ -7,6 +7,7 @@ import json
 import pytest
 from lxml import html as lxml_html
 
+from mirror.capture import metadata
 from mirror.capture.metadata import (
     normalise_date,
     normalise_language,
@@ -356,6 +357,19 @@ def test_a_box_named_teaser_that_holds_the_article_lends_it_its_day() -> None:
         "a@x.example</a></div>"
     )
     assert read_metadata(page("<title>Pässe</title>", box), URL).published == "2022-02-01"
+
+
+def test_the_text_day_search_reads_a_bounded_part_of_the_page() -> None:
+    # teasers nest in teasers, each judged: only a box's first characters are read
+    prose = "<p>" + "Text des Artikels. " * 400 + "</p>"  # 7,600 characters
+    links = "".join(f"<a href='/n{i}'>Eine andere Meldung mit langem Titel</a>" for i in range(300))
+    box = f"<div class='teaser'><span>01.02.2022</span>{prose}{links}</div>"
+    assert read_metadata(page("<title>T</title>", box), URL).published == "2022-02-01"
+    # the text's first 200,000 characters are searched for a day (htmldate reads on)
+    late = "<p>" + "Text des Artikels. " * 11_000 + "</p><p>Veröffentlicht am 01.02.2022</p>"
+    assert metadata._text_day(page("<title>T</title>", late)) is None
+    early = "<p>" + "Text des Artikels. " * 10_000 + "</p><p>Veröffentlicht am 01.02.2022</p>"
+    assert metadata._text_day(page("<title>T</title>", early)) == "2022-02-01"
 
 
 def test_a_utc_time_is_written_as_the_publishers_clock_writes_the_same_instant() -> None:
