@@ -88,12 +88,13 @@ _TRAILING_DATE = re.compile(
     rf"|(?:(?:am|le|el|il)\s+)?\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{2,4}}).*$",
     re.I,
 )
-# "By", "Von", "Par"...; "Author:", "Autor:", "Автор:"; "Posted by", "Post author By"
+# "By", "Von", "Par"...; "Author:", "Autor:", "Автор:"; "Posted by", "Post author By";
+# "ByJane Doe" (<span>By</span><a>Jane Doe</a>: spaced by style sheets, not text)
 _BY_PREFIX = re.compile(
     r"^(?:(?:post(?:ed)?\s+)?(?:authors?|autor(?:in|en)?|auteur|autore|автор)(?:\s*:\s*|\s+))?"
     r"(?:(?:written|posted|geschrieben|verfasst|veröffentlicht|publiziert|publié|escrito"
     r"|publicado)\s+)?"
-    r"(?:(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+)?",
+    r"(?:(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+|(?-i:By(?=[A-Z])))?",
     re.I,
 )
 # "Posted by Jane Doe @ 12:00", "Text von Jan de Vries und Eva Berg am 3. Mai": a name is
@@ -531,8 +532,9 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
 
 
 def marks(el: HtmlElement) -> str:
-    """An element's class and id, the words pages mark their parts with."""
-    return f"{el.get('class') or ''} {el.get('id') or ''}"
+    """An element's class, id and test id (React sites mark their parts with it), the
+    words pages mark their parts with."""
+    return f"{el.get('class') or ''} {el.get('id') or ''} {el.get('data-testid') or ''}"
 
 
 def _hidden_or_in_comments(el: HtmlElement) -> bool:

@@ -385,6 +385,19 @@ def test_a_utc_time_is_written_as_the_publishers_clock_writes_the_same_instant()
     assert read_metadata(page(updated), URL).published == "2023-11-09T05:30:59+00:00"
 
 
+def test_a_byline_marked_by_its_test_id_and_spaced_by_style_only() -> None:
+    # React sites mark their parts with data-testid; "By" and the name are two spans,
+    # which a style sheet spaces apart
+    body = (
+        "<div data-testid='prism-byline'><span>By</span><span><a href='/team/ann'>"
+        "Ann Ortega</a></span></div>" + BODY
+    )
+    assert read_metadata(page(body=body), URL).authors == ("Ann Ortega",)
+    # a name that begins with the letters "By" stays whole
+    named = "<p class='byline'>Byron Oakes</p>" + BODY
+    assert read_metadata(page(body=named), URL).authors == ("Byron Oakes",)
+
+
 def test_a_title_escaped_twice_reads_as_its_words() -> None:
     head = '<meta property="og:title" content="Q&amp;amp;A: Floods &amp;#8211; what now">'
     assert read_metadata(page(head), URL).title == "Q&A: Floods – what now"
