@@ -60,7 +60,7 @@ _PROPERTY = re.compile(
 # <meta name=...>: "author", "dc.creator", "parsely-author", "sailthru.author", ...
 _NAME = re.compile(
     r"^\s*(?:(dc|dcterm|og|twitter|parsely|sailthru|weibo:(?:article|webpage))\s*[-.:]\s*)?"
-    r"(author|creator|byl|pub-date|date|description|title|site_name)\s*$",
+    r"(author|creator|byl|pub-date|date|description|title|site_name|label\d|data\d)\s*$",
     re.I,
 )
 # "author" but not "authority"/"authorization"
@@ -364,12 +364,29 @@ def _meta_values(tree: HtmlElement) -> dict[str, str]:
 def _meta_authors(meta: dict[str, str]) -> tuple[str, ...]:
     for key in (
         "dc:creator", "dcterm:creator", "author", "parsely-author", "sailthru:author", "byl",
-        "article:author",
+        "article:author", *_labelled_author(meta),
     ):  # fmt: skip
         name = _clean_byline(meta.get(key))
         if name and not _URL.match(name):
             return (name,)
     return ()
+
+
+# Yoast SEO (WordPress) writes the author as a Twitter card's labelled datum:
+# twitter:label1 "Written by", "Verfasst von", "Escrito por"; twitter:data1 the name
+_AUTHOR_LABEL = re.compile(
+    rf"^(?:(?:{_BYLINE_VERBS}|écrit|escrito|scritto)\s+)?(?:{_BYLINE_BY}|da)$"
+    r"|^(?:authors?|autor(?:in)?|auteur|autore|автор)$",
+    re.I,
+)
+
+
+def _labelled_author(meta: dict[str, str]) -> tuple[str, ...]:
+    return tuple(
+        f"twitter:data{n}"
+        for n in range(1, 10)
+        if _AUTHOR_LABEL.match(meta.get(f"twitter:label{n}", "").strip(" :"))
+    )
 
 
 # ---------------------------------------------------------------- document markup

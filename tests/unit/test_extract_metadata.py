@@ -385,6 +385,20 @@ def test_a_utc_time_is_written_as_the_publishers_clock_writes_the_same_instant()
     assert read_metadata(page(updated), URL).published == "2023-11-09T05:30:59+00:00"
 
 
+def test_the_author_a_twitter_card_labels_as_the_writer() -> None:
+    # Yoast SEO (WordPress) writes the author as a labelled datum of the Twitter card
+    head = (
+        '<meta name="twitter:label1" content="Geschätzte Lesezeit">'
+        '<meta name="twitter:data1" content="3 Minuten">'
+        '<meta name="twitter:label2" content="Verfasst von">'
+        '<meta name="twitter:data2" content="Karoline Herr">'
+    )
+    assert read_metadata(page(head), URL).authors == ("Karoline Herr",)
+    # a datum under another label is nobody's name
+    other = head.replace("Verfasst von", "Kategorie")
+    assert read_metadata(page(other), URL).authors == ()
+
+
 def test_a_byline_marked_by_its_test_id_and_spaced_by_style_only() -> None:
     # React sites mark their parts with data-testid; "By" and the name are two spans,
     # which a style sheet spaces apart
