@@ -15,6 +15,7 @@ field the page does not state stays None.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -60,7 +61,8 @@ _PROPERTY = re.compile(
 # <meta name=...>: "author", "dc.creator", "parsely-author", "sailthru.author", ...
 _NAME = re.compile(
     r"^\s*(?:(dc|dcterm|og|twitter|parsely|sailthru|weibo:(?:article|webpage))\s*[-.:]\s*)?"
-    r"(author|creator|byl|pub-date|date|description|title|site_name|label\d|data\d)\s*$",
+    r"(author|creator|byl|pub-date|date|description|title|site_name|label\d|data\d"
+    r"|application-name|apple-mobile-web-app-title)\s*$",
     re.I,
 )
 # "author" but not "authority"/"authorization"
@@ -171,7 +173,9 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or meta.get("parsely-title")
         or _heuristic_title(tree, doc_title)
     )
-    title = _headline_part(strip_site_suffix(_unescaped(title), site, url), tree) if title else ""
+    if title:
+        title = strip_site_suffix(_unescaped(title), site, url, named=_self_naming(tree, meta))
+        title = _headline_part(title, tree)
     people, organisations = _ld_authors(ld)
     authors = _choose_authors(people, _meta_authors(meta), tree, site, url) or organisations
     language = _language(tree, meta, ld)
@@ -468,13 +472,30 @@ def _similar(a: str, b: str) -> bool:
     return 1 - missing / max(1, sum(len(w) + 1 for w in wa)) > 0.75
 
 
-def strip_site_suffix(title: str, site: str | None, url: str) -> str:
+def strip_site_suffix(
+    title: str, site: str | None, url: str, named: tuple[str, ...] = ()
+) -> str:
     """Drop a leading or trailing part of ``title`` that names the site.
 
     The part must match the site name (or the host name); the rest is kept only when it
-    is at least half the title, so a short title is not cut to a stub.
+    is at least half the title, so a short title is not cut to a stub. A trailing part
+    the page names itself by (``named``: see _self_naming) goes too when what is left
+    reads as a headline (two words, twelve characters).
     """
     title = clean_text(title)
+    parts = _SEPARATORS.split(title)
+    if named and len(parts) >= 2 and len(parts[-1].split()) <= _MAX_SELF_NAME_WORDS:
+        head = title[: title.rfind(_SEPARATORS.findall(title)[-1])]
+        tail = _key(parts[-1])
+        # a page whose logo says the whole title ("Yahoo News - Latest News") is named so;
+        # a section page's one word ("Geschichte | Site", "blog | Site") is no headline
+        if (
+            len(tail) >= _MIN_SELF_NAME
+            and len(head) >= _MIN_HEADLINE
+            and " " in head.strip()
+            and any(tail in n and _key(head) not in n for n in named)
+        ):
+            return strip_site_suffix(head, site, url)
     names = {_key(site or "")}
     host = _host(url)
     if host:
@@ -498,6 +519,48 @@ def strip_site_suffix(title: str, site: str | None, url: str) -> str:
     for i in range(start + 1, end):
         kept += seps[i - 1] + parts[i]
     return kept if len(kept) >= 0.5 * len(title) else title
+
+
+# What a page calls itself: its app name, the text or alt of its logo or brand (short),
+# and its copyright line. A title's trailing part found there is the site's name.
+_SELF_NAMING = re.compile(r"logo|brand|site-?(?:title|name)|masthead|copyright", re.I)
+_SELF_NAME_TEXT = 100  # characters: a logo's text, not a header's
+_SELF_NAME_NODES = 20  # elements
+_COPYRIGHT = re.compile(r"(?:©|\(c\)|copyright)\s*.{0,80}", re.I)
+_MIN_SELF_NAME = 4  # characters of a site name's key
+_MAX_SELF_NAME_WORDS = 6
+_MIN_HEADLINE = 12  # characters, and two words at least, left of a self-name
+_SELF_NAMING_READ = 5_000  # elements of a page looked at
+
+
+def _self_naming(tree: HtmlElement, meta: dict[str, str]) -> tuple[str, ...]:
+    """The keys (see _key) of what the page calls itself."""
+    said = [meta.get("application-name", ""), meta.get("apple-mobile-web-app-title", "")]
+    body = tree.find(".//body")
+    for el in itertools.islice((body if body is not None else tree).iter(), _SELF_NAMING_READ):
+        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
+            continue
+        hint = marks(el)
+        if el.tag == "img" and _SELF_NAMING.search(f"{hint} {el.get('src') or ''}"):
+            said.append(f"{el.get('alt') or ''} {el.get('title') or ''}")
+        elif _SELF_NAMING.search(hint):
+            said.extend(_logo_text(el))
+        if el.text and _COPYRIGHT.search(el.text):
+            said.extend(m.group(0) for m in _COPYRIGHT.finditer(el.text))
+    return tuple(k for k in map(_key, said) if k)
+
+
+def _logo_text(el: HtmlElement) -> list[str]:
+    """The text and picture alts of a small element (a logo, a brand line); nothing for
+    a large one (a header whose class says "brand"). Bounded: logos nest in logos."""
+    nodes = list(itertools.islice(el.iter(), _SELF_NAME_NODES + 1))
+    if len(nodes) > _SELF_NAME_NODES:
+        return []
+    pieces = [n.text or "" for n in nodes] + [n.tail or "" for n in nodes[1:]]
+    if sum(map(len, pieces)) > _SELF_NAME_TEXT:
+        return []
+    alts = [f"{n.get('alt') or ''} {n.get('title') or ''}" for n in nodes if n.tag == "img"]
+    return [el.text_content(), *alts]
 
 
 def _key(s: str) -> str:

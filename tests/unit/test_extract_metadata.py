@@ -412,6 +412,50 @@ def test_a_byline_marked_by_its_test_id_and_spaced_by_style_only() -> None:
     assert read_metadata(page(body=named), URL).authors == ("Byron Oakes",)
 
 
+@pytest.mark.parametrize(
+    ("title", "body", "expected"),
+    [
+        # the logo's picture names the site
+        (
+            "Plejaden, M45 - Abenteuer Astronomie",
+            "<a class='site-logo' href='/'><img src='/l.png' alt='Abenteuer Astronomie'></a>",
+            "Plejaden, M45",
+        ),
+        # so does the copyright line
+        (
+            "Kleine Schafskunde | Mäscot das Schaf",
+            "<footer><p>© 2019 Mäscot das Schaf. Alle Rechte vorbehalten.</p></footer>",
+            "Kleine Schafskunde",
+        ),
+        # nothing names the site: the title as it is
+        ("Plejaden, M45 - Abenteuer Astronomie", "", "Plejaden, M45 - Abenteuer Astronomie"),
+        # a logo that says the whole title: the site's name is the title
+        (
+            "The Daily Courier - Latest News",
+            "<a class='logo'><img src='/y.png' alt='The Daily Courier - Latest News'></a>",
+            "The Daily Courier - Latest News",
+        ),
+        # one word left is a section of the site, no headline
+        (
+            "Geschichte | Klänge des Verschweigens",
+            "<div class='brand'>Klänge des Verschweigens</div>",
+            "Geschichte | Klänge des Verschweigens",
+        ),
+        (
+            "Bohnenviertel - Stadt Stuttgart",
+            "<div class='brand'>Stadt Stuttgart</div>",
+            "Bohnenviertel - Stadt Stuttgart",
+        ),
+    ],
+)
+def test_a_title_loses_the_name_the_page_calls_itself(
+    title: str, body: str, expected: str
+) -> None:
+    head = f'<meta property="og:title" content="{title}">'
+    tree = page(head, body + BODY)
+    assert read_metadata(tree, "https://x.example/a").title == expected
+
+
 def test_a_title_escaped_twice_reads_as_its_words() -> None:
     head = '<meta property="og:title" content="Q&amp;amp;A: Floods &amp;#8211; what now">'
     assert read_metadata(page(head), URL).title == "Q&A: Floods – what now"
