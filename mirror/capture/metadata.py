@@ -651,12 +651,24 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
             and not (m.group("verb") or (m.group("rest") is not None and " " in m.group("name")))
         ):
             continue
-        if _hidden_or_in_comments(el):
+        if _hidden_or_in_comments(el) or _in_site_furniture(el):
             continue
         name = _clean_byline(m.group("name"))
         if name:
             return (name,)
     return ()
+
+
+# "By Studio Nord" in a footer, "Written by Ann Lee" in a menu: the site's credits or
+# another page's byline, not this article's
+_CREDITS_HINT = re.compile(r"footer|copyright|credits|colophon|site-info", re.I)
+
+
+def _in_site_furniture(el: HtmlElement) -> bool:
+    return any(
+        a.tag in ("nav", "footer") or _CREDITS_HINT.search(marks(a))
+        for a in (el, *el.iterancestors())
+    )
 
 
 def _clean_byline(value: Any) -> str:

@@ -518,6 +518,18 @@ def test_a_text_byline_inside_comments_is_not_the_authors() -> None:
     assert read_metadata(page("", body), URL).authors == ()
 
 
+def test_the_sites_credits_are_not_the_articles_byline() -> None:
+    for credits in (
+        "<footer><p>Von Jane Doe, mit Liebe gemacht</p></footer>",
+        "<nav><a href='/about'>Written by Ann Lee</a></nav>",
+        "<div class='site-info'><p>By Kim Navarro</p></div>",
+    ):
+        assert read_metadata(page("", BODY + credits), URL).authors == (), credits
+    # the byline where the article is
+    body = "<p>By Jane Doe</p>" + BODY + "<footer><p>By Ann Lee</p></footer>"
+    assert read_metadata(page("", body), URL).authors == ("Jane Doe",)
+
+
 def test_an_organisation_as_author_yields_to_a_person() -> None:
     org = {"@type": "NewsMediaOrganization", "name": "Coast Watchers"}
     head = ld({"@type": "NewsArticle", "headline": "H", "author": [org]})
