@@ -174,7 +174,9 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or _heuristic_title(tree, doc_title)
     )
     if title:
-        title = strip_site_suffix(_unescaped(title), site, url, named=_self_naming(tree, meta))
+        title = strip_site_suffix(_unescaped(title), site, url)
+        if _SEPARATORS.search(title):  # what the page calls itself, only when it may tell
+            title = strip_site_suffix(title, site, url, named=_self_naming(tree, meta))
         title = _headline_part(title, tree)
     people, organisations = _ld_authors(ld)
     authors = _choose_authors(people, _meta_authors(meta), tree, site, url) or organisations
