@@ -20,7 +20,8 @@
     the functions of ``../shared/tools/score_capture.py`` (title, byline, recall
     median / p10, precision median) in process, via ``bench/score_extract.py``, and
     each page's token F1 (median and mean), which weighs what is kept and what is lost
-    alike.
+    alike. Ours is scored on article.md and, as in (b), on its body text: Readability's
+    expected texts leave out many captions and credits that article.md keeps.
 
 The evaluation set is read from the given checkout only: it is never copied into
 this project, and no test runs this script. ``--worse FILE`` writes the pages of set
@@ -173,8 +174,13 @@ def readability_figures(pages: Path, only: str | None) -> list[str]:
             str(getattr(doc, "text", None) or ""),
         )
 
+    def ours_body(html: str, url: str) -> tuple[str, str, str]:
+        title, byline, markdown = se.ours(html, url)
+        return title, byline, _IMAGE_LINE.sub("", markdown)
+
     lines = []
-    for label, fn in (("trafilatura alone", theirs), ("ours", se.ours)):
+    runs = (("trafilatura alone", theirs), ("ours", se.ours), ("ours, body text", ours_body))
+    for label, fn in runs:
         if only and not label.startswith(only):
             continue
         fig = se.score(sc, pages, docs, fn)

@@ -101,12 +101,12 @@ def extract_article(html: str, url: str) -> Article:
     _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
     _restore_lead(body, order, sources, title)
     _describe_images(body, title)
+    # the title lives in the manifest and the reader page's header: neither the page
+    # nor article.md (the body only) repeats it as the body's first heading
+    _drop_title_heading(body, title)
     markdown = _markdown(body)
     if not markdown.strip():
         raise UsageError(f"no article text found at {url}")
-    # article.md keeps the article's own heading (a Markdown document starts with its
-    # title); the reader page shows the title in its header, so not in the body again
-    _drop_title_heading(body, title)
     content_html = _html(body, base)
     return Article(
         title=title,
@@ -123,8 +123,7 @@ def extract_article(html: str, url: str) -> Article:
 
 
 def _drop_title_heading(body: Any, title: str) -> None:
-    """The reader page shows the title in its header: a first heading of the body that
-    only repeats it would show it twice."""
+    """A first heading of the body that only repeats the title would show it twice."""
     for child in body:
         if not isinstance(child.tag, str):
             continue
@@ -806,7 +805,8 @@ def _portrait_of(img: Any, authors: tuple[str, ...]) -> bool:
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.casefold())
+    # soft hyphens are hyphenation hints inside a word ("Sche\u00adma\u00adtisch")
+    return re.findall(r"\w+", text.replace("\u00ad", "").casefold())
 
 
 def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
@@ -831,6 +831,8 @@ def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
     if el.tag == "img":
         cap = described.get(_described_by(el))
         if cap is None:
+            cap = _caption_after(el)
+        if cap is None:
             return graphic
     else:
         cap = el.find(".//figcaption")
@@ -844,6 +846,32 @@ def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
     if text and len(text) <= _MAX_CAPTION:
         etree.SubElement(figure, "figcaption").text = text
     return figure
+
+
+# A caption a page writes as the element right after its picture, named so by its class
+# ("media-caption", "image-caption", "wp-caption-text"), not as a <figcaption>
+_CAPTION_CLASS = re.compile(r"caption", re.I)
+_WRAPPER_DEPTH = 4  # elements around a picture that hold nothing else
+
+
+def _caption_after(img: Any) -> Any | None:
+    """The caption written right after ``img`` or after the elements that only wrap it,
+    or None."""
+    el = img
+    for _ in range(_WRAPPER_DEPTH):
+        nxt = _next_element(el)
+        if nxt is not None:
+            named = f"{nxt.get('class') or ''} {nxt.get('id') or ''}"
+            if _CAPTION_CLASS.search(named) and next(nxt.iter("img"), None) is None:
+                return nxt
+            return None
+        parent = el.getparent()
+        if parent is None or (parent.text or "").strip() or (el.tail or "").strip():
+            return None
+        if [c for c in parent if isinstance(c.tag, str)] != [el]:
+            return None  # the parent holds more than the picture
+        el = parent
+    return None
 
 
 def _described_by(img: Any) -> str:

@@ -62,10 +62,10 @@ def page_article(
     for doomed in content.xpath(".//" + " | .//".join(_DROP)):
         doomed.drop_tree()
     title = title or _first_heading(content) or clean_text(tree.findtext(".//title"))
-    markdown = html_markdown(content)
-    if not markdown.strip() and not content.xpath(".//img"):
+    if not clean_text(content.text_content()) and not content.xpath(".//img"):
         raise UsageError("the page has no text or images to bundle")
     _drop_title_heading(content, title)
+    markdown = html_markdown(content)
     article = Article(
         title=title or "",
         authors=authors,
@@ -90,8 +90,8 @@ def _first_heading(content: HtmlElement) -> str:
 
 
 def _drop_title_heading(content: HtmlElement, title: str) -> None:
-    """The reader page's header shows the title: a first heading saying the same is
-    left out of its body (article.md keeps it: a Markdown document starts with it)."""
+    """The title lives in the manifest and the reader page's header: a first heading
+    saying the same is left out of the body, and so of article.md."""
     for el in content.iter("h1", "h2"):
         if clean_text(el.text_content()).casefold() == title.strip().casefold():
             el.drop_tree()

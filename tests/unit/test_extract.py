@@ -64,8 +64,9 @@ def test_markdown_holds_the_text_and_no_urls() -> None:
     assert "flood guide" in md and "guide.html" not in md
     # an image is one line of its own: alt text and caption in italics
     assert "\n*Flooded main street — Main street at dawn.*\n" in md
-    # the article's own heading, once
-    assert md.startswith("# Floods reach the lower town\n") and md.count("Floods reach") == 1
+    # the body only: the title is the manifest's and the reader page's, never the body's
+    # first heading repeating it
+    assert md.startswith(PARAS[0]) and "Floods reach" not in md
     assert "http" not in md and "data:" not in md and "](" not in md
 
 
@@ -493,6 +494,39 @@ def test_an_image_keeps_the_caption_it_names_with_aria_describedby() -> None:
     assert "*Two pumps — The pumps ran all night.*" in _lines(a.markdown)
     assert a.markdown.count("The pumps ran all night.") == 1
     assert "<figcaption>The pumps ran all night.</figcaption>" in a.content_html
+
+
+def test_a_caption_the_page_writes_after_the_wrappers_of_its_picture_is_its_caption() -> None:
+    # no <figure>, no aria-describedby: the caption is the element after the boxes that
+    # only hold the picture, and its class says it is one
+    extra = (
+        '<div class="media-container"><div class="image-wrapper"><div class="image">'
+        '<img src="/img/gauge.jpg"></div></div></div>'
+        '<div class="media-caption">The gauge at nine metres - Image: River Office</div>'
+        '<div class="media-container"><div class="image"><img src="/img/dam.jpg"></div>'
+        '<p>The dam held through the night.</p></div>'
+        '<div class="media-caption">Not the caption of a box that holds text too</div>'
+        '<img src="/img/bank.jpg"><div class="note">Not named a caption</div>'
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    lines = _lines(a.markdown)
+    assert "*The gauge at nine metres - Image: River Office*" in lines
+    assert a.markdown.count("River Office") == 1
+    assert re.search(r"<figure><img [^>]*gauge\.jpg[^>]*><figcaption>The gauge", a.content_html)
+    assert "dam.jpg" in a.content_html and "bank.jpg" in a.content_html
+    assert not re.search(r"dam\.jpg[^>]*><figcaption>", a.content_html)
+    assert not re.search(r"bank\.jpg[^>]*><figcaption>", a.content_html)
+
+
+def test_an_alt_the_caption_repeats_is_written_once_soft_hyphens_aside() -> None:
+    extra = (
+        '<figure><img src="/img/tool.jpg" alt="Schematisch Schaber und Arbeitskante">'
+        "<figcaption>Sche\u00adma\u00adtisch Scha\u00adber und Arbeitskante</figcaption>"
+        "</figure>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert "*Sche\u00adma\u00adtisch Scha\u00adber und Arbeitskante*" in _lines(a.markdown)
+    assert "Schematisch Schaber" not in a.markdown
 
 
 def _page_with_lead(header: str, headline: str = "h1") -> str:
