@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
+from mirror.capture.markup import parse_page
 from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import image_source, page_image_url
 from mirror.errors import UsageError
@@ -79,15 +79,9 @@ def extract_article(html: str, url: str) -> Article:
 
     Raises UsageError when the page holds no article text at all.
     """
-    from trafilatura.utils import load_html
-
-    try:
-        tree = load_html(strip_controls(html))
-    except (TypeError, ValueError, etree.ParserError) as e:
-        raise UsageError(f"no article text found at {url}: the page does not parse") from e
+    tree = parse_page(html)
     if tree is None:
-        raise UsageError(f"no article text found at {url}")
-    unnest_voids(tree)
+        raise UsageError(f"no article text found at {url}: the page does not parse")
     meta = read_metadata(tree, url)
     body = _extract_body(tree, url)
     if body is None:
@@ -137,53 +131,6 @@ def _same_text(a: str, b: str) -> bool:
         return re.sub(r"\W+", " ", s).strip().casefold()
 
     return bool(norm(a)) and norm(a) == norm(b)
-
-
-# C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
-# XML cannot hold them, so one of them anywhere made trafilatura's tree building fail
-# and the page "had no text". Form feed reads as a space.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-# Character references to those same characters only (decimal 0-8, 11, 12, 14-31, 127,
-# 65534, 65535; hex the same), so that the thousands of "&#8217;" a page may hold
-# never reach a Python callback. &#12; (form feed) is a space, as in a browser.
-_CONTROL_REF = re.compile(
-    r"&#(?:0*(?:(?P<ff>12)|[0-8]|1[14-9]|2[0-9]|3[01]|127|6553[45])(?![0-9])"
-    r"|[xX]0*(?:(?P<xff>[cC])|[0-8bBeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?"
-)
-
-
-def strip_controls(html: str) -> str:
-    """``html`` without the characters (raw or as character references) XML refuses."""
-    # regexes, not str.translate: this runs over every page (measured: translate with
-    # a table took a sixth of the extraction time on the Readability pages)
-    if _CONTROL.search(html):
-        html = _CONTROL.sub(lambda m: " " if m.group(0) == "\x0c" else "", html)
-    if "&#" not in html or not _CONTROL_REF.search(html):
-        return html
-    return _CONTROL_REF.sub(lambda m: " " if m.group("ff") or m.group("xff") else "", html)
-
-
-# Void elements libxml2's HTML parser does not know as void: it nests everything that
-# follows them inside, and trafilatura then deletes <embed>, <source>... with all that
-# content (one <embed> lost every later link and image).
-_VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
-
-
-def unnest_voids(tree: HtmlElement) -> None:
-    for el in list(tree.iter(*_VOIDS)):
-        parent = el.getparent()
-        if parent is None or (not len(el) and not el.text):
-            continue
-        kids, text, tail = list(el), el.text or "", el.tail or ""
-        el.text = None
-        at = parent.index(el)
-        if kids:
-            el.tail = text or None
-            for i, kid in enumerate(kids, start=1):
-                parent.insert(at + i, kid)
-            kids[-1].tail = (kids[-1].tail or "") + tail or None
-        else:
-            el.tail = text + tail
 
 
 # Boxes that ask the reader for something (money, an e-mail address, consent to
@@ -263,7 +210,8 @@ def _container_fallback(
             if head is not None:
                 page.append(deepcopy(head))
             etree.SubElement(page, "body").append(deepcopy(box))
-            alone = _run(lxml.html.fromstring(etree.tostring(page)), url, recall=True)
+            alone_tree = parse_page(etree.tostring(page, encoding="unicode"))
+            alone = _run(alone_tree, url, recall=True) if alone_tree is not None else None
             if alone and len(alone[1]) > size:
                 return alone[0]
     return found[0] if found else None

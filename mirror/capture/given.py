@@ -17,7 +17,8 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.extract import Article, strip_controls, unnest_voids
+from mirror.capture.extract import Article
+from mirror.capture.markup import parse_fragment, parse_page
 from mirror.capture.metadata import clean_text, read_metadata
 from mirror.capture.profile import Profile, apply_profile
 from mirror.errors import UsageError
@@ -30,11 +31,9 @@ _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 
 
 def _parse(html_text: str) -> HtmlElement:
-    try:
-        tree = lxml.html.document_fromstring(strip_controls(html_text) or "<html></html>")
-    except (etree.ParserError, ValueError) as exc:
-        raise UsageError(f"the page does not parse as HTML: {exc}") from exc
-    unnest_voids(tree)
+    tree = parse_page(html_text)
+    if tree is None:
+        raise UsageError("the page does not parse as HTML")
     return tree
 
 
@@ -47,7 +46,7 @@ def page_article(
     meta = read_metadata(tree, url)
     match = apply_profile(profile, tree, url) if profile is not None else None
     if match is not None:
-        content = lxml.html.fragment_fromstring(match.content_html, create_parent="div")
+        content = parse_fragment(match.content_html)
         title, authors = match.title or meta.title, match.authors or meta.authors
         published = match.published or meta.published
     else:

@@ -25,6 +25,8 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import nh3
 
+from mirror.capture.markup import parse_page
+
 __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
@@ -313,10 +315,8 @@ def image_source(img: Any, base_url: str, *, page: bool = False) -> str | None:
 
 def _prepare(fragment_html: str, base_url: str, removed: Counter[str]) -> str:
     """Count what will go, localise lazy images, unwrap image fallbacks in <noscript>."""
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
-    try:
-        doc = lxml.html.document_fromstring(fragment_html.encode("utf-8", "replace"), parser=parser)
-    except (lxml.etree.ParserError, ValueError):
+    doc = parse_page(fragment_html)
+    if doc is None:
         return ""
     for el in doc.iter():
         tag = el.tag if isinstance(el.tag, str) else ""

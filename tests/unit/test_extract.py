@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mirror.capture.extract import Article, extract_article
+from mirror.capture.markup import MAX_NESTING
 from mirror.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,6 +239,36 @@ def test_an_embed_does_not_drop_the_links_and_images_after_it(odd: str) -> None:
     assert 'src="https://news.example.org/b.png"' in a.content_html
     assert a.content_html.count("<a ") == 2 * 2 * len(PARAS) + 1
     assert "swf" not in a.content_html
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "<font>" * 300,  # opened in a loop, never closed: past libxml2's default 256 levels
+        "<div>" * 300,
+        "<div>" * 300 + "deep" + "</div>" * 300,
+        "<section>" * 300,  # read as it is: its huge mode goes to 2,048 levels
+        "<div><span>" * 1500,  # past that too: read again without those tags
+    ],
+    ids=["300 open fonts", "300 open divs", "300 closed divs", "300 sections", "3000 boxes"],
+)
+def test_markup_nested_past_the_parsers_limit_loses_nothing_after_it(odd: str) -> None:
+    a = extract_article(_page_with(odd), URL)
+    assert "After the odd markup the report goes on." in a.markdown
+    assert "first picture" in a.markdown and "second picture" in a.markdown
+    assert 'href="https://news.example.org/after"' in a.content_html
+
+
+def test_a_page_nested_deeper_than_can_be_read_is_refused_in_one_line() -> None:
+    with pytest.raises(UsageError) as refused:
+        extract_article(_page_with("<blockquote>" * (MAX_NESTING + 10)), URL)
+    assert "deeper than 2,048 levels" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_self_closing_html_tag_does_not_empty_the_page() -> None:
+    html = _page_with("").replace("<html>", '<html lang="en"/>', 1)
+    a = extract_article(html, URL)
+    assert "After the odd markup the report goes on." in a.markdown
 
 
 def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_back() -> None:

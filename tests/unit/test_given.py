@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mirror.capture.given import page_article
+from mirror.capture.sanitize import sanitize_article
 
 URL = "https://www.example.org/news/report.html"
 
@@ -26,3 +27,12 @@ def test_a_first_heading_of_its_own_stays_a_heading() -> None:
     article, _ = page_article(_page("What the river did"), URL)
     assert article.markdown.startswith("# What the river did\n")
     assert "<h1>What the river did</h1>" in article.content_html
+
+
+def test_a_page_nested_past_the_parsers_limit_is_kept_whole() -> None:
+    # 300 <font> opened and never closed: libxml2 alone stops reading at 256 levels
+    page = _page("What the river did").replace("<p>The river", "<font>" * 300 + "<p>The river")
+    article, _ = page_article(page, URL)
+    assert "The river rose overnight." in article.markdown and "Support us" in article.markdown
+    cleaned = sanitize_article(article.content_html, URL)
+    assert "The river rose overnight." in cleaned.html and "Support us" in cleaned.html

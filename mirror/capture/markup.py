@@ -1,0 +1,135 @@
+"""A page's markup read into a tree, all of it: the one parser every page goes through.
+
+libxml2, lxml's HTML parser, is fast and forgiving, but a few things a browser reads
+without trouble make it drop part of a page, or all of it, without an error:
+
+* characters XML cannot hold (C0 controls, raw or as character references) made
+  trafilatura's tree building fail, and the page "had no text";
+* void elements it does not know as void (``<embed>``, ``<source>``...) swallow all
+  that follows them;
+* a self-closing ``<html .../>`` empties the document;
+* past 256 levels of nesting it stops reading and keeps only what came before; broken
+  pages do nest that deep (a ``<font>`` or ``<div>`` opened in a loop and never
+  closed).
+
+:func:`parse_page` repairs each before or after parsing. Nesting is read up to
+libxml2's "huge" limit of 2,048 levels; past that the page is read again without the
+start and end tags of the boxes and styling that nest so (their text stays), and a
+page nested deeper still is refused: what it would keep is a guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+import lxml.html
+from lxml import etree
+from lxml.html import HtmlElement
+
+from mirror.errors import UsageError
+
+__all__ = ["MAX_NESTING", "parse_fragment", "parse_page", "strip_controls", "unnest_voids"]
+
+MAX_NESTING = 2048  # libxml2's limit with XML_PARSE_HUGE
+
+# C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
+# XML cannot hold them. Form feed reads as a space.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# Character references to those same characters only (decimal 0-8, 11, 12, 14-31, 127,
+# 65534, 65535; hex the same), so that the thousands of "&#8217;" a page may hold
+# never reach a Python callback. &#12; (form feed) is a space, as in a browser.
+_CONTROL_REF = re.compile(
+    r"&#(?:0*(?:(?P<ff>12)|[0-8]|1[14-9]|2[0-9]|3[01]|127|6553[45])(?![0-9])"
+    r"|[xX]0*(?:(?P<xff>[cC])|[0-8bBeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?"
+)
+_SELF_CLOSED_ROOT = re.compile(r"(<html\b[^<>]*?)\s*/>", re.I)
+_ROOT_SCAN = 4096  # characters: where a page's <html> start tag is
+# The elements broken pages leave open by the hundred; without their tags the text,
+# paragraphs, headings, lists and images are all still there.
+_NESTING_TAGS = re.compile(
+    r"</?(?:div|span|font|center|b|i|u|s|em|strong|small|big)\b[^<>]*>", re.I
+)
+_TOO_DEEP = "Excessive depth"
+
+
+def strip_controls(html: str) -> str:
+    """``html`` without the characters (raw or as character references) XML refuses."""
+    # regexes, not str.translate: this runs over every page (measured: translate with
+    # a table took a sixth of the extraction time on the Readability pages)
+    if _CONTROL.search(html):
+        html = _CONTROL.sub(lambda m: " " if m.group(0) == "\x0c" else "", html)
+    if "&#" not in html or not _CONTROL_REF.search(html):
+        return html
+    return _CONTROL_REF.sub(lambda m: " " if m.group("ff") or m.group("xff") else "", html)
+
+
+def parse_page(html: str) -> HtmlElement | None:
+    """The document tree of ``html`` (its ``<html>`` element), or None when it does
+    not parse. Raises UsageError for a page nested deeper than MAX_NESTING levels
+    even without its boxes' tags."""
+    text = strip_controls(html)
+    head = text[:_ROOT_SCAN]
+    if "/>" in head and _SELF_CLOSED_ROOT.search(head):
+        text = _SELF_CLOSED_ROOT.sub(r"\1>", head, count=1) + text[_ROOT_SCAN:]
+    tree, too_deep = _parse(text)
+    if too_deep:
+        tree, too_deep = _parse(_NESTING_TAGS.sub(" ", text))
+        if too_deep:
+            raise UsageError(f"the page nests its markup deeper than {MAX_NESTING:,} levels")
+    if tree is not None:
+        unnest_voids(tree)
+    return tree
+
+
+def parse_fragment(html: str) -> HtmlElement:
+    """``html``, a part of a page, as the children of one ``<div>``."""
+    doc = parse_page(html)
+    body = doc.find("body") if doc is not None else None
+    div = lxml.html.Element("div")
+    if body is not None:
+        div.text = body.text
+        div.extend(list(body))
+    return div
+
+
+def _parse(text: str) -> tuple[HtmlElement | None, bool]:
+    """(the tree, whether libxml2 stopped at its nesting limit)."""
+    # a parser per call: an lxml parser must not serve two threads at once
+    parser = lxml.html.HTMLParser(
+        encoding="utf-8",
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+        default_doctype=False,
+        huge_tree=True,
+    )
+    try:
+        tree = lxml.html.document_fromstring(
+            (text or "<html></html>").encode("utf-8", "replace"), parser=parser
+        )
+    except (etree.ParserError, ValueError):
+        return None, False
+    return tree, any(_TOO_DEEP in e.message for e in parser.error_log)
+
+
+# Void elements libxml2's HTML parser does not know as void: it nests everything that
+# follows them inside, and trafilatura then deletes <embed>, <source>... with all that
+# content (one <embed> lost every later link and image).
+_VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
+
+
+def unnest_voids(tree: HtmlElement) -> None:
+    for el in list(tree.iter(*_VOIDS)):
+        parent = el.getparent()
+        if parent is None or (not len(el) and not el.text):
+            continue
+        kids, text, tail = list(el), el.text or "", el.tail or ""
+        el.text = None
+        at = parent.index(el)
+        if kids:
+            el.tail = text or None
+            for i, kid in enumerate(kids, start=1):
+                parent.insert(at + i, kid)
+            kids[-1].tail = (kids[-1].tail or "") + tail or None
+        else:
+            el.tail = text + tail
