@@ -1174,7 +1174,10 @@ def _html(body: Any, url: str) -> str:
             for k, v in attrs.items():
                 el.set(k, v)
         else:
-            el.tag = _HTML_TAGS.get(tag, tag)
+            try:
+                el.tag = _HTML_TAGS.get(tag, tag)
+            except ValueError:  # a name libxml2 read from broken markup ("html!lang")
+                el.tag = "div"
             el.attrib.clear()
     _drop_empty(tree)
     parts = []

@@ -28,6 +28,7 @@ __all__ = ["page_article"]
 _DROP = ("script", "style", "noscript", "template", "head")
 _BLOCKS = {"p", "div", "section", "article", "main", "header", "footer", "aside", "nav"}
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
+_LIST_PARTS = {"ul", "ol", "li", "dl", "dt", "dd", "blockquote", "table", "tr", "td", "th"}
 
 
 def _parse(html_text: str) -> HtmlElement:
@@ -115,6 +116,8 @@ def _inline(el: HtmlElement) -> str:
             continue
         if child.tag == "br":
             parts.append("\n")
+        elif child.tag in _BLOCKS or child.tag in _HEADINGS or child.tag in _LIST_PARTS:
+            parts.append(f" {_inline(child)} ")  # a block's words do not run into the next
         elif child.tag != "img":
             parts.append(_inline(child))
         parts.append(child.tail or "")
@@ -125,6 +128,36 @@ def _image_line(img: HtmlElement, caption: str = "") -> str:
     alt = clean_text(img.get("alt"))
     text = " — ".join(t for t in (alt, clean_text(caption)) if t)
     return f"*{text}*" if text else ""
+
+
+def _list(lst: HtmlElement, out: list[str]) -> None:
+    """A list's items, a line each. What a page put in the list outside any item (a
+    broken page's paragraphs after a <ul> it never closed) stays, as the blocks it is."""
+    items: list[str] = []
+    stray = lxml.html.Element("div")
+    stray.text = lst.text
+    number = 0
+    for child in lst:
+        if isinstance(child.tag, str) and child.tag == "li":
+            if clean_text(stray.text_content()):
+                out.extend(_flushed(items))
+                _blocks(stray, out)
+            stray = lxml.html.Element("div")
+            number += 1
+            items.append(f"{f'{number}.' if lst.tag == 'ol' else '-'} {clean_text(_inline(child))}")
+            stray.text = child.tail
+        elif isinstance(child.tag, str):
+            stray.append(deepcopy(child))
+    out.extend(_flushed(items))
+    if clean_text(stray.text_content()):
+        _blocks(stray, out)
+
+
+def _flushed(items: list[str]) -> list[str]:
+    """The list lines gathered so far as one block, and none left gathered."""
+    block = ["\n".join(items)] if items else []
+    items.clear()
+    return block
 
 
 def _blocks(el: HtmlElement, out: list[str]) -> None:
@@ -147,13 +180,7 @@ def _blocks(el: HtmlElement, out: list[str]) -> None:
             out.append("#" * _HEADINGS[tag] + " " + clean_text(child.text_content()))
         elif tag in ("ul", "ol"):
             flush()
-            items = [li for li in child if isinstance(li.tag, str) and li.tag == "li"]
-            out.append(
-                "\n".join(
-                    f"{f'{i}.' if tag == 'ol' else '-'} {clean_text(_inline(li))}"
-                    for i, li in enumerate(items, start=1)
-                )
-            )
+            _list(child, out)
         elif tag == "blockquote":
             flush()
             inner: list[str] = []

@@ -7,15 +7,21 @@ without trouble make it drop part of a page, or all of it, without an error:
   trafilatura's tree building fail, and the page "had no text";
 * void elements it does not know as void (``<embed>``, ``<source>``...) swallow all
   that follows them;
-* a self-closing ``<html .../>`` empties the document;
+* a self-closing ``<html/>`` empties the document, a ``<body/>`` (or ``<head/>``) and
+  a ``</body>`` before the end put what follows outside the body, a ``</html>`` drops
+  it (a browser reads all of them as if the slash, or the tag, were not there);
 * past 256 levels of nesting it stops reading and keeps only what came before; broken
   pages do nest that deep (a ``<font>`` or ``<div>`` opened in a loop and never
   closed).
 
-:func:`parse_page` repairs each before or after parsing. Nesting is read up to
-libxml2's "huge" limit of 2,048 levels; past that the page is read again without the
-start and end tags of the boxes and styling that nest so (their text stays), and a
-page nested deeper still is refused: what it would keep is a guess.
+:func:`parse_page` repairs each before or after parsing. A page nested past the limit
+is read again without the start and end tags of every element but the article's
+own (``<article>``, ``<main>``), paragraphs, list items, links, figures with their
+images and captions, line breaks, and the elements whose text is no page text
+(scripts, styles, templates...): its words stay, its boxes and styling go. A page
+nested deeper still is refused: what it would keep is a guess. The limit stays
+libxml2's: code that walks a page's tree may recurse (Python's limit is 1,000), and
+nh3's HTML5 parser is quadratic in nesting (100,000 levels: 34 s).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from mirror.errors import UsageError
 
 __all__ = ["MAX_NESTING", "parse_fragment", "parse_page", "strip_controls", "unnest_voids"]
 
-MAX_NESTING = 2048  # libxml2's limit with XML_PARSE_HUGE
+MAX_NESTING = 256  # libxml2's limit
 
 # C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
 # XML cannot hold them. Form feed reads as a space.
@@ -42,12 +48,16 @@ _CONTROL_REF = re.compile(
     r"&#(?:0*(?:(?P<ff>12)|[0-8]|1[14-9]|2[0-9]|3[01]|127|6553[45])(?![0-9])"
     r"|[xX]0*(?:(?P<xff>[cC])|[0-8bBeEfF]|1[0-9a-fA-F]|7[fF]|[fF]{3}[eEfF])(?![0-9a-fA-F]));?"
 )
-_SELF_CLOSED_ROOT = re.compile(r"(<html\b[^<>]*?)\s*/>", re.I)
-_ROOT_SCAN = 4096  # characters: where a page's <html> start tag is
-# The elements broken pages leave open by the hundred; without their tags the text,
-# paragraphs, headings, lists and images are all still there.
-_NESTING_TAGS = re.compile(
-    r"</?(?:div|span|font|center|b|i|u|s|em|strong|small|big)\b[^<>]*>", re.I
+# libxml2 reads <html/>, <head/> and <body/> as the element's end; a browser ignores the
+# slash (only void elements close themselves)
+_SELF_CLOSED = re.compile(r"(<(?:html|head|body)\b[^<>]*?)\s*/>", re.I)
+_DOCUMENT_END = re.compile(r"</(?:body|html)\s*>", re.I)  # the parser closes both at the end
+# Read again past the limit without these tags, but for the ones named here
+_FLATTENED = re.compile(
+    r"</?(?!(?:html|head|body|title|meta|link|base|script|style|template|textarea|"
+    r"article|main|p|li|a|br|hr|figure|figcaption|picture|img|source|wbr)\b)"
+    r"[a-z][\w:-]*\b[^<>]*>",
+    re.I,
 )
 _TOO_DEEP = "Excessive depth"
 
@@ -67,13 +77,10 @@ def parse_page(html: str) -> HtmlElement | None:
     """The document tree of ``html`` (its ``<html>`` element), or None when it does
     not parse. Raises UsageError for a page nested deeper than MAX_NESTING levels
     even without its boxes' tags."""
-    text = strip_controls(html)
-    head = text[:_ROOT_SCAN]
-    if "/>" in head and _SELF_CLOSED_ROOT.search(head):
-        text = _SELF_CLOSED_ROOT.sub(r"\1>", head, count=1) + text[_ROOT_SCAN:]
+    text = _DOCUMENT_END.sub("", _SELF_CLOSED.sub(r"\1>", strip_controls(html)))
     tree, too_deep = _parse(text)
     if too_deep:
-        tree, too_deep = _parse(_NESTING_TAGS.sub(" ", text))
+        tree, too_deep = _parse(_FLATTENED.sub(" ", text))
         if too_deep:
             raise UsageError(f"the page nests its markup deeper than {MAX_NESTING:,} levels")
     if tree is not None:
@@ -101,7 +108,6 @@ def _parse(text: str) -> tuple[HtmlElement | None, bool]:
         remove_pis=True,
         collect_ids=False,
         default_doctype=False,
-        huge_tree=True,
     )
     try:
         tree = lxml.html.document_fromstring(
@@ -118,7 +124,22 @@ def _parse(text: str) -> tuple[HtmlElement | None, bool]:
 _VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
 
 
+# An <svg> or <math> left open: a browser ends it at the first HTML block that follows
+# (HTML's "breakout" elements); libxml2 nests the rest of the page inside it, and
+# trafilatura deletes <svg> and <math> with all of it. One that holds such blocks is
+# read as a box.
+_FOREIGN = ("svg", "math")
+_BREAKOUT = frozenset(
+    {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "li", "table",
+     "blockquote", "pre", "figure", "section", "article", "img", "br", "hr", "center"}
+)  # fmt: skip
+
+
 def unnest_voids(tree: HtmlElement) -> None:
+    """What libxml2 nested inside an element a browser ends sooner, moved out after it."""
+    for el in list(tree.iter(*_FOREIGN)):
+        if any(d.tag in _BREAKOUT for d in el.iterdescendants()):
+            el.tag = "div"
     for el in list(tree.iter(*_VOIDS)):
         parent = el.getparent()
         if parent is None or (not len(el) and not el.text):

@@ -36,3 +36,20 @@ def test_a_page_nested_past_the_parsers_limit_is_kept_whole() -> None:
     assert "The river rose overnight." in article.markdown and "Support us" in article.markdown
     cleaned = sanitize_article(article.content_html, URL)
     assert "The river rose overnight." in cleaned.html and "Support us" in cleaned.html
+
+
+def test_what_a_page_put_in_a_list_outside_its_items_stays() -> None:
+    # a <ul> never closed: the parser puts the paragraphs after it inside the list
+    page = _page("What the river did").replace(
+        "<p>The river", "<ol><li>Sandbags</li><li>Pumps</li><p>The river"
+    )
+    article, _ = page_article(page, URL)
+    assert "1. Sandbags\n2. Pumps\n\nThe river rose overnight.\n\nSupport us" in article.markdown
+
+
+def test_a_list_items_blocks_do_not_run_into_each_other() -> None:
+    page = _page("What the river did").replace(
+        "<p>The river", "<ul><li><p>Sandbags</p><p>Pumps</p></li></ul><p>The river"
+    )
+    article, _ = page_article(page, URL)
+    assert "- Sandbags Pumps\n" in article.markdown
