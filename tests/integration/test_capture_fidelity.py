@@ -150,6 +150,27 @@ def test_an_embed_does_not_drop_links_and_images(mirror: Mirror, tmp_path: Path)
     assert "swf" not in page
 
 
+def test_markup_nested_past_the_parsers_limit_does_not_lose_the_capture(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    # 300 <font> opened and never closed: libxml2 alone stops reading at 256 levels
+    page, md, images = _capture_odd(mirror, tmp_path, "<font>" * 300)
+    assert "Text after the odd markup." in md and md.count("Paragraph 7 of a report") == 2
+    assert images == 2 and "Text after the odd markup." in page
+
+
+def test_a_page_nested_too_deep_to_read_is_refused_in_one_line_and_writes_nothing(
+    mirror: Mirror, tmp_path: Path
+) -> None:
+    with serve() as server:
+        server.routes["/deep"] = respond(_odd_page("<template>" * 400))
+        out = tmp_path / "deep"
+        run = mirror("capture", "--allow-private", server.url("/deep"), "-o", out)
+    assert run.exit_code == 2, run.stderr
+    assert "deeper than 256 levels" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 def test_the_same_report_bundled_from_the_publishers_files_stays_whole(
     mirror: Mirror, tmp_path: Path
 ) -> None:
