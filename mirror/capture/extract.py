@@ -90,8 +90,9 @@ def extract_article(html: str, url: str) -> Article:
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
-    _drop_pointers(body, order, sources, _site_hosts(base, meta.canonical_url))
     page_urls = (url, meta.canonical_url or url)
+    hosts = _site_hosts(base, meta.canonical_url)
+    _drop_pointers(body, order, sources, base, {_page_url(u) for u in page_urls}, hosts)
     _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
     _restore_lead(body, order, sources, title)
     _describe_images(body, title)
@@ -503,8 +504,13 @@ _POINTER_LABEL_WORDS = 4
 _HEADLINE_WORDS = 4
 
 
-def _drop_pointers(body: Any, order: dict[Any, int], sources: Sources, hosts: set[str]) -> None:
+def _drop_pointers(
+    body: Any, order: dict[Any, int], sources: Sources, base: str, page: set[str], hosts: set[str]
+) -> None:
+    """Lines that only point to another article of the site, and the summaries of a
+    stream of teaser cards."""
     after = -1
+    teasers = []
     for child in list(body):
         if not isinstance(child.tag, str):
             continue
@@ -515,6 +521,34 @@ def _drop_pointers(body: Any, order: dict[Any, int], sources: Sources, hosts: se
         after = order[el]
         if child.tag in _POINTER_BLOCKS and _is_pointer(el, text, hosts):
             _drop(child)
+        elif child.tag == "p" and _is_teaser(el, base, page, hosts):
+            teasers.append(child)
+    if len(teasers) >= _TEASER_STREAM:
+        for child in teasers:
+            _drop(child)
+
+
+_TEASER_HEADINGS = frozenset({"h2", "h3", "h4"})
+# teaser cards come as a stream ("more stories"); one or two linked headings over
+# their paragraphs are an article's sections that link to their own pages
+_TEASER_STREAM = 3
+
+
+def _is_teaser(el: Any, base: str, page: set[str], hosts: set[str]) -> bool:
+    """A paragraph right under a heading that is only a link to another page of the
+    site: the summary of a teaser card, not the article."""
+    prev = el.getprevious()
+    while prev is not None and not isinstance(prev.tag, str):
+        prev = prev.getprevious()
+    if prev is None or prev.tag not in _TEASER_HEADINGS:
+        return False
+    links = [a for a in prev.iter("a") if (a.get("href") or "").strip()]
+    if len(links) != 1 or _flat(links[0].text_content()) != _flat(prev.text_content()):
+        return False
+    href = (links[0].get("href") or "").strip()
+    if href.startswith("#") or not _same_site(href, hosts):
+        return False
+    return _page_url(_absolute(href, base)) not in page
 
 
 def _is_pointer(el: Any, text: str, hosts: set[str]) -> bool:

@@ -422,6 +422,34 @@ def test_a_line_that_only_points_to_another_article_is_left_out() -> None:
     assert md.count(PARAS[3]) == 2
 
 
+def _page_with_cards(cards: int, target: str = "/world/2024/story-{}.html") -> str:
+    card = (
+        '<div class="card"><h3><a href="' + target + '">Story number {} of the other news'
+        "</a></h3><p>Summary {} of a story elsewhere on the site, told in a sentence or"
+        " two for the reader who wants more.</p></div>"
+    )
+    stream = "".join(card.format(i, i, i) for i in range(cards))
+    paras = "".join(f"<p>{p}</p>" for p in PARAS)
+    return (
+        "<html><head><title>Floods reach the lower town</title></head><body><article>"
+        f"<h1>Floods reach the lower town</h1>{paras}{stream}{paras}</article></body></html>"
+    )
+
+
+def test_a_stream_of_teaser_cards_is_left_out() -> None:
+    # cards: a heading that only links to another page of the site, its summary under it
+    md = extract_article(_page_with_cards(3), URL).markdown
+    assert "Summary" not in md and md.count(PARAS[0]) == 2
+
+
+def test_one_or_two_linked_headings_over_their_paragraphs_are_the_articles() -> None:
+    # an article's sections may each link to a page of their own
+    assert extract_article(_page_with_cards(2), URL).markdown.count("Summary") == 2
+    # cards whose heading links to this very page are no teasers of other pages
+    page = _page_with_cards(3, target=URL + "#part-{}")
+    assert extract_article(page, URL).markdown.count("Summary") == 3
+
+
 def test_a_picture_linked_where_a_headline_links_is_a_teaser() -> None:
     extra = (
         '<div class="more"><a href="/world/2024/drought.html"><img src="/thumbs/drought.jpg"'
