@@ -6,7 +6,9 @@ without trouble make it drop part of a page, or all of it, without an error:
 * characters XML cannot hold (C0 controls, raw or as character references) made
   trafilatura's tree building fail, and the page "had no text";
 * void elements it does not know as void (``<embed>``, ``<source>``...) swallow all
-  that follows them;
+  that follows them, and so does an ``<svg>`` or ``<math>`` left open (trafilatura
+  then deletes it with the rest of the article), or an anchor with no address left
+  open (trafilatura takes what it holds for link text);
 * a self-closing ``<html/>`` empties the document, a ``<body/>`` (or ``<head/>``) and
   a ``</body>`` before the end put what follows outside the body, a ``</html>`` drops
   it (a browser reads all of them as if the slash, or the tag, were not there);
@@ -34,7 +36,7 @@ from lxml.html import HtmlElement
 
 from mirror.errors import UsageError
 
-__all__ = ["MAX_NESTING", "parse_fragment", "parse_page", "strip_controls", "unnest_voids"]
+__all__ = ["MAX_NESTING", "parse_fragment", "parse_page"]
 
 MAX_NESTING = 256  # libxml2's limit
 
@@ -62,7 +64,7 @@ _FLATTENED = re.compile(
 _TOO_DEEP = "Excessive depth"
 
 
-def strip_controls(html: str) -> str:
+def _strip_controls(html: str) -> str:
     """``html`` without the characters (raw or as character references) XML refuses."""
     # regexes, not str.translate: this runs over every page (measured: translate with
     # a table took a sixth of the extraction time on the Readability pages)
@@ -77,14 +79,14 @@ def parse_page(html: str) -> HtmlElement | None:
     """The document tree of ``html`` (its ``<html>`` element), or None when it does
     not parse. Raises UsageError for a page nested deeper than MAX_NESTING levels
     even without its boxes' tags."""
-    text = _DOCUMENT_END.sub("", _SELF_CLOSED.sub(r"\1>", strip_controls(html)))
+    text = _DOCUMENT_END.sub("", _SELF_CLOSED.sub(r"\1>", _strip_controls(html)))
     tree, too_deep = _parse(text)
     if too_deep:
         tree, too_deep = _parse(_FLATTENED.sub(" ", text))
         if too_deep:
             raise UsageError(f"the page nests its markup deeper than {MAX_NESTING:,} levels")
     if tree is not None:
-        unnest_voids(tree)
+        _unnest(tree)
     return tree
 
 
@@ -129,17 +131,26 @@ _VOIDS = ("embed", "source", "track", "param", "wbr", "keygen")
 # trafilatura deletes <svg> and <math> with all of it. One that holds such blocks is
 # read as a box.
 _FOREIGN = ("svg", "math")
+_OPEN_ANCHOR = 3  # paragraphs
 _BREAKOUT = frozenset(
     {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "li", "table",
      "blockquote", "pre", "figure", "section", "article", "img", "br", "hr", "center"}
 )  # fmt: skip
 
 
-def unnest_voids(tree: HtmlElement) -> None:
-    """What libxml2 nested inside an element a browser ends sooner, moved out after it."""
+def _unnest(tree: HtmlElement) -> None:
+    """What libxml2 nested inside an element that a browser ends sooner: moved out
+    after a void element; an open <svg> or <math> holding the page's blocks read as a
+    box. An anchor with no address left open (``<a name=x/>``: the slash is part of the
+    name) that holds paragraphs of the page is no link either: extraction would take
+    them all for link text, and drop them. (One holding a paragraph or two is a
+    component a script makes clickable: a byline box, a teaser card.)"""
     for el in list(tree.iter(*_FOREIGN)):
         if any(d.tag in _BREAKOUT for d in el.iterdescendants()):
             el.tag = "div"
+    for el in list(tree.iter("a")):
+        if el.get("href") is None and len(el) and sum(1 for _ in el.iter("p")) >= _OPEN_ANCHOR:
+            el.drop_tag()
     for el in list(tree.iter(*_VOIDS)):
         parent = el.getparent()
         if parent is None or (not len(el) and not el.text):

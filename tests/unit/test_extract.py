@@ -252,9 +252,10 @@ def test_an_embed_does_not_drop_the_links_and_images_after_it(odd: str) -> None:
         "<svg><span>",  # an <svg> left open: a browser ends it at the next paragraph
         "</body></html>",  # a browser reads on after both
         "<body/>",  # and ignores the slash
+        "<div><a name=x/>",  # the slash is the name's: an anchor with no address, open
     ],
     ids=["300 fonts", "300 divs", "300 closed divs", "300 boxes", "3000 boxes", "open svg",
-         "early end", "self-closed body"],
+         "early end", "self-closed body", "open anchor"],
 )  # fmt: skip
 def test_markup_that_stops_the_parser_loses_nothing_after_it(odd: str) -> None:
     a = extract_article(_page_with(odd), URL)
