@@ -39,7 +39,7 @@ def test_a_page_nested_past_the_parsers_limit_is_kept_whole() -> None:
 
 
 def test_what_a_page_put_in_a_list_outside_its_items_stays() -> None:
-    # a <ul> never closed: the parser puts the paragraphs after it inside the list
+    # an <ol> never closed: the parser puts the paragraphs after it inside the list
     page = _page("What the river did").replace(
         "<p>The river", "<ol><li>Sandbags</li><li>Pumps</li><p>The river"
     )
