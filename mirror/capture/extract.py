@@ -537,9 +537,7 @@ _TEASER_STREAM = 3
 def _is_teaser(el: Any, base: str, page: set[str], hosts: set[str]) -> bool:
     """A paragraph right under a heading that is only a link to another page of the
     site: the summary of a teaser card, not the article."""
-    prev = el.getprevious()
-    while prev is not None and not isinstance(prev.tag, str):
-        prev = prev.getprevious()
+    prev = _sibling_element(el, preceding=True)
     if prev is None or prev.tag not in _TEASER_HEADINGS:
         return False
     links = [a for a in prev.iter("a") if (a.get("href") or "").strip()]
@@ -819,7 +817,7 @@ def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
     else:
         cap = el.find(".//figcaption")
         if cap is None:  # a caption written right after its figure
-            cap = _next_element(el)
+            cap = _sibling_element(el)
             cap = cap if cap is not None and cap.tag == "figcaption" else None
     figure = etree.Element("figure")
     figure.append(graphic)
@@ -841,7 +839,7 @@ def _caption_after(img: Any) -> Any | None:
     or None."""
     el = img
     for _ in range(_WRAPPER_DEPTH):
-        nxt = _next_element(el)
+        nxt = _sibling_element(el)
         if nxt is not None:
             named = f"{nxt.get('class') or ''} {nxt.get('id') or ''}"
             if _CAPTION_CLASS.search(named) and next(nxt.iter("img"), None) is None:
@@ -903,11 +901,9 @@ def _named_picture(figure: Any, base: str) -> str | None:
     return None
 
 
-def _next_element(el: Any) -> Any | None:
-    nxt = el.getnext()
-    while nxt is not None and not isinstance(nxt.tag, str):
-        nxt = nxt.getnext()
-    return nxt
+def _sibling_element(el: Any, *, preceding: bool = False) -> Any | None:
+    """The element right after ``el`` (or before it), comments and the like aside."""
+    return next(el.itersiblings(etree.Element, preceding=preceding), None)
 
 
 def _tiny(img: Any) -> bool:

@@ -485,9 +485,9 @@ def strip_site_suffix(
     reads as a headline (two words, twelve characters).
     """
     title = clean_text(title)
-    parts = _SEPARATORS.split(title)
+    parts, seps = _SEPARATORS.split(title), _SEPARATORS.findall(title)
     if named and len(parts) >= 2 and len(parts[-1].split()) <= _MAX_SELF_NAME_WORDS:
-        head = title[: title.rfind(_SEPARATORS.findall(title)[-1])]
+        head = title[: title.rfind(seps[-1])]
         tail = _key(parts[-1])
         # a page whose logo says the whole title ("Yahoo News - Latest News") is named so;
         # a section page's one word ("Geschichte | Site", "blog | Site") is no headline
@@ -504,10 +504,8 @@ def strip_site_suffix(
         names.add(_key(host.split(".")[0]))
         names.add(_key(host))
     names.discard("")
-    parts = _SEPARATORS.split(title)
     if len(parts) < 2 or not names:
         return title
-    seps = _SEPARATORS.findall(title)
     # trailing site parts: "Headline | Section | Site"
     end = len(parts)
     while end > 1 and _key(parts[end - 1]) in names:
