@@ -24,7 +24,6 @@ Both outputs are rendered from that single extraction tree:
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import re
 import unicodedata
@@ -38,7 +37,7 @@ from lxml.html import HtmlElement
 
 from mirror.capture.markup import parse_page
 from mirror.capture.metadata import clean_text, marks, read_metadata
-from mirror.capture.sanitize import image_source, page_image_url
+from mirror.capture.sanitize import Remembered, image_source, page_image_url
 from mirror.errors import UsageError
 
 __all__ = ["Article", "extract_article"]
@@ -1240,9 +1239,7 @@ def _absolute(ref: str | None, base: str, *, allow_data: bool = False) -> str | 
         return None
     if allow_data and ref.lower().startswith("data:image/"):
         return ref
-    if len(ref) > _CACHE_MAX_CHARS or len(base) > _CACHE_MAX_CHARS:
-        return _resolve(ref, base)
-    return _resolve_cached(ref, base)
+    return _RESOLVE(ref, base)
 
 
 def _resolve(ref: str, base: str) -> str | None:
@@ -1253,10 +1250,7 @@ def _resolve(ref: str, base: str) -> str | None:
     return absolute if urlsplit(absolute).scheme in ("http", "https") else None
 
 
-# Pages repeat the same links (navigation, footnotes): resolve each once. Long
-# references are not kept, so the cache stays small whatever a page holds.
-_CACHE_MAX_CHARS = 2048
-_resolve_cached = functools.lru_cache(maxsize=4096)(_resolve)
+_RESOLVE = Remembered(_resolve)  # pages repeat the same links (navigation, footnotes)
 
 
 def _base_url(tree: HtmlElement, url: str) -> str:

@@ -214,11 +214,12 @@ def _published(tree: HtmlElement, url: str, ld: dict[str, Any], meta: dict[str, 
         ),
         tree,
     )
-    found = _found_date(tree, url)
     if stated is None:
-        return found or _text_day(tree) or day_in_url(url)
-    if found and found != stated[:10] and _text_day(tree) == found:
-        return found
+        return _found_date(tree, url) or _text_day(tree) or day_in_url(url)
+    # htmldate (it prunes a copy of the whole page) only when the text names another day
+    in_text = _text_day(tree)
+    if in_text and in_text != stated[:10] and _found_date(tree, url) == in_text:
+        return in_text
     return stated
 
 

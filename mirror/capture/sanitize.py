@@ -18,8 +18,9 @@ import ipaddress
 import re
 import socket
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
@@ -31,6 +32,7 @@ __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
     "ImageRef",
+    "Remembered",
     "Sanitized",
     "clean_url",
     "image_source",
@@ -131,9 +133,7 @@ _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
 # What a clean URL never holds: C0 controls, space, quotes, angle brackets, backtick.
 _BAD_URL_CHAR = re.compile(r"[\x00-\x1f <>\"'`]")
-# The same links are checked by the sanitizer and twice more by the reader page:
-# remember recent answers (pure functions of value and base). Long values are not
-# kept, so the cache stays small whatever a page holds.
+R = TypeVar("R")
 _CACHE_SIZE = 4096
 _CACHE_MAX_CHARS = 2048
 _DIGITS = re.compile(r"^[0-9]{1,5}$")
@@ -158,6 +158,22 @@ class Sanitized:
     removed: dict[str, int]
 
 
+class Remembered(Generic[R]):
+    """A pure function of strings with its recent answers remembered: the same links
+    are checked by the sanitizer and twice more by the reader page, and a page's links
+    name a few hosts many times over. Long arguments are worked out each time, not
+    kept, so the cache stays small whatever a page holds."""
+
+    def __init__(self, fn: Callable[..., R]) -> None:
+        self.fn = fn
+        self.cached = functools.lru_cache(maxsize=_CACHE_SIZE)(fn)
+
+    def __call__(self, *args: str) -> R:
+        if any(len(a) > _CACHE_MAX_CHARS for a in args):
+            return self.fn(*args)
+        return self.cached(*args)
+
+
 def clean_url(value: str, base_url: str) -> str | None:
     """Resolve a URL as a browser would and return it when it is plain http(s).
 
@@ -166,9 +182,7 @@ def clean_url(value: str, base_url: str) -> str | None:
     anywhere, backslash as slash. Refuses credentials, protocol-relative input and
     anything that does not round-trip through a simple http(s) form.
     """
-    if len(value) > _CACHE_MAX_CHARS or len(base_url) > _CACHE_MAX_CHARS:
-        return _clean_url(value, base_url)
-    return _clean_url_cached(value, base_url)
+    return _CLEAN_URL(value, base_url)
 
 
 def _clean_url(value: str, base_url: str) -> str | None:
@@ -190,12 +204,16 @@ def _clean_url(value: str, base_url: str) -> str | None:
     return absolute
 
 
-_clean_url_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_clean_url)
+_CLEAN_URL = Remembered(_clean_url)
 
 
 def is_local_host(host: str) -> bool:
     """True for loopback, private, link-local and other non-public addresses (also
     written as `0x7f000001`, `2130706433` or `127.1`) and for localhost names."""
+    return _IS_LOCAL_HOST(host)
+
+
+def _is_local_host(host: str) -> bool:
     h = host.strip("[]").rstrip(".").lower()
     if h == "localhost" or h.endswith(".localhost") or h.endswith(".local"):
         return True
@@ -219,11 +237,12 @@ def is_local_host(host: str) -> bool:
     return not addr.is_global or addr.is_multicast
 
 
+_IS_LOCAL_HOST = Remembered(_is_local_host)
+
+
 def safe_link(value: str, base_url: str) -> str | None:
     """The absolute http(s) URL a reader may follow, or None to make the link inert."""
-    if len(value) > _CACHE_MAX_CHARS or len(base_url) > _CACHE_MAX_CHARS:
-        return _safe_link(value, base_url)
-    return _safe_link_cached(value, base_url)
+    return _SAFE_LINK(value, base_url)
 
 
 def _safe_link(value: str, base_url: str) -> str | None:
@@ -238,7 +257,7 @@ def _safe_link(value: str, base_url: str) -> str | None:
     return url
 
 
-_safe_link_cached = functools.lru_cache(maxsize=_CACHE_SIZE)(_safe_link)
+_SAFE_LINK = Remembered(_safe_link)
 
 
 def _image_url(value: str, base_url: str) -> str | None:

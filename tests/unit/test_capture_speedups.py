@@ -1,6 +1,6 @@
 """Shortcuts taken for batch speed give the same answers as the plain path: cached URL
-checks (short and long values, cold and warm), and a bundle whose root pass also
-writes its CAR."""
+and host checks (short and long values, cold and warm), and a bundle whose root pass
+also writes its CAR."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def test_cached_checks_match_the_uncached_ones(value: str) -> None:
     for _ in range(2):  # a cold call, then the remembered answer
         assert sanitize.clean_url(value, BASE) == sanitize._clean_url(value, BASE)
         assert sanitize.safe_link(value, BASE) == sanitize._safe_link(value, BASE)
+        assert sanitize.is_local_host(value) == sanitize._is_local_host(value)
 
 
 def test_long_values_are_checked_without_the_cache() -> None:
@@ -31,9 +32,13 @@ def test_long_values_are_checked_without_the_cache() -> None:
     assert sanitize.safe_link(long_ok, BASE) == "https://news.example.org" + long_ok
     assert sanitize.safe_link("http://127.0.0.1/" + "x" * 3000, BASE) is None
     assert sanitize.clean_url("https://x.example/" + "<" * 3000, BASE) is None
-    before = sanitize._safe_link_cached.cache_info().currsize
+    before = sanitize._SAFE_LINK.cached.cache_info().currsize
     sanitize.safe_link("/b" * 2000, BASE)
-    assert sanitize._safe_link_cached.cache_info().currsize == before
+    assert sanitize._SAFE_LINK.cached.cache_info().currsize == before
+    hosts = sanitize._IS_LOCAL_HOST.cached.cache_info().currsize
+    assert sanitize.is_local_host("h" * 3000 + ".example") is False
+    assert sanitize.is_local_host("127.0.0." + "0" * 3000 + "1") is True
+    assert sanitize._IS_LOCAL_HOST.cached.cache_info().currsize == hosts
 
 
 def test_bundle_root_pass_writes_the_car(tmp_path: Path) -> None:
