@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mirror.bundle import write_bundle
-from mirror.capture import sanitize
+from mirror.capture import markup, sanitize
 from mirror.ipld.car import write_car
 from mirror.keys import SigningKey
 from mirror.signer import Signer
@@ -57,3 +57,8 @@ def test_bundle_root_pass_writes_the_car(tmp_path: Path) -> None:
     again = write_car(tmp_path / "b", tmp_path / "again.car")
     assert again.root == result.root
     assert car.read_bytes() == (tmp_path / "again.car").read_bytes()
+
+
+def test_the_control_characters_tested_first_are_the_ones_the_regex_removes() -> None:
+    every = "".join(chr(c) for c in range(0x10000))
+    assert set(markup._CONTROLS) == set(markup._CONTROL.findall(every))
