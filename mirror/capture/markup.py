@@ -107,7 +107,7 @@ def parse_fragment(html: str) -> HtmlElement:
 
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call
 # for each element a walk touches (a form's parts get their own classes there, which
-# nothing here uses), and it cost a tenth of extraction's time.
+# nothing here uses): extraction is about 5% faster without it.
 _ELEMENT_CLASSES = etree.ElementDefaultClassLookup(
     element=lxml.html.HtmlElement,
     comment=lxml.html.HtmlComment,
