@@ -37,7 +37,7 @@ from lxml.html import HtmlElement
 
 from mirror.capture.markup import parse_page
 from mirror.capture.metadata import clean_text, marks, read_metadata
-from mirror.capture.sanitize import Remembered, image_source, page_image_url
+from mirror.capture.sanitize import CachedCheck, image_source, page_image_url
 from mirror.errors import UsageError
 
 __all__ = ["Article", "extract_article"]
@@ -1250,7 +1250,7 @@ def _resolve(ref: str, base: str) -> str | None:
     return absolute if urlsplit(absolute).scheme in ("http", "https") else None
 
 
-_RESOLVE = Remembered(_resolve)  # pages repeat the same links (navigation, footnotes)
+_RESOLVE = CachedCheck(_resolve)  # pages repeat the same links (navigation, footnotes)
 
 
 def _base_url(tree: HtmlElement, url: str) -> str:

@@ -31,8 +31,8 @@ from mirror.capture.markup import parse_page
 __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
+    "CachedCheck",
     "ImageRef",
-    "Remembered",
     "Sanitized",
     "clean_url",
     "image_source",
@@ -158,7 +158,7 @@ class Sanitized:
     removed: dict[str, int]
 
 
-class Remembered(Generic[R]):
+class CachedCheck(Generic[R]):
     """A pure function of strings with its recent answers remembered: the same links
     are checked by the sanitizer and twice more by the reader page, and a page's links
     name a few hosts many times over. Long arguments are worked out each time, not
@@ -204,7 +204,7 @@ def _clean_url(value: str, base_url: str) -> str | None:
     return absolute
 
 
-_CLEAN_URL = Remembered(_clean_url)
+_CLEAN_URL = CachedCheck(_clean_url)
 
 
 def is_local_host(host: str) -> bool:
@@ -237,7 +237,7 @@ def _is_local_host(host: str) -> bool:
     return not addr.is_global or addr.is_multicast
 
 
-_IS_LOCAL_HOST = Remembered(_is_local_host)
+_IS_LOCAL_HOST = CachedCheck(_is_local_host)
 
 
 def safe_link(value: str, base_url: str) -> str | None:
@@ -257,7 +257,7 @@ def _safe_link(value: str, base_url: str) -> str | None:
     return url
 
 
-_SAFE_LINK = Remembered(_safe_link)
+_SAFE_LINK = CachedCheck(_safe_link)
 
 
 def _image_url(value: str, base_url: str) -> str | None:
