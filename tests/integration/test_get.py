@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,11 @@ def test_one_honest_gateway_one_liar(setup: Setup, tmp_path: Path) -> None:
         lied.set()
 
     def honest_route(h):  # type: ignore[no-untyped-def]
-        lied.wait(timeout=20)  # answer second, so the lie is always seen and skipped
+        # answer second, and a moment after the lie is sent: the client reads and
+        # checks the lie in between (without the moment, a busy machine let the honest
+        # copy win first, and the lie was never reported)
+        lied.wait(timeout=20)
+        time.sleep(1.0)
         car_route(setup.node_car)(h)
 
     with serve({path: liar_route}) as liar, serve({path: honest_route}) as honest:
