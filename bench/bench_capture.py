@@ -18,8 +18,8 @@ pages split between their processes). The memory target applies to the tree's RS
         module-level and must not be used by two threads at once).
 mirror's modules are byte-compiled first, as an installed copy's are (trafilatura's
 are, by pip). Rounds alternate (peer, ours, peer, ours...) and the median of each is
-reported, with mirror's fixed start-up (the same command over an empty URL list: imports and
-the passphrase's deliberately slow key derivation) shown apart.
+reported, with mirror's fixed start-up (the same command over an empty URL list:
+imports and the passphrase's deliberately slow key derivation) shown apart.
 Targets: ours at most 1.3x the peer's time, peak memory under 300 MB.
 """
 

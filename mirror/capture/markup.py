@@ -42,10 +42,10 @@ MAX_NESTING = 256  # libxml2's limit
 
 # C0 controls (but tab, newline, carriage return), DEL and the two non-characters:
 # XML cannot hold them. Form feed reads as a space.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _CONTROLS = tuple(
     chr(c) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xFFFE, 0xFFFF)
 )
+_CONTROL = re.compile("[" + re.escape("".join(_CONTROLS)) + "]")
 # Character references to those same characters only (decimal 0-8, 11, 12, 14-31, 127,
 # 65534, 65535; hex the same), so that the thousands of "&#8217;" a page may hold
 # never reach a Python callback. &#12; (form feed) is a space, as in a browser.
