@@ -251,10 +251,13 @@ def _json_ld(tree: HtmlElement) -> dict[str, Any]:
         text = (script.text or "").strip()
         if not text or len(text) > _MAX_JSON_LD:
             continue
-        # some CMSs wrap the JSON in a CDATA section or an HTML comment
-        text = re.sub(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$", "", text)
+        # some CMSs wrap the JSON in a CDATA section or an HTML comment, or end it
+        # with a semicolon as if it were a script
+        text = re.sub(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->|;)\s*$", "", text)
         try:
-            data = json.loads(text)
+            # strict=False: raw line breaks inside strings (an articleBody pasted as it
+            # stands) are common and read one way only
+            data = json.loads(text, strict=False)
         except (ValueError, RecursionError):  # deeply nested arrays exhaust the stack
             continue
         objects = list(_ld_objects(data, depth=0))

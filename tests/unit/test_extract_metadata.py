@@ -79,6 +79,15 @@ def test_json_ld_of_other_types_is_ignored_and_bad_json_tolerated() -> None:
     assert m.title == "Real page title for this story"
 
 
+def test_json_ld_with_raw_line_breaks_in_strings_or_a_closing_semicolon_is_read() -> None:
+    article = {"@type": "BlogPosting", "author": {"@type": "Person", "name": "Ines Duarte"}}
+    raw = json.dumps({**article, "articleBody": "LINE_ONE"}).replace("LINE_ONE", "one\ntwo")
+    assert "\n" in raw  # a line break json.dumps would have escaped
+    for script in (raw, json.dumps(article) + ";"):
+        head = f'<script type="application/ld+json">{script}</script>'
+        assert read_metadata(page(head), URL).authors == ("Ines Duarte",)
+
+
 def test_opengraph_tags() -> None:
     head = (
         '<meta property="og:title" content="Open Graph headline here">'
