@@ -86,16 +86,17 @@ _MONTH = (
 _TRAILING_DATE = re.compile(
     rf"(?:\s+|(?=\d))(?:(?:updated|published|posted|on)\b\s*:?\s*)?"
     rf"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
-    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d\d-\d\d"
-    rf"|(?:(?:am|le|el|il)\s+)?\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{2,4}}).*$",
+    rf"(?:(?:am|le|el|il)\s+)?"
+    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\.?\s+{_MONTH}\s+\d{{4}}|\d{{4}}-\d\d-\d\d"
+    rf"|\d{{1,2}}\.\s?\d{{1,2}}\.\s?\d{{2,4}}).*$",
     re.I,
 )
 # "By", "Von", "Par"...; "Author:", "Autor:", "Автор:"; "Posted by", "Post author By";
 # "ByJane Doe" (<span>By</span><a>Jane Doe</a>: spaced by style sheets, not text)
 _BY_PREFIX = re.compile(
     r"^(?:(?:post(?:ed)?\s+)?(?:authors?|autor(?:in|en)?|auteur|autore|автор)(?:\s*:\s*|\s+))?"
-    r"(?:(?:written|posted|geschrieben|verfasst|veröffentlicht|publiziert|publié|escrito"
-    r"|publicado)\s+)?"
+    r"(?:(?:written|posted|geschrieben|verfasst|veröffentlicht|publiziert|erstellt|publié"
+    r"|escrito|publicado)\s+)?"
     r"(?:(?:by|par|von|por|door|di|av|af)\s*[:\-]?\s+|(?-i:By(?=[A-Z])))?",
     re.I,
 )
@@ -112,15 +113,19 @@ _TEXT_BYLINE = re.compile(
     rf"(?P<name>{_PERSON}(?:\s*(?:,|\band\b|\bund\b|\bet\b|\by\b|\bи\b|&)\s*{_PERSON}){{0,3}})"
     r"(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il|the)\s|\s+\d)?",
 )
-# "06.11.2023 13:30 von Olga", "Posted in News by Kim Navarro on 3 May": a dateline
-# or a filing line, then the name
+# "06.11.2023 13:30 von Olga", "Posted in News by Kim Navarro on 3 May", "Posted on
+# September 21, 2020 by Adi Tzlil" (WordPress themes' line): a dateline or a filing
+# line, then the name
+_FILED = r"(?i:posted\s+(?:in|on)|veröffentlicht\s+am|publié\s+le|publicado\s+el)\b"
 _DATELINE_BYLINE = re.compile(
-    r"(?:\d[\d.:/\- ]{5,20}|(?i:posted in)\b.{0,40}?)\s(?i:by|von|par|por)\s+"
+    rf"(?:\d[\d.:/\- ]{{5,20}}|{_FILED}.{{0,40}}?)\s(?i:by|von|par|por)\s+"
     rf"(?P<name>{_PERSON})(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il)\s|\s+\d)"
 )
+# what a byline the markup marks may open with before its "by"
+_FILED_PREFIX = re.compile(rf"^{_FILED}.{{0,40}}?\s(?=(?i:by|von|par|por)\s)")
 # What an element's own text must open with to be worth reading whole (most do not)
 _BYLINE_OPENING = re.compile(rf"\s*(?:{_BYLINE_VERBS}|{_BYLINE_BY})\b", re.I)
-_DATELINE_OPENING = re.compile(r"\s*(?:\d|(?i:posted in)\b)")
+_DATELINE_OPENING = re.compile(rf"\s*(?:\d|{_FILED})")
 # "Jane Doe, Datum: 15.06.19, Kommentare: 0": a label after the name starts what is not it
 _TRAILING_LABEL = re.compile(r"\s*[,;|]\s*\w[\w ]{0,30}:\s.*$")
 _SEPARATORS = re.compile(r"\s+[|\-–—\\/>»·:]\s+")
@@ -133,6 +138,10 @@ _WS = re.compile(r"\s+")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-f]+|[a-z]+\d?);", re.I)
 _URL = re.compile(r"^(?:https?:)?//", re.I)
 _INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_BLOCKS = frozenset(
+    {"p", "div", "section", "article", "aside", "header", "footer", "ul", "ol", "li", "dl",
+     "table", "form", "figure", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "br"}
+)  # fmt: skip
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "meta"})
 _MAX_JSON_LD = 1_000_000  # bytes of one script block we are willing to parse
 _MAX_BYLINE = 100  # longer "bylines" are author bios or whole sections
@@ -607,12 +616,26 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
         # itemprop=author wrapping itemprop=name: the name alone
         named = [c for c in el.iter() if c.get("itemprop") == "name"] if itemprop else []
         text = clean_text((named[0] if named else el).text_content())
+        if len(text) >= _MAX_BYLINE and not named:
+            text = _leading_line(el)
         name = _clean_byline(text) if 0 < len(text) < _MAX_BYLINE else ""
         if name:
             best = (rank, name)
             if rank == 3:
                 break
     return (best[1],) if best[1] else ()
+
+
+def _leading_line(el: HtmlElement) -> str:
+    """The text of ``el`` before its first block: the "<a>Jane Doe</a>, 21 Jan 2015" of
+    an author box that goes on with a rating form or a biography."""
+    parts = [el.text or ""]
+    for child in el:
+        if child.tag in _BLOCKS:
+            break
+        parts += [child.text_content() if isinstance(child.tag, str) else "", child.tail or ""]
+    line = clean_text("".join(parts))
+    return "" if line.endswith(":") else line  # "Filed under:": a label for what follows
 
 
 def marks(el: HtmlElement) -> str:
@@ -636,24 +659,19 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
     for el in (body if body is not None else tree).iter():
         if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
             continue
-        opening = el.text if el.text and el.text.strip() else (el[0].text if len(el) else None)
-        if len(el) >= 8 or not opening:
+        opening_text = el.text if el.text and el.text.strip() else (el[0].text if len(el) else None)
+        if len(el) >= 8 or not opening_text:
             continue
-        if _BYLINE_OPENING.match(opening):
-            pattern = _TEXT_BYLINE
-        elif _DATELINE_OPENING.match(opening):
-            pattern = _DATELINE_BYLINE
-        else:
-            continue  # the cheap tests first: most elements open with something else
+        # the cheap tests first: most elements open with something else ("Posted on"
+        # opens both forms)
+        forms = [form for opening, form in _TEXT_BYLINE_FORMS if opening.match(opening_text)]
+        if not forms:
+            continue
         text = clean_text(el.text_content())
-        m = pattern.match(text) if len(text) < _MAX_BYLINE else None
-        # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a
-        # verb ("Posted by") it takes two names and nothing but a date after them (a
-        # dateline's pattern asks for that date itself)
-        if m is None or (
-            pattern is _TEXT_BYLINE
-            and not (m.group("verb") or (m.group("rest") is not None and " " in m.group("name")))
-        ):
+        if len(text) >= _MAX_BYLINE:
+            continue
+        m = next(filter(None, (_plausible_byline(form, text) for form in forms)), None)
+        if m is None:
             continue
         if _hidden_or_in_comments(el) or _in_site_furniture(el):
             continue
@@ -661,6 +679,22 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
         if name:
             return (name,)
     return ()
+
+
+def _plausible_byline(form: re.Pattern[str], text: str) -> re.Match[str] | None:
+    m = form.match(text)
+    # "by", "von", "di" also start ordinary phrases ("von Dienstag an"): without a verb
+    # ("Posted by") it takes two names and nothing but a date after them (a dateline's
+    # form asks for that date itself)
+    if m is None or (
+        form is _TEXT_BYLINE
+        and not (m.group("verb") or (m.group("rest") is not None and " " in m.group("name")))
+    ):
+        return None
+    return m
+
+
+_TEXT_BYLINE_FORMS = ((_BYLINE_OPENING, _TEXT_BYLINE), (_DATELINE_OPENING, _DATELINE_BYLINE))
 
 
 # "By Studio Nord" in a footer, "Written by Ann Lee" in a menu: the site's credits or
@@ -676,10 +710,10 @@ def _in_site_furniture(el: HtmlElement) -> bool:
 
 
 def _clean_byline(value: Any) -> str:
-    text = _unescaped(clean_text(value))
+    text = _FILED_PREFIX.sub("", _unescaped(clean_text(value)), count=1)
     text = _TRAILING_LABEL.sub("", _BY_PREFIX.sub("", text, count=1))
-    # "Jane Doe • 8h", "Jane Doe | Staff": the name comes first
-    text = re.split(r"\s+[•|·]\s*", text)[0]
+    # "Jane Doe • 8h", "Jane Doe | Staff", "Jane Doe — published": the name comes first
+    text = re.split(r"\s+[•|·—]\s*", text)[0]
     text = _TRAILING_DATE.sub("", text).strip(" ,;:|-–—")
     # labels and datelines ("Follow Author", "Last updated") name nobody
     if not re.search(r"\w", text) or all(w in _NOT_NAMES for w in re.findall(r"\w+", text.lower())):

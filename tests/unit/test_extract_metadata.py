@@ -146,6 +146,16 @@ def test_byline_markup_skips_hidden_comments_and_lookalikes() -> None:
     assert read_metadata(page(body=body), URL).authors == ()
 
 
+def test_an_author_box_that_goes_on_is_read_up_to_its_first_block() -> None:
+    rating = "<div class='rating'><form>" + "<option>5</option>" * 40 + "12 votes</form></div>"
+    body = f'<div class="author"><a href="/a/gq">Georg Quaas</a>, 21. Jan. 2015 {rating}</div>'
+    assert read_metadata(page("", body + BODY), URL).authors == ("Georg Quaas",)
+    # a label before a list of links names nobody: the next byline is the author's
+    filed = "<nav class='byline'><span>Filed under:</span><ul>" + "<li>Topic</li>" * 30
+    body = filed + "</ul></nav><div class='byline'>By Dana Fox</div>"
+    assert read_metadata(page("", body + BODY), URL).authors == ("Dana Fox",)
+
+
 def test_user_handle_in_json_ld_yields_to_markup_name() -> None:
     head = ld({"@type": "Article", "headline": "Some headline", "author": "CC7567"})
     body = '<div class="byline">Kim Navarro • 8h</div>' + BODY
@@ -195,6 +205,13 @@ def test_a_dotted_user_name_yields_to_the_byline() -> None:
         ("Jörn Mecher am 08.12.2022", "Jörn Mecher"),
         ("Redacci&amp;oacute;n Diario", "Redacción Diario"),  # escaped twice
         ("Byron Smith", "Byron Smith"),
+        ("Posted on September 21, 2020 by Adi Tzlil", "Adi Tzlil"),
+        (
+            "erstellt von <a href='/a/d'>Dominique</a> — <span>veröffentlicht</span> 28.01.2022",
+            "Dominique",
+        ),
+        ("MORITZ GATHMANN am 21. April 2020", "MORITZ GATHMANN"),
+        ("Georg Quaas, 21. Jan. 2015", "Georg Quaas"),
     ],
 )
 def test_byline_labels_in_several_languages_are_not_the_name(byline: str, name: str) -> None:
@@ -501,6 +518,10 @@ def test_a_heading_that_repeats_part_of_the_title_names_the_headline(
         ("от Иван Петров", "Иван Петров"),
         ("06.11.2023 13:30 von Olga", "Olga"),  # a dateline, then the name
         ("12/04/2020 by Kay 24 Comments", "Kay"),
+        # a filing line, then the name (WordPress themes' "Posted on ... by ...")
+        ("Posted in News by Kim Navarro on 3 May", "Kim Navarro"),
+        ("Posted on September 21, 2020 by Adi Tzlil", "Adi Tzlil"),
+        ("Veröffentlicht am 3. Mai 2020 von Jan Berg", "Jan Berg"),
     ],
 )
 def test_a_byline_only_the_text_marks(line: str, name: str) -> None:
