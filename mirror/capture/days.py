@@ -105,13 +105,18 @@ _CHANGE_LABEL = re.compile(
     re.I,
 )
 _LABEL_READ = 40  # characters before a day that may hold its label
+_SETTLED = 100  # characters after a day that more text can no longer make another day
 
 
-def day_in_text(text: str, *, before: dt.date) -> str | None:
+def day_in_text(text: str, *, before: dt.date, more_follows: bool = False) -> str | None:
     """The ISO day of the first date written in ``text`` that falls before ``before``
     (a page's header often shows today's date: it is not the article's) and is not
-    labelled as a day of change."""
-    found: list[tuple[int, dt.date]] = []
+    labelled as a day of change.
+
+    With ``more_follows``, ``text`` is the beginning of a longer text: a day is given
+    only when the rest cannot change the answer (it ends well before the end of
+    ``text``; a written date is far shorter than that), else None."""
+    found: list[tuple[int, int, dt.date]] = []
     for pattern in _DAY_WRITTEN:
         for m in pattern.finditer(text):
             fields = m.groupdict()
@@ -123,9 +128,14 @@ def day_in_text(text: str, *, before: dt.date) -> str | None:
             if _EARLIEST <= day < before and not _CHANGE_LABEL.search(
                 text, max(0, m.start() - _LABEL_READ), m.start()
             ):
-                found.append((m.start(), day))
+                found.append((m.start(), m.end(), day))
                 break
-    return min(found)[1].isoformat() if found else None
+    if not found:
+        return None
+    _start, end, day = min(found, key=lambda f: (f[0], f[2]))
+    if more_follows and end > len(text) - _SETTLED:
+        return None
+    return day.isoformat()
 
 
 # "29-10-2021", "29.10.2021", "29_10_2021" in a URL's path, when only one reading is a day

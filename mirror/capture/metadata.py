@@ -588,6 +588,11 @@ def _visible(el: HtmlElement) -> bool:
     )
 
 
+# the elements that carry any of the marks a byline is known by, picked in C: most
+# elements of a page carry none
+_MARKED = etree.XPath("descendant-or-self::*[@class or @id or @data-testid or @rel or @itemprop]")
+
+
 def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
     """The byline the markup marks most clearly, first in document order.
 
@@ -598,8 +603,8 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
     body = tree.find(".//body")
     root = body if body is not None else tree
     best: tuple[int, str] = (0, "")
-    for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag in _SKIP_TAGS:
+    for el in _MARKED(root):
+        if el.tag in _SKIP_TAGS:
             continue
         itemprop = (el.get("itemprop") or "").lower()
         hint = marks(el)
@@ -762,6 +767,7 @@ _TEASER_READ = 5_000  # characters of a teaser box read to judge it
 # the article's day is written near its top: a page's first 200,000 characters of text
 # are searched (all of it took a second on a 5 MB page)
 _TEXT_DAY_READ = 200_000
+_TEXT_DAY_FIRST_LOOK = 4_000  # characters read before the first look, four times more each time
 
 
 def _text_day(tree: HtmlElement) -> str | None:
@@ -778,21 +784,34 @@ def _text_day(tree: HtmlElement) -> str | None:
     forms = [f for f in body.iter("form") if next(f.iterancestors("form"), None) is None]
     most = len(body.text_content()) / 2 if forms else 0
     page_forms = {f for f in forms if len(f.text_content()) > most}
+    today = date.today()
     parts: list[str] = []
+    read, look_at = 0, _TEXT_DAY_FIRST_LOOK
     # depth first in document order, without recursion (pages nest deeply); a
     # skipped element keeps its tail, which is its parent's text
     stack: list[tuple[Any, bool]] = [(body, False)]
     while stack:
         el, tail_only = stack.pop()
         if tail_only:
-            parts.append(el.tail or "")
-            continue
-        stack.append((el, True))
-        if el in page_forms or _article_part(el):
-            parts.append(el.text or "")
+            piece = el.tail or ""
+        else:
+            stack.append((el, True))
+            if not (el in page_forms or _article_part(el)):
+                continue
+            piece = el.text or ""
             stack.extend((child, False) for child in reversed(el))
+        parts.append(piece)
+        read += len(piece)
+        if read >= look_at:  # the day is mostly near the top: look before reading on
+            text = " ".join(" ".join(parts).split())
+            if len(text) >= _TEXT_DAY_READ:
+                break
+            day = day_in_text(text, before=today, more_follows=True)
+            if day is not None:
+                return day
+            look_at = 4 * read
     text = " ".join(" ".join(parts).split())
-    return day_in_text(text[:_TEXT_DAY_READ], before=date.today())
+    return day_in_text(text[:_TEXT_DAY_READ], before=today)
 
 
 def _article_part(el: Any) -> bool:

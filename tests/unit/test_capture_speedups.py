@@ -1,9 +1,11 @@
 """Shortcuts taken for batch speed give the same answers as the plain path: cached URL
-and host checks (short and long values, cold and warm), and a bundle whose root pass
-also writes its CAR."""
+and host checks (short and long values, cold and warm), a bundle whose root pass
+also writes its CAR, and the day in a page's text looked for before the whole text is
+read."""
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -11,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mirror.bundle import write_bundle
-from mirror.capture import markup, sanitize
+from mirror.capture import markup, metadata, sanitize
+from mirror.capture.days import day_in_text
 from mirror.ipld.car import write_car
 from mirror.keys import SigningKey
 from mirror.signer import Signer
@@ -62,3 +65,15 @@ def test_bundle_root_pass_writes_the_car(tmp_path: Path) -> None:
 def test_the_control_characters_tested_first_are_the_ones_the_regex_removes() -> None:
     every = "".join(chr(c) for c in range(0x10000))
     assert set(markup._CONTROLS) == set(markup._CONTROL.findall(every))
+
+
+@given(st.integers(min_value=0, max_value=20_000), st.integers(min_value=1, max_value=400))
+def test_the_text_day_read_in_steps_is_the_day_of_the_whole_text(at: int, size: int) -> None:
+    filler = "word " * (at // 5)
+    paragraphs = "".join(f"<p>{'x' * size} {i}</p>" for i in range(60))
+    body = f"<p>{filler}</p><p>Published 12 March 2024</p>{paragraphs}<p>01.02.2021</p>"
+    tree = markup.parse_page(f"<html><body>{body}</body></html>")
+    assert tree is not None
+    whole = " ".join(tree.find(".//body").text_content().split())
+    expected = day_in_text(whole, before=datetime.date.today())
+    assert metadata._text_day(tree) == expected

@@ -113,3 +113,13 @@ def test_a_day_from_today_on_is_not_read() -> None:
 )
 def test_a_day_a_url_writes_with_its_year_last(url: str, day: str | None) -> None:
     assert day_in_url(url) == day
+
+
+def test_the_beginning_of_a_text_names_a_day_only_when_the_rest_cannot_change_it() -> None:
+    before = dt.date(2026, 12, 1)
+    # "12.03.20" may go on as "12.03.2019", and "March 12, 2024" as a later, labelled day
+    for beginning in ("text " * 30 + "12.03.20", "text " * 30 + "Published March 12, 2024"):
+        assert day_in_text(beginning, before=before, more_follows=True) is None
+    settled = "Published March 12, 2024. " + "text " * 30
+    assert day_in_text(settled, before=before, more_follows=True) == "2024-03-12"
+    assert day_in_text(settled + "01.01.2020", before=before) == "2024-03-12"
