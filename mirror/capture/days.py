@@ -105,7 +105,9 @@ _CHANGE_LABEL = re.compile(
     re.I,
 )
 _LABEL_READ = 40  # characters before a day that may hold its label
-_SETTLED = 100  # characters after a day that more text can no longer make another day
+# a day that ends this far before the end of a text's beginning is the whole text's
+# first day too: a written date is far shorter
+_SETTLED = 100
 
 
 def day_in_text(text: str, *, before: dt.date, more_follows: bool = False) -> str | None:
