@@ -40,7 +40,7 @@ from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import CachedCheck, image_source, page_image_url
 from mirror.errors import UsageError
 
-__all__ = ["Article", "extract_article"]
+__all__ = ["Article", "extract_article", "one_spelling"]
 
 # below this many characters of body text the first pass "found little"
 SECOND_PASS_BELOW = 500
@@ -923,9 +923,15 @@ def _markdown(body: Any) -> str:
     text = "\n\n".join(b for b in blocks if b.strip())
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-    # one spelling for the same text: composed characters (NFC, as the Web writes it),
-    # so that a search for the words finds them whichever form the page used
-    return unicodedata.normalize("NFC", text)
+    return one_spelling(text)
+
+
+def one_spelling(text: str) -> str:
+    """article.md's spelling of a text, so that a search for its words finds them
+    whichever form the page used: composed characters (NFC, as the Web writes them),
+    and no soft hyphens ("Ita\u00adli\u00adens": hyphenation hints for a browser,
+    which the reader page keeps, but in plain text they cut every word they mark)."""
+    return unicodedata.normalize("NFC", text.replace("\u00ad", ""))
 
 
 _MD_BLOCKS = frozenset(

@@ -17,7 +17,7 @@ import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.extract import Article
+from mirror.capture.extract import Article, one_spelling
 from mirror.capture.markup import parse_fragment, parse_page
 from mirror.capture.metadata import clean_text, read_metadata
 from mirror.capture.profile import Profile, apply_profile
@@ -105,7 +105,7 @@ def html_markdown(content: HtmlElement) -> str:
     blocks: list[str] = []
     _blocks(content, blocks)
     text = "\n\n".join(b for b in blocks if b.strip())
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n" if text.strip() else ""
+    return one_spelling(re.sub(r"\n{3,}", "\n\n", text).strip() + "\n") if text.strip() else ""
 
 
 def _inline(el: HtmlElement) -> str:

@@ -53,3 +53,14 @@ def test_a_list_items_blocks_do_not_run_into_each_other() -> None:
     )
     article, _ = page_article(page, URL)
     assert "- Sandbags Pumps\n" in article.markdown
+
+
+def test_article_md_of_a_page_as_given_is_spelled_as_a_captures() -> None:
+    # decomposed letters composed and soft hyphens left out, as capture writes article.md;
+    # the reader page keeps the hyphenation hints
+    page = _page("What the river did").replace(
+        "The river rose overnight.", "The cafe\u0301 by the ri&shy;ver was under wa\u00adter."
+    )
+    article, _ = page_article(page, URL)
+    assert "The caf\u00e9 by the river was under water." in article.markdown
+    assert "wa\u00adter" in article.content_html
