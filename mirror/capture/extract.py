@@ -1001,7 +1001,9 @@ def _md_block(el: Any, out: list[str]) -> None:
             out.append("\n>\n".join("> " + b.replace("\n", "\n> ") for b in inner))
     elif tag == "table":
         rows = []
-        for row in el.iter("row"):
+        # trafilatura's rows, or a table it copied as the page wrote it (one inside a
+        # paragraph keeps its HTML rows)
+        for row in el.iter("row", "tr"):
             # a Markdown row is one line: a cell's line breaks and blocks become spaces
             cells = [
                 _md_line(_md_inline(c, out, images=False)).replace("\n", " ").replace("|", "\\|")

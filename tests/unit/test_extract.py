@@ -535,6 +535,19 @@ def test_line_breaks_in_code_and_blocks_in_table_cells_keep_words_apart() -> Non
     assert row == "| Official links: Site one Site two | Second cell |"
 
 
+def test_a_table_after_loose_text_in_a_box_is_in_article_md() -> None:
+    # trafilatura keeps such a table as the page wrote it (HTML rows, no row/cell)
+    rows = "".join(
+        f"<tr><td>{i}</td><td>Engraving number {i} of the series, a nude felling a tree</td>"
+        f"<td>19{10 + i}</td></tr>"
+        for i in range(12)
+    )
+    extra = f"<div><div>Works of the engraver<table><tbody>{rows}</tbody></table></div></div>"
+    md = extract_article(article_page(extra=extra), URL).markdown
+    row = "| 3 | Engraving number 3 of the series, a nude felling a tree | 1913 |"
+    assert row in md.splitlines()
+
+
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
     # no <img> in the markup, only a placeholder a script fills; the figure names its
     # picture as a schema.org ImageObject, so the picture and its caption stay
