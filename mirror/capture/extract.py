@@ -616,8 +616,8 @@ def _illustrate(
     if not origins:
         return
     container = _common_ancestor(origins)
-    if container is None:
-        return
+    if container.tag in ("html", "body") and not _written_in(container, origins):
+        return  # blocks from all over the page: no part of it is the article's
     widened = (
         next((a for a in container.iterancestors() if a.tag in _CONTAINERS), None)
         if container.tag not in _CONTAINERS
@@ -700,7 +700,7 @@ def _end(el: Any, order: dict[Any, int]) -> int:
     return order.get(last, order[el])
 
 
-def _common_ancestor(elements: list[Any]) -> Any | None:
+def _common_ancestor(elements: list[Any]) -> Any:
     path = [elements[0], *elements[0].iterancestors()]
     depth = {id(a): i for i, a in enumerate(path)}
     best = 0
@@ -709,8 +709,13 @@ def _common_ancestor(elements: list[Any]) -> Any | None:
             if id(a) in depth:
                 best = max(best, depth[id(a)])
                 break
-    common = path[best]
-    return None if common.tag in ("html", "body") else common
+    return path[best]
+
+
+def _written_in(page: Any, blocks: list[Any]) -> bool:
+    """Most of the kept blocks are children of the page's ``<body>`` (or ``<html>``)
+    itself: a page that writes its article there, with no box around it."""
+    return 2 * sum(1 for el in blocks if el.getparent() is page) >= len(blocks)
 
 
 class _Headlines:

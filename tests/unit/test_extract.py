@@ -548,6 +548,23 @@ def test_a_table_after_loose_text_in_a_box_is_in_article_md() -> None:
     assert row in md.splitlines()
 
 
+def test_a_page_that_writes_its_article_straight_into_body_keeps_its_figures() -> None:
+    paras = [f"<p>{p}</p>" for p in PARAS * 2]
+    figure = (
+        '<figure><img src="/img/flood.jpg" alt="Flooded main street">'
+        "<figcaption>Main street at dawn. Photo: Ana Ruiz</figcaption></figure>"
+    )
+    body = "".join(paras[:3]) + figure + "".join(paras[3:])
+    page = f"<html><head><title>Floods</title></head><body>{body}</body></html>"
+    a = extract_article(page, URL)
+    assert "*Flooded main street — Main street at dawn. Photo: Ana Ruiz*" in _lines(a.markdown)
+    assert "/img/flood.jpg" in a.content_html
+    # blocks kept from two boxes of the page: the picture between them is no one's
+    boxes = f"<div>{''.join(paras[:3])}</div>{figure}<section>{''.join(paras[3:])}</section>"
+    page = f"<html><head><title>Floods</title></head><body>{boxes}</body></html>"
+    assert "/img/flood.jpg" not in extract_article(page, URL).content_html
+
+
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
     # no <img> in the markup, only a placeholder a script fills; the figure names its
     # picture as a schema.org ImageObject, so the picture and its caption stay
