@@ -85,6 +85,7 @@ def extract_article(html: str, url: str) -> Article:
     body = _extract_body(tree, url)
     if body is None:
         raise UsageError(f"no article text found at {url}")
+    _unwrap_layout_tables(body)
     base = _base_url(tree, url)
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     order, sources = _page_index(tree)
@@ -114,6 +115,51 @@ def extract_article(html: str, url: str) -> Article:
         content_html=content_html,
         markdown=markdown,
     )
+
+
+# A table that lays out a page rather than tabulating data: one cell of it holds most
+# of its text, in two paragraphs (headings, lists, quotes) or one long one (a data
+# table's cells each hold a little: an infobox with lists in a few cells stays whole)
+_CELL_BLOCKS = frozenset({"p", "head", "list", "quote", "code"})
+_LONG_CELL_BLOCK = 200
+_CELL_SHARE = 0.5
+
+
+def _unwrap_layout_tables(body: Any) -> None:
+    """Each such table gives way to its cells' contents, in reading order: article.md
+    then writes its paragraphs as paragraphs (not one table row of all of them), and
+    its pictures find their places among them."""
+    for table in reversed(list(body.iter("table"))):  # inner tables first
+        if not _lays_out(table):
+            continue
+        parent = table.getparent()
+        if parent is None:
+            continue
+        at = parent.index(table)
+        boxes = []
+        for row in (r for r in table if r.tag in ("row", "tr")):
+            for cell in (c for c in row if c.tag in ("cell", "td", "th")):
+                box = etree.Element("div")
+                box.text = cell.text
+                box.extend(list(cell))
+                boxes.append(box)
+        if boxes:
+            boxes[-1].tail = table.tail
+            parent[at : at + 1] = boxes
+        else:
+            _drop(table)
+
+
+def _lays_out(table: Any) -> bool:
+    most = _CELL_SHARE * len("".join(table.itertext()))
+    for cell in table.iter("cell", "td", "th"):
+        blocks = [c for c in cell if c.tag in _CELL_BLOCKS]
+        prose = len(blocks) >= 2 or any(
+            len("".join(b.itertext())) >= _LONG_CELL_BLOCK for b in blocks
+        )
+        if prose and len("".join(cell.itertext())) >= most:
+            return True
+    return False
 
 
 def _drop_title_heading(body: Any, title: str) -> None:

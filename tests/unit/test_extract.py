@@ -565,6 +565,33 @@ def test_a_page_that_writes_its_article_straight_into_body_keeps_its_figures() -
     assert "/img/flood.jpg" not in extract_article(page, URL).content_html
 
 
+def test_a_table_that_lays_out_the_page_gives_way_to_its_paragraphs() -> None:
+    # an old page's layout: a menu cell beside the cell that holds the article
+    blocks = [f"<p>{p}</p>" for p in PARAS]
+    blocks.insert(2, '<img src="/img/flood.jpg" alt="Flooded main street">')
+    paras = "".join(f"<p>{p}</p>" for p in PARAS)
+    layout = (
+        "<table><tr><td><a href='/a'>Menu</a></td>"
+        f"<td><h2>Floods</h2>{''.join(blocks)}</td></tr></table>"
+    )
+    page = f"<html><head><title>Floods</title></head><body>{layout}</body></html>"
+    a = extract_article(page, URL)
+    assert not any(line.startswith("|") for line in a.markdown.splitlines())
+    for p in PARAS:
+        assert p in a.markdown.split("\n\n")  # each paragraph a paragraph of its own
+    assert "*Flooded main street*" in _lines(a.markdown) and "<table" not in a.content_html
+    # a data table whose cells hold a little each stays a table, lists in cells and all
+    rows = "".join(
+        f"<tr><th>Gauge {i}</th><td><ul><li>{i}.2 m at dawn</li><li>{i}.5 m at noon</li></ul></td>"
+        "</tr>"
+        for i in range(8)
+    )
+    data = f"<article>{paras}<table>{rows}</table></article>"
+    page = f"<html><head><title>Floods</title></head><body>{data}</body></html>"
+    md = extract_article(page, URL).markdown
+    assert any(line.startswith("| Gauge 3 |") for line in md.splitlines())
+
+
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
     # no <img> in the markup, only a placeholder a script fills; the figure names its
     # picture as a schema.org ImageObject, so the picture and its caption stay
