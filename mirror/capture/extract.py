@@ -343,7 +343,20 @@ def _page_index(tree: HtmlElement) -> tuple[dict[Any, int], Sources]:
         k = _key(el.text_content())
         if len(k) >= _KEY_MIN:
             sources.setdefault(k, []).append(el)
+    # a <div> a page writes as a paragraph (text of its own, no block inside): the
+    # source of a text no paragraph, heading or item of the page holds
+    written_as_divs: Sources = {}
+    for el in tree.iter("div"):
+        if (el.text or "").strip() and not _holds_block(el):
+            k = _key(el.text_content())
+            if len(k) >= _KEY_MIN and k not in sources:
+                written_as_divs.setdefault(k, []).append(el)
+    sources.update(written_as_divs)
     return order, sources
+
+
+def _holds_block(el: Any) -> bool:
+    return any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el)
 
 
 # A lead (standfirst, deck, teaser text) that a page writes between its headline and

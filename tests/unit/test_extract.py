@@ -592,6 +592,17 @@ def test_a_table_that_lays_out_the_page_gives_way_to_its_paragraphs() -> None:
     assert any(line.startswith("| Gauge 3 |") for line in md.splitlines())
 
 
+def test_paragraphs_written_as_divs_keep_their_links_and_pictures() -> None:
+    blocks = [f"<div>{p}</div>" for p in PARAS]
+    blocks[1] = blocks[1].replace("school", "<a href='/shelters'>school</a>")
+    blocks.insert(2, '<div><img src="/img/flood.jpg" alt="Flooded main street"></div>')
+    story = f"<div class='story'>{''.join(blocks)}</div>"
+    page = f"<html><head><title>Floods</title></head><body>{story}</body></html>"
+    a = extract_article(page, URL)
+    assert "*Flooded main street*" in _lines(a.markdown)
+    assert '<a href="https://news.example.org/shelters">school</a>' in a.content_html
+
+
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
     # no <img> in the markup, only a placeholder a script fills; the figure names its
     # picture as a schema.org ImageObject, so the picture and its caption stay
