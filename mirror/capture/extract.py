@@ -662,6 +662,8 @@ def _illustrate(
     ``<figure>`` and ``<img>`` of the article container (the common ancestor of the
     blocks trafilatura kept, widened to its ``<article>``/``<main>``) that lies before
     the last kept block and not inside site furniture, at its place in document order.
+    In a container that is no ``<article>``/``<main>``, from the first kept block on,
+    and the last ``<figure>`` before it (the lead picture above the headline).
     """
     children = [c for c in body if isinstance(c.tag, str)]
     found: list[Any | None] = []
@@ -686,10 +688,15 @@ def _illustrate(
     last = max(order[el] for el in origins)
     scope = widened if widened is not None else container
     # inside the page's article element, all of it; else from the first kept block to
-    # the end of the last one
+    # the end of the last one, and the last figure before them in the box that holds
+    # them (a lead picture above the headline)
     lowest, highest = order[scope], _end(scope, order)
+    lead_from = None
     if widened is None:
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
+        if container.tag not in ("html", "body"):
+            lead_from = order[container]
+    lead: tuple[int, Any] | None = None
     placed: list[tuple[int, Any]] = []
     headlined = _Headlines(tree, base, {_page_url(u) for u in (base, *page_urls)})
     shown: dict[tuple[tuple[str, str], ...], int] = {}
@@ -699,7 +706,8 @@ def _illustrate(
     described = _described(tree, scope)
     for el in scope.iter("figure", "img"):
         at = order.get(el, -1)
-        if not lowest <= at <= highest or _in_furniture(el, scope, headlined):
+        before = lead_from is not None and lead_from <= at < lowest and el.tag == "figure"
+        if not (before or lowest <= at <= highest) or _in_furniture(el, scope, headlined):
             continue
         if el.tag == "img" and _portrait_of(el, authors):
             continue
@@ -708,8 +716,12 @@ def _illustrate(
         if el.tag == "img" and next(el.iterancestors("figure"), None) is not None:
             continue  # its figure speaks for it
         made = _illustration(el, base, described)
-        if made is not None:
+        if made is not None and before:
+            lead = (at, made)  # the last such figure is the one nearest the text
+        elif made is not None:
             placed.append((at, made))
+    if lead is not None:
+        placed.append(lead)
     if not placed:
         return
     captions = {_key("".join(f.itertext())) for _, f in placed if f.tag == "figure"}

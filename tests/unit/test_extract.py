@@ -603,6 +603,21 @@ def test_paragraphs_written_as_divs_keep_their_links_and_pictures() -> None:
     assert '<a href="https://news.example.org/shelters">school</a>' in a.content_html
 
 
+def test_a_lead_figure_above_the_headline_in_the_articles_box_is_kept() -> None:
+    lead = (
+        '<figure><img src="/img/flood.jpg" alt="Flooded main street">'
+        "<figcaption>Main street at dawn. Photo: Ana Ruiz</figcaption></figure>"
+    )
+    icon = '<img src="/img/print.png" alt="Print this page">'
+    paras = "".join(f"<p>{p}</p>" for p in PARAS)
+    post = f"<div class='post'>{icon}{lead}<h1>Floods reach the lower town</h1>{paras}</div>"
+    page = f"<html><head><title>Floods</title></head><body>{post}</body></html>"
+    a = extract_article(page, URL)
+    assert "*Flooded main street — Main street at dawn. Photo: Ana Ruiz*" in _lines(a.markdown)
+    # above the text, a figure only, and the one nearest to it: no icons, no gallery
+    assert "print.png" not in a.content_html
+
+
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
     # no <img> in the markup, only a placeholder a script fills; the figure names its
     # picture as a schema.org ImageObject, so the picture and its caption stay
