@@ -736,10 +736,14 @@ def _illustrate(
     # the first child whose position is past the picture's: the first whose running
     # maximum is (one bisection, not a scan per picture)
     reached = list(itertools.accumulate(positions, max))
-    for at, made in sorted(placed, key=lambda p: p[0], reverse=True):
+    # in document order: pictures before the same block, or after the last one, keep
+    # the page's order among themselves
+    for at, made in sorted(placed, key=lambda p: p[0]):
         index = bisect.bisect_right(reached, at)
-        anchor = children[index] if index < len(children) else None
-        if anchor is not None and anchor.getparent() is body:
+        # the block itself, or the next one still there (a caption paragraph went)
+        following = itertools.islice(children, index, None)
+        anchor = next((c for c in following if c.getparent() is body), None)
+        if anchor is not None:
             anchor.addprevious(made)
         else:
             body.append(made)

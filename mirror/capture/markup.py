@@ -14,7 +14,8 @@ without trouble make it drop part of a page, or all of it, without an error:
   it (a browser reads all of them as if the slash, or the tag, were not there);
 * past 256 levels of nesting it stops reading and keeps only what came before; broken
   pages do nest that deep (a ``<font>`` or ``<div>`` opened in a loop and never
-  closed).
+  closed);
+* and AMP pages write their pictures as ``<amp-img>``, which only AMP's script shows.
 
 :func:`parse_page` repairs each before or after parsing. A page nested past the limit
 is read again without the start and end tags of every element but the article's
@@ -91,6 +92,7 @@ def parse_page(html: str) -> HtmlElement | None:
             raise UsageError(f"the page nests its markup deeper than {MAX_NESTING:,} levels")
     if tree is not None:
         _unnest(tree)
+        _amp_pictures(tree)
     return tree
 
 
@@ -152,6 +154,21 @@ _BREAKOUT = frozenset(
     {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "li", "table",
      "blockquote", "pre", "figure", "section", "article", "img", "br", "hr", "center"}
 )  # fmt: skip
+
+
+# AMP pages write their pictures as <amp-img> (<amp-anim> for animations), shown by
+# AMP's script: with no script, a reader page, an extractor or a sanitizer sees none.
+# Each is read as the <img> it stands for; what it holds is its placeholder or its
+# <noscript> fallback, the same picture again.
+_AMP_PICTURES = ("amp-img", "amp-anim")
+
+
+def _amp_pictures(tree: HtmlElement) -> None:
+    for el in list(tree.iter(*_AMP_PICTURES)):
+        for child in list(el):
+            el.remove(child)  # tails too: an <img> holds no text
+        el.text = None
+        el.tag = "img"
 
 
 def _unnest(tree: HtmlElement) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.markup import MAX_NESTING
+from mirror.capture.sanitize import sanitize_article
 from mirror.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,6 +240,20 @@ def test_an_embed_does_not_drop_the_links_and_images_after_it(odd: str) -> None:
     assert 'src="https://news.example.org/b.png"' in a.content_html
     assert a.content_html.count("<a ") == 2 * 2 * len(PARAS) + 1
     assert "swf" not in a.content_html
+
+
+def test_an_amp_pages_pictures_are_its_pictures_for_capture_and_the_sanitizer() -> None:
+    amp = (
+        '<figure><amp-img src="/img/levee.jpg" width="800" height="600" layout="responsive"'
+        ' alt="Sandbags on the dam"><noscript><img src="/img/levee.jpg" alt=""></noscript>'
+        "</amp-img><figcaption>The levee at noon.</figcaption></figure>"
+    )
+    a = extract_article(article_page(extra=amp), URL)
+    assert "*Sandbags on the dam — The levee at noon.*" in _lines(a.markdown)
+    assert a.content_html.count("/img/levee.jpg") == 1  # the fallback is the same picture
+    cleaned = sanitize_article(f"<p>Text.</p>{amp}<p>After.</p>", URL)
+    assert [i.url for i in cleaned.images] == ["https://news.example.org/img/levee.jpg"]
+    assert "amp-img" not in cleaned.html and "After." in cleaned.html
 
 
 @pytest.mark.parametrize(
@@ -522,17 +537,21 @@ def test_a_box_holding_the_articles_paragraphs_is_kept_whatever_its_class_says()
 
 
 def test_line_breaks_in_code_and_blocks_in_table_cells_keep_words_apart() -> None:
-    # a code block written with <br> keeps its lines; a layout table cell holding a
-    # heading and lines of links keeps a space between them (no "Minecraft.netRealms")
+    # a code block written with <br> keeps its lines; a table cell holding a heading
+    # and lines of links keeps a space between them (no "Minecraft.netRealms")
+    rows = "".join(
+        f"<tr><td><h2>Links {i}:</h2><a href='/a'>Site one</a><br>"
+        f"<a href='/b'>Site two</a></td><td>Second cell {i}</td></tr>"
+        for i in range(3)
+    )
     extra = (
         "<pre><code><span>const a = 1;</span><br><span>const b = 2;</span></code></pre>"
-        "<table><tr><td><h2>Official links:</h2><a href='/a'>Site one</a><br>"
-        "<a href='/b'>Site two</a></td><td>Second cell</td></tr></table>"
+        f"<table>{rows}</table>"
     )
     md = extract_article(article_page(extra=extra), URL).markdown
     assert "```\nconst a = 1;\nconst b = 2;\n```" in md
-    row = next(line for line in md.splitlines() if "Official links" in line)
-    assert row == "| Official links: Site one Site two | Second cell |"
+    row = next(line for line in md.splitlines() if "Links 1" in line)
+    assert row == "| Links 1: Site one Site two | Second cell 1 |"
 
 
 def test_a_table_after_loose_text_in_a_box_is_in_article_md() -> None:
@@ -616,6 +635,20 @@ def test_a_lead_figure_above_the_headline_in_the_articles_box_is_kept() -> None:
     assert "*Flooded main street — Main street at dawn. Photo: Ana Ruiz*" in _lines(a.markdown)
     # above the text, a figure only, and the one nearest to it: no icons, no gallery
     assert "print.png" not in a.content_html
+
+
+def test_pictures_keep_the_pages_order_between_two_blocks_and_after_the_last() -> None:
+    def figure(name: str) -> str:
+        caption = f"<figcaption>The {name} picture</figcaption>"
+        return f'<figure><img src="/img/{name}.jpg" alt="{name}">{caption}</figure>'
+
+    paras = [f"<p>{p}</p>" for p in PARAS]
+    body = paras[0] + figure("one") + figure("two") + "".join(paras[1:]) + figure("three")
+    page = f"<html><head><title>Floods</title></head><body><article>{body}</article></body></html>"
+    html = extract_article(page, URL).content_html
+    at = [html.index(f"/img/{name}.jpg") for name in ("one", "two", "three")]
+    assert at == sorted(at)
+    assert html.index(PARAS[0]) < at[0] and at[1] < html.index(PARAS[1])
 
 
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
