@@ -135,9 +135,11 @@ def _unwrap_layout_tables(body: Any) -> None:
         parent = table.getparent()
         if parent is None:
             continue
-        at = parent.index(table)
         boxes = []
-        for row in (r for r in table if r.tag in ("row", "tr")):
+        # its own rows (a copied table may hold them in a <tbody>), not a nested table's
+        for row in table.iter("row", "tr"):
+            if next(row.iterancestors("table"), None) is not table:
+                continue
             for cell in (c for c in row if c.tag in ("cell", "td", "th")):
                 box = etree.Element("div")
                 box.text = cell.text
@@ -145,9 +147,8 @@ def _unwrap_layout_tables(body: Any) -> None:
                 boxes.append(box)
         if boxes:
             boxes[-1].tail = table.tail
+            at = parent.index(table)
             parent[at : at + 1] = boxes
-        else:
-            _drop(table)
 
 
 def _lays_out(table: Any) -> bool:

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+from mirror.capture import extract
 from mirror.capture.extract import Article, extract_article
 from mirror.capture.markup import MAX_NESTING
 from mirror.capture.sanitize import sanitize_article
@@ -649,6 +651,20 @@ def test_pictures_keep_the_pages_order_between_two_blocks_and_after_the_last() -
     at = [html.index(f"/img/{name}.jpg") for name in ("one", "two", "three")]
     assert at == sorted(at)
     assert html.index(PARAS[0]) < at[0] and at[1] < html.index(PARAS[1])
+
+
+def test_a_layout_table_copied_as_written_gives_way_with_its_tbody_rows() -> None:
+    # trafilatura copies some tables as the page wrote them: <tbody>, <tr>, <td>
+    story = "".join(f"<p>{p}</p>" for p in PARAS)
+    inner = "<table><tr><td>1.2 m</td><td>dawn</td></tr></table>"
+    body = etree.fromstring(
+        f"<body><table><tbody><tr><td>Menu</td><td>{story}{inner}</td></tr></tbody>"
+        "</table>After.</body>"
+    )
+    extract._unwrap_layout_tables(body)
+    assert [c.tag for c in body] == ["div", "div"] and body[-1].tail == "After."
+    assert [p.text for p in body[1].iter("p")] == PARAS
+    assert body[1].find("table") is not None  # a data table inside stays a table
 
 
 def test_a_figure_whose_picture_a_script_loads_keeps_it_as_its_microdata_names_it() -> None:
