@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.markup import parse_page
+from mirror.capture.markup import BLOCK_TAGS, parse_page
 from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import CachedCheck, image_source, page_image_url
 from mirror.errors import UsageError
@@ -357,7 +357,7 @@ def _page_index(tree: HtmlElement) -> tuple[dict[Any, int], Sources]:
 
 
 def _holds_block(el: Any) -> bool:
-    return any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el)
+    return any(isinstance(c.tag, str) and c.tag in BLOCK_TAGS for c in el)
 
 
 # A lead (standfirst, deck, teaser text) that a page writes between its headline and
@@ -368,9 +368,6 @@ _LEAD_MAX = 1500  # all of the lead: more is a list of teasers, not a lead
 _LEAD_SCAN = 1000  # elements before the body searched for its headline
 _LEAD_TAGS = frozenset({"p", "h2", "h3", "div", "span", "strong", "em", "b", "section", "header",
                         "blockquote"})  # fmt: skip
-_BLOCK_TAGS = frozenset({"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table",
-                         "section", "header", "figure", "blockquote", "article", "aside", "nav",
-                         "footer", "form"})  # fmt: skip
 _NOT_LEAD_TAGS = _FURNITURE_TAGS | {"figure", "figcaption", "a", "time", "address", "textarea"}
 _NOT_LEAD_INSIDE = ("script", "style", "noscript", "template", "time", "textarea", "select",
                     "input", "button", "label")  # fmt: skip
@@ -403,7 +400,7 @@ def _restore_lead(body: Any, order: dict[Any, int], sources: Sources, title: str
     # them in document order, so before them here); the body's own boxes hold its first
     holds_block = set(first.iterancestors())
     for el in reversed(region):
-        if el.tag in _BLOCK_TAGS or el in holds_block:
+        if el.tag in BLOCK_TAGS or el in holds_block:
             parent = el.getparent()
             if parent is not None:
                 holds_block.add(parent)
@@ -678,7 +675,8 @@ def _illustrate(
     if not origins:
         return
     container = _common_ancestor(origins)
-    if container.tag in ("html", "body") and not _written_in(container, origins):
+    page_wide = container.tag in ("html", "body")
+    if page_wide and not _written_in(container, origins):
         return  # blocks from all over the page: no part of it is the article's
     widened = (
         next((a for a in container.iterancestors() if a.tag in _CONTAINERS), None)
@@ -695,7 +693,7 @@ def _illustrate(
     lead_from = None
     if widened is None:
         lowest, highest = first, _end(next(e for e in origins if order[e] == last), order)
-        if container.tag not in ("html", "body"):
+        if not page_wide:
             lead_from = order[container]
     lead: tuple[int, Any] | None = None
     placed: list[tuple[int, Any]] = []

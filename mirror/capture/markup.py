@@ -37,7 +37,7 @@ from lxml.html import HtmlElement
 
 from mirror.errors import UsageError
 
-__all__ = ["MAX_NESTING", "parse_fragment", "parse_page"]
+__all__ = ["BLOCK_TAGS", "MAX_NESTING", "parse_fragment", "parse_page"]
 
 MAX_NESTING = 256  # libxml2's limit
 
@@ -105,6 +105,14 @@ def parse_fragment(html: str) -> HtmlElement:
         div.text = body.text
         div.extend(list(body))
     return div
+
+
+# HTML's elements that make a block of their own (what ends a line of text, starts a
+# paragraph, or boxes others): for the walks that read a page's text by its blocks
+BLOCK_TAGS = frozenset(
+    {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table", "section",
+     "header", "figure", "blockquote", "article", "aside", "nav", "footer", "form"}
+)  # fmt: skip
 
 
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup is a Python call

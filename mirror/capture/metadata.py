@@ -29,6 +29,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from mirror.capture.days import day_in_text, day_in_url
+from mirror.capture.markup import BLOCK_TAGS
 
 __all__ = ["PageMetadata", "clean_text", "marks", "read_metadata"]
 
@@ -138,10 +139,7 @@ _WS = re.compile(r"\s+")
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-f]+|[a-z]+\d?);", re.I)
 _URL = re.compile(r"^(?:https?:)?//", re.I)
 _INVISIBLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-_BLOCKS = frozenset(
-    {"p", "div", "section", "article", "aside", "header", "footer", "ul", "ol", "li", "dl",
-     "table", "form", "figure", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "br"}
-)  # fmt: skip
+_LINE_ENDS = BLOCK_TAGS | {"dl", "br"}  # what ends the line an author box opens with
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "meta"})
 _MAX_JSON_LD = 1_000_000  # bytes of one script block we are willing to parse
 _MAX_BYLINE = 100  # longer "bylines" are author bios or whole sections
@@ -636,7 +634,7 @@ def _leading_line(el: HtmlElement) -> str:
     an author box that goes on with a rating form or a biography."""
     parts = [el.text or ""]
     for child in el:
-        if child.tag in _BLOCKS:
+        if child.tag in _LINE_ENDS:
             break
         parts += [child.text_content() if isinstance(child.tag, str) else "", child.tail or ""]
     line = clean_text("".join(parts))
