@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.markup import BLOCK_TAGS, parse_page
+from mirror.capture.markup import BLOCK_TAGS, parse_fragment, parse_page
 from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import CachedCheck, image_source, page_image_url
 from mirror.errors import UsageError
@@ -82,7 +82,7 @@ def extract_article(html: str, url: str) -> Article:
     if tree is None:
         raise UsageError(f"no article text found at {url}: the page does not parse")
     meta = read_metadata(tree, url)
-    body = _extract_body(tree, url)
+    body = _stated_body(_extract_body(tree, url), meta.article_body)
     if body is None:
         raise UsageError(f"no article text found at {url}")
     _unwrap_layout_tables(body)
@@ -262,6 +262,37 @@ def _container_fallback(
             if alone and len(alone[1]) > size:
                 return alone[0]
     return found[0] if found else None
+
+
+# A page whose article only a script writes into the page (its HTML holds a caption, a
+# teaser): the text its JSON-LD states as the articleBody, when that is this much more.
+_STATED_MORE = 3
+_STATED_TAG = re.compile(r"<[a-z][^>]*>", re.I)
+
+
+def _stated_body(found: Any, stated: str | None) -> Any:
+    size = len(clean_text("".join(found.itertext()))) if found is not None else 0
+    if not stated or size >= SECOND_PASS_BELOW or len(stated) < _STATED_MORE * size:
+        return found
+    if _STATED_TAG.search(stated):  # some CMSs state it as HTML
+        stated = _block_lines(parse_fragment(stated))
+    lines = [clean_text(line) for line in stated.splitlines()]
+    if sum(map(len, lines)) < SECOND_PASS_BELOW:
+        return found
+    body = etree.Element("body")
+    for line in filter(None, lines):
+        etree.SubElement(body, "p").text = line
+    return body
+
+
+def _block_lines(fragment: Any) -> str:
+    """The text of ``fragment``, a line for each of its blocks."""
+    for el in list(fragment.iter("script", "style", "template")):
+        el.drop_tree()
+    for el in fragment.iter(*BLOCK_TAGS, "br"):
+        el.text = "\n" + (el.text or "")
+        el.tail = "\n" + (el.tail or "")
+    return str(fragment.text_content())
 
 
 def _article_container(tree: HtmlElement) -> HtmlElement | None:

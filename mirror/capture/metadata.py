@@ -155,6 +155,8 @@ class PageMetadata:
     direction: str | None
     description: str | None
     canonical_url: str | None
+    # the article's text as the page's JSON-LD states it (schema.org articleBody)
+    article_body: str | None = None
 
 
 def clean_text(value: Any) -> str:
@@ -202,6 +204,7 @@ def read_metadata(tree: HtmlElement, url: str) -> PageMetadata:
         or meta.get("twitter:description")
         or None,
         canonical_url=_canonical(tree, meta, url),
+        article_body=ld["articleBody"] if isinstance(ld.get("articleBody"), str) else None,
     )
 
 
@@ -319,6 +322,7 @@ def _ld_fields(obj: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> dict[st
         "datePublished": obj.get("datePublished") or obj.get("dateCreated"),
         "description": obj.get("description"),
         "inLanguage": obj.get("inLanguage"),
+        "articleBody": obj.get("articleBody"),
     }
 
 

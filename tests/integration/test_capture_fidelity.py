@@ -209,3 +209,28 @@ def test_the_same_report_bundled_from_the_publishers_files_stays_whole(
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["inlined_images"] == 3
     assert mirror("verify", export, "--trust", "pub").exit_code == 0
+
+
+def test_a_report_only_its_json_ld_states_is_captured_whole(mirror: Mirror, tmp_path: Path) -> None:
+    # a page whose script writes the report in: the HTML holds the teaser only
+    paras = [
+        f"Paragraph {i} of the report that only the page's script writes in." for i in range(20)
+    ]
+    ld = json.dumps(
+        {"@type": "NewsArticle", "headline": "Scripted", "articleBody": "\n".join(paras)}
+    )
+    teaser = "A teaser of the scripted report. " * 9
+    html = (
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Scripted</title>"
+        f'<script type="application/ld+json">{ld}</script></head><body>'
+        f'<div id="app"><p>{teaser}</p></div><script src="/app.js"></script></body></html>'
+    )
+    with serve() as server:
+        server.routes["/scripted"] = respond(html)
+        out = tmp_path / "scripted"
+        run = mirror("capture", "--allow-private", server.url("/scripted"), "-o", out)
+    assert run.exit_code == 0, run.stderr
+    md = (out / "article.md").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f"{p}\n" in md and f"<p>{p}</p>" in page for p in paras)
+    assert "teaser" not in md

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -313,6 +314,48 @@ def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_ba
     # one that kept about all of it stays as it is
     kept = extract._container_fallback(tree, URL, (small, paras), len(paras))
     assert kept is small
+
+
+TEASER = (
+    "The lower town woke up under water on Tuesday. Read how the night unfolded, what the "
+    "crews found at the levee and what the valley's farmers expect from the coming week, "
+    "in the full report for subscribers, written from the school on the hill. Our "
+    "reporters spent the night with the crews and the families they moved to safety."
+)
+
+
+def _scripted_page(body: object) -> str:
+    """A page whose article a script writes in for subscribers: its HTML holds a teaser
+    and a menu, its JSON-LD the whole text (as the schema.org articleBody)."""
+    ld = json.dumps({"@type": "NewsArticle", "headline": "Floods", "articleBody": body})
+    ld = ld.replace("</", "<\\/")  # as pages write it: no "</script>" inside the script
+    return f"""<!DOCTYPE html><html><head><title>Floods</title>
+<script type="application/ld+json">{ld}</script></head><body>
+<nav><a href="/">Home</a></nav><div id="app"><p>{TEASER}</p></div></body></html>"""
+
+
+def test_an_article_only_its_json_ld_states_is_read_from_there() -> None:
+    assert extract_article(_scripted_page(None), URL).markdown.strip() == TEASER
+    md = extract_article(_scripted_page("\n\n".join(PARAS * 3)), URL).markdown
+    assert all(md.count(p) == 3 for p in PARAS) and TEASER not in md
+    assert md.count("\n\n") >= 3 * len(PARAS) - 1  # a paragraph for each of its lines
+    # stated as HTML, a block is a paragraph and an inline element stays in its line
+    html_body = "".join(f"<p>{p[:20]}<b>{p[20:]}</b></p>" for p in PARAS * 3)
+    md = extract_article(_scripted_page(html_body + "<script>track()</script>"), URL).markdown
+    assert all(md.count(p) == 3 for p in PARAS) and "<b>" not in md and "track" not in md
+
+
+@pytest.mark.parametrize("stated", ["A short teaser of the story.", 42, None])
+def test_a_json_ld_body_that_says_less_than_the_page_is_not_taken(stated: object) -> None:
+    ld = json.dumps({"@type": "NewsArticle", "articleBody": stated})
+    page = article_page(head=f'<script type="application/ld+json">{ld}</script>')
+    md = extract_article(page, URL).markdown
+    assert all(p in md for p in PARAS) and "teaser" not in md
+    # nor one much longer, when the page's own text is an article already
+    ld = json.dumps({"@type": "NewsArticle", "articleBody": " ".join(PARAS * 20)})
+    more = "".join(f"<p>{p} Once more.</p>" for p in PARAS)
+    page = article_page(head=f'<script type="application/ld+json">{ld}</script>', extra=more)
+    assert extract_article(page, URL).markdown.count(PARAS[0]) == 2
 
 
 # -- image lines, pictures that are not the article's, pointers to other articles ------
