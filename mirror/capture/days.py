@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-__all__ = ["day_in_text", "day_in_url", "human_date"]
+__all__ = ["date_written_at", "day_in_text", "day_in_url", "human_date"]
 
 # Writing: CLDR's long date pattern and month names (in the form a date uses: genitive in
 # Slavic languages), without the era or the Russian "г.". Other languages get the
@@ -121,11 +121,8 @@ def day_in_text(text: str, *, before: dt.date, more_follows: bool = False) -> st
     found: list[tuple[int, int, dt.date]] = []
     for pattern in _DAY_WRITTEN:
         for m in pattern.finditer(text):
-            fields = m.groupdict()
-            month = fields.get("m") or _MONTH_NUMBER.get((fields.get("month") or "").lower())
-            try:
-                day = dt.date(int(fields["y"]), int(month or 0), int(fields["d"]))
-            except ValueError:
+            day = _day_of(m)
+            if day is None:
                 continue
             if _EARLIEST <= day < before and not _CHANGE_LABEL.search(
                 text, max(0, m.start() - _LABEL_READ), m.start()
@@ -138,6 +135,23 @@ def day_in_text(text: str, *, before: dt.date, more_follows: bool = False) -> st
     if more_follows and end > len(text) - _SETTLED:
         return None
     return day.isoformat()
+
+
+def date_written_at(text: str) -> int | None:
+    """Where the first date written in ``text`` (in a form day_in_text reads) starts."""
+    starts = (
+        m.start() for pattern in _DAY_WRITTEN for m in pattern.finditer(text) if _day_of(m)
+    )
+    return min(starts, default=None)
+
+
+def _day_of(m: re.Match[str]) -> dt.date | None:
+    fields = m.groupdict()
+    month = fields.get("m") or _MONTH_NUMBER.get((fields.get("month") or "").lower())
+    try:
+        return dt.date(int(fields["y"]), int(month or 0), int(fields["d"]))
+    except ValueError:
+        return None
 
 
 # "29-10-2021", "29.10.2021", "29_10_2021" in a URL's path, when only one reading is a day

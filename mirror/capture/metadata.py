@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.days import day_in_text, day_in_url
+from mirror.capture.days import date_written_at, day_in_text, day_in_url
 from mirror.capture.markup import BLOCK_TAGS
 
 __all__ = ["PageMetadata", "clean_text", "marks", "read_metadata"]
@@ -73,10 +73,19 @@ _NOT_NAMES = frozenset(
         "about", "admin", "administrator", "all", "author", "authors", "by", "contact",
         "edited", "email", "follow", "last", "more", "no", "on", "posted", "profile",
         "published", "share", "staff", "subscribe", "the", "updated", "view", "written",
-        # the same labels on German, French, Spanish and Russian pages
+        # the same labels on German, French, Spanish, Portuguese and Russian pages
         "am", "von", "publiziert", "veröffentlicht", "aktualisiert", "stand", "par", "le",
-        "publié", "mis", "à", "jour", "por", "publicado", "actualizado", "опубликовано",
-        "обновлено", "автор",
+        "publié", "mis", "à", "jour", "por", "publicado", "actualizado", "el", "em", "de",
+        "опубликовано", "обновлено", "автор",
+    }
+)  # fmt: skip
+_WEEKDAYS = frozenset(
+    {
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag",
+        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+        "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
+        "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica",
     }
 )  # fmt: skip
 _COMMENT_HINT = re.compile(r"comment|reply|respond", re.I)
@@ -722,10 +731,29 @@ def _clean_byline(value: Any) -> str:
     # "Jane Doe • 8h", "Jane Doe | Staff", "Jane Doe — published": the name comes first
     text = re.split(r"\s+[•|·—]\s*", text)[0]
     text = _TRAILING_DATE.sub("", text).strip(" ,;:|-–—")
+    # a date in another language's form ("4 de mayo de 2022", "12 mai 2021", "04/05/2022")
+    # ends the name too, and is none itself
+    at = _date_at(text)
+    if at is not None:
+        words = text[:at].split()
+        # and so does what labels it ("Stand:", "am Samstag,")
+        while words and words[-1].strip(" ,;:|-–—").lower() in _NOT_NAMES | _WEEKDAYS:
+            words.pop()
+        text = " ".join(words).strip(" ,;:|-–—")
     # labels and datelines ("Follow Author", "Last updated") name nobody
     if not re.search(r"\w", text) or all(w in _NOT_NAMES for w in re.findall(r"\w+", text.lower())):
         return ""
     return text
+
+
+_SLASHED_DATE = re.compile(r"(?<![\d/])[0-3]?\d/[01]?\d/(?:19|20)?\d\d(?![\d/])")
+
+
+def _date_at(text: str) -> int | None:
+    """Where the first date written in ``text`` starts, slashed ones included."""
+    slashed = _SLASHED_DATE.search(text)
+    found = [at for at in (date_written_at(text), slashed and slashed.start()) if at is not None]
+    return min(found, default=None)
 
 
 def _weak_name(name: str) -> bool:

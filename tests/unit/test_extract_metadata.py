@@ -212,11 +212,25 @@ def test_a_dotted_user_name_yields_to_the_byline() -> None:
         ),
         ("MORITZ GATHMANN am 21. April 2020", "MORITZ GATHMANN"),
         ("Georg Quaas, 21. Jan. 2015", "Georg Quaas"),
+        # a date in another language's form ends the name, with what labels it
+        ("Por Juan Pérez, 4 de mayo de 2022", "Juan Pérez"),
+        ("Sara Zinnecker Stand: 05. Februar 2020", "Sara Zinnecker"),
+        ("Isabella Bianchi am Samstag, 19. Oktober 2019 um 10:02", "Isabella Bianchi"),
+        ("Ana Lima 04/05/2022 10h30", "Ana Lima"),
+        ("Christian Thiele, 07 Dezember, 2022", "Christian Thiele"),
     ],
 )
 def test_byline_labels_in_several_languages_are_not_the_name(byline: str, name: str) -> None:
     body = f'<div class="byline">{byline}</div>' + BODY
     assert read_metadata(page("", body), URL).authors == (name,)
+
+
+@pytest.mark.parametrize(
+    "byline", ["4 de mayo de 2022", "Publicado el 04 de maio de 2022 às 10:30", "Mardi 4 mai 2022"]
+)
+def test_a_byline_box_holding_only_a_date_names_nobody(byline: str) -> None:
+    body = f'<div class="byline">{byline}</div>' + BODY
+    assert read_metadata(page("", body), URL).authors == ()
 
 
 FLOODS = "Floods close the coastal road"
