@@ -631,7 +631,7 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
             continue
         # itemprop=author wrapping itemprop=name: the name alone
         named = [c for c in el.iter() if c.get("itemprop") == "name"] if itemprop else []
-        text = clean_text((named[0] if named else el).text_content())
+        text = _spaced_text(named[0] if named else el)
         if len(text) >= _MAX_BYLINE and not named:
             text = _leading_line(el)
         name = _clean_byline(text) if 0 < len(text) < _MAX_BYLINE else ""
@@ -640,6 +640,18 @@ def _markup_byline(tree: HtmlElement) -> tuple[str, ...]:
             if rank == 3:
                 break
     return (best[1],) if best[1] else ()
+
+
+def _spaced_text(el: HtmlElement) -> str:
+    """The text of ``el`` with words its elements set apart kept apart:
+    "Von<a>Eurosport</a>Publiziert", spaced by a style sheet only, reads "Von Eurosport
+    Publiziert" ("wien.ORF.at/<a>Agenturen</a>" stays as it is)."""
+    text = ""
+    for piece in el.itertext():
+        if text[-1:].isalnum() and piece[:1].isalnum():
+            text += " "
+        text += piece
+    return clean_text(text)
 
 
 def _leading_line(el: HtmlElement) -> str:
@@ -747,13 +759,20 @@ def _clean_byline(value: Any) -> str:
 
 
 _SLASHED_DATE = re.compile(r"(?<![\d/])[0-3]?\d/[01]?\d/(?:19|20)?\d\d(?![\d/])")
+# "vor 5 Stunden", "hace 13 horas", "há 2 dias", "il y a 3 heures", "5 hours ago"
+_TIME_AGO = re.compile(
+    r"(?<!\w)(?:vor|hace|há|il y a)\s+\d+\s+\w"
+    r"|\d+\s*(?:h|hrs?|hours?|mins?|minutes?|days?)\s+ago\b",
+    re.I,
+)
 
 
 def _date_at(text: str) -> int | None:
-    """Where the first date written in ``text`` starts, slashed ones included."""
-    slashed = _SLASHED_DATE.search(text)
-    found = [at for at in (date_written_at(text), slashed and slashed.start()) if at is not None]
-    return min(found, default=None)
+    """Where the first date written in ``text`` starts, slashed ones and times ago
+    included."""
+    found = [m.start() for m in (_SLASHED_DATE.search(text), _TIME_AGO.search(text)) if m]
+    written = date_written_at(text)
+    return min(found if written is None else [*found, written], default=None)
 
 
 def _weak_name(name: str) -> bool:

@@ -218,6 +218,12 @@ def test_a_dotted_user_name_yields_to_the_byline() -> None:
         ("Isabella Bianchi am Samstag, 19. Oktober 2019 um 10:02", "Isabella Bianchi"),
         ("Ana Lima 04/05/2022 10h30", "Ana Lima"),
         ("Christian Thiele, 07 Dezember, 2022", "Christian Thiele"),
+        ("Houzz Deutschland vor 5 Stunden", "Houzz Deutschland"),
+        ("Isabel Caro y José Wilson<span>hace 13 horas</span>", "Isabel Caro y José Wilson"),
+        ("Jo Park 5 hours ago", "Jo Park"),
+        # words only a style sheet spaces are apart; a slash that joins stays
+        ("Von<a href='/a/e'>Eurosport</a>Publiziert 02/02/2022 um 09:23 GMT", "Eurosport"),
+        ("red, wien.ORF.at/<a href='/ag'>Agenturen</a>", "red, wien.ORF.at/Agenturen"),
     ],
 )
 def test_byline_labels_in_several_languages_are_not_the_name(byline: str, name: str) -> None:
