@@ -86,6 +86,9 @@ _WEEKDAYS = frozenset(
         "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
         "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
         "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica",
+        # as written before a day: "Mi, 25. Oktober 2023", "Wed, 25 Oct 2023"
+        "mo", "di", "mi", "do", "fr", "sa", "so", "mon", "tue", "wed", "thu", "fri", "sat",
+        "sun",
     }
 )  # fmt: skip
 _COMMENT_HINT = re.compile(r"comment|reply|respond", re.I)
@@ -246,12 +249,12 @@ def _choose_authors(
     ld: tuple[str, ...], meta: tuple[str, ...], tree: HtmlElement, site: str | None, url: str
 ) -> tuple[str, ...]:
     """Structured data first; a user handle, or the site's own name given as the
-    author, only when the markup names nobody."""
+    author, only when neither the markup nor a byline in the text names anybody."""
     publisher = {_key(site or ""), _key(_host(url))} - {""}
     for found in (ld, meta):
         if found and not all(_weak_name(a) or _key(a) in publisher for a in found):
             return found
-    return _markup_byline(tree) or ld or meta or _text_byline(tree)
+    return _markup_byline(tree) or _text_byline(tree) or ld or meta
 
 
 def _host(url: str) -> str:
@@ -689,6 +692,10 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
             continue
         opening_text = el.text if el.text and el.text.strip() else (el[0].text if len(el) else None)
         if len(el) >= 8 or not opening_text:
+            continue
+        # a box of lines ("<p>Von Lisa Petrich</p><p>Mi, 18. Oktober 2023</p>"): its
+        # first line is read by itself, not run into the next
+        if any(c.tag in BLOCK_TAGS for c in el):
             continue
         # the cheap tests first: most elements open with something else ("Posted on"
         # opens both forms)

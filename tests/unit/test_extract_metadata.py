@@ -187,6 +187,18 @@ def test_the_sites_own_name_as_author_yields_to_the_byline(author: str) -> None:
     assert read_metadata(page(head), URL).authors == (author,)
 
 
+@pytest.mark.parametrize("author", ["Graph Daily", "graph-daily"])
+def test_the_sites_own_name_as_author_yields_to_a_byline_in_the_text(author: str) -> None:
+    head = ld({"@type": "NewsArticle", "headline": "H", "author": {"name": author}})
+    head += '<meta property="og:site_name" content="Graph Daily">'
+    # a box of lines: its first line is read by itself, not run into the next
+    body = (
+        '<div class="info"><p>Von <a href="/kim">Kim Navarro</a></p>'
+        "<p><a href='/archiv'>Mi, 18. Oktober 2023</a> um 12:50 Uhr</p></div>" + BODY
+    )
+    assert read_metadata(page(head, body), URL).authors == ("Kim Navarro",)
+
+
 def test_a_dotted_user_name_yields_to_the_byline() -> None:
     head = ld({"@type": "Article", "headline": "H", "author": {"name": "kim.navarro"}})
     body = '<span class="byline">Kim Navarro</span>' + BODY
