@@ -271,6 +271,8 @@ _STATED_TAG = re.compile(r"<[a-z][^>]*>", re.I)
 
 
 def _stated_body(found: Any, stated: str | None) -> Any:
+    """``found`` (the extracted body), or the ``stated`` articleBody as one when the
+    page's HTML held far less."""
     size = len(clean_text("".join(found.itertext()))) if found is not None else 0
     if not stated or size >= SECOND_PASS_BELOW or len(stated) < _STATED_MORE * size:
         return found

@@ -91,6 +91,7 @@ _WEEKDAYS = frozenset(
         "sun",
     }
 )  # fmt: skip
+_DATE_LABELS = _NOT_NAMES | _WEEKDAYS  # the words before a date in a byline
 _COMMENT_HINT = re.compile(r"comment|reply|respond", re.I)
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -756,7 +757,7 @@ def _clean_byline(value: Any) -> str:
     if at is not None:
         words = text[:at].split()
         # and so does what labels it ("Stand:", "am Samstag,")
-        while words and words[-1].strip(" ,;:|-–—").lower() in _NOT_NAMES | _WEEKDAYS:
+        while words and words[-1].strip(" ,;:|-–—").lower() in _DATE_LABELS:
             words.pop()
         text = " ".join(words).strip(" ,;:|-–—")
     # labels and datelines ("Follow Author", "Last updated") name nobody
