@@ -82,13 +82,15 @@ def extract_article(html: str, url: str) -> Article:
     if tree is None:
         raise UsageError(f"no article text found at {url}: the page does not parse")
     meta = read_metadata(tree, url)
-    body = _stated_body(_extract_body(tree, url), meta.article_body)
+    found, size = _extract_body(tree, url)  # takes the page's appeal boxes out first
+    order, sources = _page_index(tree)
+    found, size = _sibling_boxes(tree, url, found, size, order, sources)
+    body = _stated_body(found, size, meta.article_body)
     if body is None:
         raise UsageError(f"no article text found at {url}")
     _unwrap_layout_tables(body)
     base = _base_url(tree, url)
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
-    order, sources = _page_index(tree)
     _rehydrate(body, order, sources)
     page_urls = (url, meta.canonical_url or url)
     hosts = _site_hosts(base, meta.canonical_url)
@@ -225,8 +227,9 @@ def _is_appeal(el: Any) -> bool:
     return bool(hint.strip()) and bool(_APPEAL.search(hint))
 
 
-def _extract_body(tree: HtmlElement, url: str) -> Any:
-    """trafilatura's body tree for the page: one pass, a recall pass if it found little."""
+def _extract_body(tree: HtmlElement, url: str) -> tuple[Any, int]:
+    """trafilatura's body tree for the page (one pass, a recall pass if it found
+    little) and the length of its text."""
     tree = _without_appeals(tree)
     first = _run(tree, url, recall=False)
     size = len(first[1]) if first else 0
@@ -247,21 +250,88 @@ _BODY_MARKS = etree.XPath("descendant-or-self::*[contains(@itemprop, 'articleBod
 
 def _container_fallback(
     tree: HtmlElement, url: str, found: tuple[Any, str] | None, size: int
-) -> Any:
+) -> tuple[Any, int]:
     box = _article_container(tree)
-    if box is not None:
-        held = sum(len(clean_text(p.text_content())) for p in box.iter("p", "li", "blockquote"))
-        if held > _HOLDS_MORE * size and held >= SECOND_PASS_BELOW:
-            page = etree.Element("html")
-            head = tree.find("head")
-            if head is not None:
-                page.append(deepcopy(head))
-            etree.SubElement(page, "body").append(deepcopy(box))
-            alone_tree = parse_page(etree.tostring(page, encoding="unicode"))
-            alone = _run(alone_tree, url, recall=True) if alone_tree is not None else None
-            if alone and len(alone[1]) > size:
-                return alone[0]
-    return found[0] if found else None
+    if box is not None and _holds_more(_held_text(box), size):
+        alone = _extract_alone(tree, [deepcopy(box)], url)
+        if alone and len(alone[1]) > size:
+            return alone[0], len(alone[1])
+    return (found[0], size) if found else (None, 0)
+
+
+def _held_text(box: Any) -> int:
+    """Characters of the paragraphs, items and quotes ``box`` holds."""
+    return sum(len(clean_text(p.text_content())) for p in box.iter("p", "li", "blockquote"))
+
+
+def _holds_more(held: int, size: int) -> bool:
+    return held > _HOLDS_MORE * size and held >= SECOND_PASS_BELOW
+
+
+def _extract_alone(tree: HtmlElement, parts: list[Any], url: str) -> tuple[Any, str] | None:
+    """The recall pass on a page of the page's head and ``parts`` (copies: moved there)."""
+    page = etree.Element("html")
+    head = tree.find("head")
+    if head is not None:
+        page.append(deepcopy(head))
+    page_body = etree.SubElement(page, "body")
+    for part in parts:
+        page_body.append(part)
+    alone_tree = parse_page(etree.tostring(page, encoding="unicode"))
+    return _run(alone_tree, url, recall=True) if alone_tree is not None else None
+
+
+# An article a page writes as a run of sibling boxes of one class (a text module, a
+# picture module, a text module...): trafilatura keeps one box of the run, Readability
+# joins the siblings that share its class. When the run holds more text than was kept
+# (_holds_more), it is extracted alone, its boxes' contents in one box.
+_KIN_LEVELS = 4  # boxes looked at, from the kept blocks' nearest common one upwards
+
+
+def _sibling_boxes(
+    tree: HtmlElement, url: str, found: Any, size: int, order: dict[Any, int], sources: Sources
+) -> tuple[Any, int]:
+    """``found`` and its ``size``, or the run of sibling boxes its blocks came from."""
+    if found is None:
+        return found, size
+    kept, after = [], -1
+    for block in found.iter(*_TEXT_BLOCKS):
+        el = _source(sources, "".join(block.itertext()), order, after)
+        if el is not None:
+            kept.append(el)
+            after = order[el]
+    if not kept:
+        return found, size
+    box = _common_ancestor(kept)
+    for _ in range(_KIN_LEVELS):
+        parent = box.getparent()
+        if parent is None or box.tag in ("body", "html"):
+            break
+        mark = box.get("class")
+        kin = [c for c in parent if c.tag == box.tag and c.get("class") == mark] if mark else []
+        if len(kin) > 1:
+            if _holds_more(sum(map(_held_text, kin)), size):
+                joined = etree.Element("div")
+                for el in list(parent)[parent.index(kin[0]) : parent.index(kin[-1]) + 1]:
+                    joined.extend(_contents(el) if el in kin else [deepcopy(el)])
+                alone = _extract_alone(tree, [joined], url)
+                if alone and len(alone[1]) > size:
+                    return alone[0], len(alone[1])
+            break  # the level where the page repeats a box: no higher one is the article's
+        box = parent
+    return found, size
+
+
+def _contents(box: Any) -> list[Any]:
+    """Copies of what ``box`` holds inside the wrappers that hold one element each."""
+    inner = deepcopy(box)
+    while len(inner) == 1 and isinstance(inner[0].tag, str) and not _own_text(inner):
+        inner = inner[0]
+    return [inner] if _own_text(inner) else list(inner)
+
+
+def _own_text(el: Any) -> bool:
+    return bool((el.text or "").strip()) or any((c.tail or "").strip() for c in el)
 
 
 # A page whose article only a script writes into the page (its HTML holds a caption, a
@@ -270,10 +340,9 @@ _STATED_MORE = 3
 _STATED_TAG = re.compile(r"<[a-z][^>]*>", re.I)
 
 
-def _stated_body(found: Any, stated: str | None) -> Any:
-    """``found`` (the extracted body), or the ``stated`` articleBody as one when the
-    page's HTML held far less."""
-    size = len(clean_text("".join(found.itertext()))) if found is not None else 0
+def _stated_body(found: Any, size: int, stated: str | None) -> Any:
+    """``found`` (the extracted body, ``size`` characters of text), or the ``stated``
+    articleBody as one when the page's HTML held far less."""
     if not stated or size >= SECOND_PASS_BELOW or len(stated) < _STATED_MORE * size:
         return found
     if _STATED_TAG.search(stated):  # some CMSs state it as HTML

@@ -308,12 +308,60 @@ def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_ba
     )
     # an extraction that kept one paragraph of twelve is replaced by the container's
     small = etree.fromstring(f"<body><p>{PARAS[0]} Part 0.</p></body>")
-    body = extract._container_fallback(tree, URL, (small, PARAS[0]), len(PARAS[0]))
+    body, size = extract._container_fallback(tree, URL, (small, PARAS[0]), len(PARAS[0]))
     text = " ".join(body.itertext())
     assert f"{PARAS[3]} Part 11." in text and "Other things" not in text
+    assert size > 10 * len(PARAS[0])
     # one that kept about all of it stays as it is
-    kept = extract._container_fallback(tree, URL, (small, paras), len(paras))
+    kept, _size = extract._container_fallback(tree, URL, (small, paras), len(paras))
     assert kept is small
+
+
+def _module(i: int, paragraphs: int) -> str:
+    text = "".join(f"<p>Module {i}, part {j}. {PARAS[(i + j) % 4]}</p>" for j in range(paragraphs))
+    wrapped = f'<div class="text"><div class="copy">{text}</div></div>'
+    return f'<div class="module module--text">{wrapped}</div>'
+
+
+def _picture_module(i: int) -> str:
+    return (
+        f'<div class="module module--picture"><figure><img src="/img/{i}.jpg" alt="Street {i}">'
+        f"<figcaption>The street at dawn, picture {i}.</figcaption></figure></div>"
+    )
+
+
+def test_an_article_written_as_sibling_boxes_of_one_class_is_kept_whole() -> None:
+    from lxml import etree
+
+    from mirror.capture import extract
+    from mirror.capture.markup import parse_page
+
+    boxes = [_module(0, 2), _picture_module(0), _module(1, 3), _module(2, 6), _module(3, 2)]
+    tree = parse_page(
+        "<!DOCTYPE html><html><head><title>Floods</title></head><body><h1>Floods</h1>"
+        f'<section><div class="modules">{"".join(boxes)}</div>'
+        '<div class="module module--related"><p>Read next: the drought of last summer, '
+        "how the valley coped with it and what its farmers learned.</p></div></section>"
+        "</body></html>"
+    )
+    assert tree is not None
+    order, sources = extract._page_index(tree)
+    # an extraction that kept the largest box only, as trafilatura does on such pages
+    kept = "".join(f"<p>Module 2, part {j}. {PARAS[(2 + j) % 4]}</p>" for j in range(6))
+    found = etree.fromstring(f"<body><div>{kept}</div></body>")
+    size = len(" ".join(found.itertext()))
+    body, joined_size = extract._sibling_boxes(tree, URL, found, size, order, sources)
+    text = " ".join(body.itertext())
+    for i, paragraphs in ((0, 2), (1, 3), (2, 6), (3, 2)):
+        assert all(f"Module {i}, part {j}." in text for j in range(paragraphs))
+    assert text.index("Module 0") < text.index("Module 1") < text.index("Module 3")
+    assert "drought" not in text and joined_size > size
+    # a box the page does not repeat is the article as it is
+    alone = etree.fromstring(f"<body><div>{kept}</div></body>")
+    single = parse_page(f"<html><body><div class='copy'>{kept}</div><p>Other</p></body></html>")
+    assert single is not None
+    order, sources = extract._page_index(single)
+    assert extract._sibling_boxes(single, URL, alone, size, order, sources) == (alone, size)
 
 
 TEASER = (
