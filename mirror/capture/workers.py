@@ -329,3 +329,6 @@ class ExtractWorkers:
 
 if __name__ == "__main__":
     serve()
+    # every answer is flushed and nothing else is held open: the interpreter's teardown
+    # of a heap of parse trees and modules would only keep the batch waiting
+    os._exit(0)
