@@ -703,7 +703,8 @@ def _text_byline(tree: HtmlElement) -> tuple[str, ...]:
         forms = [form for opening, form in _TEXT_BYLINE_FORMS if opening.match(opening_text)]
         if not forms:
             continue
-        text = clean_text(el.text_content())
+        # and a line ended by <br> too ("Von Jane Doe<br>Kakuma"): the dateline goes on
+        text = _leading_line(el) if el.find("br") is not None else clean_text(el.text_content())
         if len(text) >= _MAX_BYLINE:
             continue
         m = next(filter(None, (_plausible_byline(form, text) for form in forms)), None)
@@ -740,7 +741,7 @@ _CREDITS_HINT = re.compile(r"footer|copyright|credits|colophon|site-info", re.I)
 
 def _in_site_furniture(el: HtmlElement) -> bool:
     return any(
-        a.tag in ("nav", "footer") or _CREDITS_HINT.search(marks(a))
+        a.tag in ("nav", "footer", "figcaption") or _CREDITS_HINT.search(marks(a))
         for a in (el, *el.iterancestors())
     )
 

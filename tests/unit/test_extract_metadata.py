@@ -592,6 +592,21 @@ def test_the_sites_credits_are_not_the_articles_byline() -> None:
     assert read_metadata(page("", body), URL).authors == ("Jane Doe",)
 
 
+def test_a_pictures_credit_is_not_the_articles_byline() -> None:
+    credit = (
+        '<figure><img src="/w.jpg"><figcaption>"Wat Phnom" <a href="/g">von Justin Watt</a>'
+        " CC BY 3.0</figcaption></figure>"
+    )
+    assert read_metadata(page("", BODY + credit), URL).authors == ()
+
+
+def test_a_byline_is_its_line_up_to_a_line_break() -> None:
+    # a dateline after the names, on the next line of the same paragraph
+    line = "<p>Von <strong><a href='/rb'>Roland Berg</a></strong> und Sebastian Dorn<br>Kakuma</p>"
+    tree = page("", line + BODY)
+    assert read_metadata(tree, URL).authors == ("Roland Berg und Sebastian Dorn",)
+
+
 def test_an_organisation_as_author_yields_to_a_person() -> None:
     org = {"@type": "NewsMediaOrganization", "name": "Coast Watchers"}
     head = ld({"@type": "NewsArticle", "headline": "H", "author": [org]})
