@@ -135,6 +135,12 @@ _DATELINE_BYLINE = re.compile(
     rf"(?:\d[\d.:/\- ]{{5,20}}|{_FILED}.{{0,40}}?)\s(?i:by|von|par|por)\s+"
     rf"(?P<name>{_PERSON})(?P<rest>$|\s*[,;|•·@–—(]|\s+(?i:on|am|um|le|el|il)\s|\s+\d)"
 )
+# "11.12.2019 - Amelie Loevenich", "04.02.2022 | 13:10 Uhr | Uta Helkenberg": a dateline
+# whose last part is a name of two words or more, and nothing else
+_DATED_NAME = re.compile(
+    r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}(?:\s*[|•·,]?\s*\d{1,2}[:.]\d{2}(?:\s*Uhr)?)?"
+    rf"\s*[|•·–—-]\s*(?P<name>{_PERSON})$"
+)
 # what a byline the markup marks may open with before its "by"
 _FILED_PREFIX = re.compile(rf"^{_FILED}.{{0,40}}?\s(?=(?i:by|von|par|por)\s)")
 # What an element's own text must open with to be worth reading whole (most do not)
@@ -728,10 +734,16 @@ def _plausible_byline(form: re.Pattern[str], text: str) -> re.Match[str] | None:
         and not (m.group("verb") or (m.group("rest") is not None and " " in m.group("name")))
     ):
         return None
+    if form is _DATED_NAME and " " not in m.group("name"):
+        return None
     return m
 
 
-_TEXT_BYLINE_FORMS = ((_BYLINE_OPENING, _TEXT_BYLINE), (_DATELINE_OPENING, _DATELINE_BYLINE))
+_TEXT_BYLINE_FORMS = (
+    (_BYLINE_OPENING, _TEXT_BYLINE),
+    (_DATELINE_OPENING, _DATELINE_BYLINE),
+    (_DATELINE_OPENING, _DATED_NAME),
+)
 
 
 # "By Studio Nord" in a footer, "Written by Ann Lee" in a menu: the site's credits or

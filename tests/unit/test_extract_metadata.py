@@ -554,6 +554,9 @@ def test_a_heading_that_repeats_part_of_the_title_names_the_headline(
         ("Posted in News by Kim Navarro on 3 May", "Kim Navarro"),
         ("Posted on September 21, 2020 by Adi Tzlil", "Adi Tzlil"),
         ("Veröffentlicht am 3. Mai 2020 von Jan Berg", "Jan Berg"),
+        # a dateline whose last part is the name alone
+        ("11.12.2019 - Amelie Loevenich", "Amelie Loevenich"),
+        ("04.02.2022 | 13:10 Uhr | Uta Helkenberg", "Uta Helkenberg"),
     ],
 )
 def test_a_byline_only_the_text_marks(line: str, name: str) -> None:
@@ -568,6 +571,8 @@ def test_a_byline_only_the_text_marks(line: str, name: str) -> None:
         "by Monday",  # one word needs a verb ("Posted by") to be a name
         "by the way, a note",
         "2023 saw prices fall by Christmas",  # a date, but "by" is not a byline's
+        "12.05.2020 - Pressemitteilung",  # one word after a dateline is a label
+        "12.05.2020 - Jane Doe sagt ab",  # a name, then more: a headline
     ],
 )
 def test_ordinary_phrases_are_not_bylines(line: str) -> None:
