@@ -9,6 +9,8 @@ without trouble make it drop part of a page, or all of it, without an error:
   that follows them, and so does an ``<svg>`` or ``<math>`` left open (trafilatura
   then deletes it with the rest of the article), or an anchor with no address left
   open (trafilatura takes what it holds for link text);
+* a heading closed with another level's end tag (``<h2>...</h3>``) stays open and
+  holds the rest of the page (a browser ends it at that tag);
 * a self-closing ``<html/>`` empties the document, a ``<body/>`` (or ``<head/>``) and
   a ``</body>`` before the end put what follows outside the body, a ``</html>`` drops
   it (a browser reads all of them as if the slash, or the tag, were not there);
@@ -58,6 +60,9 @@ _CONTROL_REF = re.compile(
 # slash (only void elements close themselves)
 _SELF_CLOSED = re.compile(r"(<(?:html|head|body)\b[^<>]*?)\s*/>", re.I)
 _DOCUMENT_END = re.compile(r"</(?:body|html)\s*>", re.I)  # the parser closes both at the end
+# A heading closed with another level's end tag ("<h2>...</h3>"): a browser ends the
+# open heading there, libxml2 ignores the tag and the heading holds the rest of the page
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b", re.I)
 # Read again past the limit without these tags, but for the ones named here
 _FLATTENED = re.compile(
     r"</?(?!(?:html|head|body|title|meta|link|base|script|style|template|textarea|"
@@ -85,6 +90,7 @@ def parse_page(html: str) -> HtmlElement | None:
     not parse. Raises UsageError for a page nested deeper than MAX_NESTING levels
     even without its boxes' tags."""
     text = _DOCUMENT_END.sub("", _SELF_CLOSED.sub(r"\1>", _strip_controls(html)))
+    text = _matched_headings(text)
     tree, too_deep = _parse(text)
     if too_deep:
         tree, too_deep = _parse(_FLATTENED.sub(" ", text))
@@ -94,6 +100,23 @@ def parse_page(html: str) -> HtmlElement | None:
         _unnest(tree)
         _amp_pictures(tree)
     return tree
+
+
+def _matched_headings(html: str) -> str:
+    """``html`` with each heading's end tag of its own level, as a browser pairs them:
+    an end tag of any level ends the heading that is open."""
+    pieces: list[str] = []
+    done, open_level = 0, ""
+    for m in _HEADING_TAG.finditer(html):
+        closing, level = m.group(1), m.group(2)
+        if not closing:
+            open_level = level
+        elif open_level:
+            if level != open_level:
+                pieces += [html[done : m.start(2)], open_level]
+                done = m.end(2)
+            open_level = ""
+    return "".join(pieces) + html[done:] if pieces else html
 
 
 def parse_fragment(html: str) -> HtmlElement:

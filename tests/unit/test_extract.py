@@ -289,6 +289,23 @@ def test_a_page_nested_deeper_than_can_be_read_is_refused_in_one_line() -> None:
     assert "deeper than 256 levels" in str(refused.value) and "\n" not in str(refused.value)
 
 
+def test_a_lead_whose_heading_is_closed_as_another_level_is_kept_as_the_lead() -> None:
+    # "<h2>...</h3>": a browser ends the heading there; read as open, it held the article
+    lead = (
+        "Whether the town rebuilds on the hill or behind a higher levee, the vote next "
+        "month will decide what the valley looks like for a generation."
+    )
+    paras = "".join(f"<p>{p}</p>" for p in PARAS * 3)
+    html = (
+        "<!DOCTYPE html><html><head><title>Floods reach the lower town</title></head><body>"
+        f'<main><h1>Floods reach the lower town</h1><h2 class="excerpt">{lead}</h3>'
+        '<div class="ad"><h3>Advertisement</h3></div>'
+        f'<div id="articleBody" class="article-content">{paras}</div></main></body></html>'
+    )
+    md = extract_article(html, URL).markdown
+    assert md.startswith(lead) and md.count(PARAS[0]) == 3
+
+
 def test_a_self_closing_html_tag_does_not_empty_the_page() -> None:
     html = _page_with("").replace("<html>", '<html lang="en"/>', 1)
     a = extract_article(html, URL)
