@@ -577,7 +577,9 @@ def _reads_as_lead(el: Any, text: str, headed: set[Any]) -> bool:
     for a in (el, *el.iterancestors()):
         if a.tag in _NOT_LEAD_TAGS:
             return False
-        hint = marks(a)
+        # the article's own box is no furniture whatever its classes say (a CMS lists
+        # the post's tags, dates and categories there: "tag-arbeitsrecht")
+        hint = marks(a) if a.tag not in _CONTAINERS else ""
         if hint.strip() and _NOT_LEAD.search(hint):
             return False
         if _NOT_LEAD_PROP.search(a.get("itemprop") or ""):

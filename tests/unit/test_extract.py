@@ -306,6 +306,23 @@ def test_a_lead_whose_heading_is_closed_as_another_level_is_kept_as_the_lead() -
     assert md.startswith(lead) and md.count(PARAS[0]) == 3
 
 
+def test_a_lead_in_an_article_box_the_cms_marks_with_its_tags_is_kept() -> None:
+    lead = (
+        "How many days may staff stay at home when their child is ill, and who pays for "
+        "them? The most important questions and answers."
+    )
+    paras = "".join(f"<p>{p}</p>" for p in PARAS * 3)
+    html = (
+        "<!DOCTYPE html><html><head><title>Floods reach the lower town</title></head><body>"
+        '<section class="site"><h1>Floods reach the lower town</h1>'
+        '<article class="post type-post tag-floods category-news time-3min">'
+        f'<div class="article-header"><p class="article-excerpt">{lead}</p></div>'
+        '<div class="toc"><p class="toc-title">Contents: what this article tells you</p></div>'
+        f'<div class="article-content">{paras}</div></article></section></body></html>'
+    )
+    assert lead in extract_article(html, URL).markdown
+
+
 def test_a_self_closing_html_tag_does_not_empty_the_page() -> None:
     html = _page_with("").replace("<html>", '<html lang="en"/>', 1)
     a = extract_article(html, URL)
