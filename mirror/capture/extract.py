@@ -78,7 +78,7 @@ def extract_article(html: str, url: str) -> Article:
 
     Raises UsageError when the page holds no article text at all.
     """
-    tree = parse_page(html)
+    tree = parse_page(_SERVER_ERROR.sub("", html))
     if tree is None:
         raise UsageError(f"no article text found at {url}: the page does not parse")
     meta = read_metadata(tree, url)
@@ -117,6 +117,16 @@ def extract_article(html: str, url: str) -> Article:
         content_html=content_html,
         markdown=markdown,
     )
+
+
+# What PHP writes into a page when a plugin fails ("<b>Warning</b>: Use of undefined
+# constant ... in <b>/htdocs/wp-content/plugins/x.php</b> on line <b>928</b>"): the
+# server's diagnostics, never the article's text (a sidebar full of them outweighed a
+# short post). The markup is PHP's own, so the form is exact.
+_SERVER_ERROR = re.compile(
+    r"<b>(?:Warning|Notice|Deprecated|Strict Standards|Fatal error|Parse error)</b>:"
+    r"[^<>]{0,1000}(?:<b>[^<>]{0,500}</b>[^<>]{0,200})? on line <b>\d+</b>"
+)
 
 
 # A table that lays out a page rather than tabulating data: one cell of it holds most

@@ -323,6 +323,24 @@ def test_a_lead_in_an_article_box_the_cms_marks_with_its_tags_is_kept() -> None:
     assert lead in extract_article(html, URL).markdown
 
 
+def test_a_servers_error_messages_are_not_the_article() -> None:
+    # a failing plugin's PHP warnings in the sidebar outweighed a short post
+    warning = (
+        "<br />\n<b>Warning</b>:  Use of undefined constant comments - assumed 'comments' "
+        "(this will throw an Error in a future version of PHP) in <b>/htdocs/wp-content/"
+        "plugins/recent-comments/recent-comments.php</b> on line <b>928</b><br />"
+    )
+    html = (
+        "<!DOCTYPE html><html><head><title>Number two</title></head><body>"
+        '<div id="content"><div class="post"><h2 class="posttitle">Number two</h2>'
+        f'<div class="postentry"><p>{PARAS[0]}</p><p>{PARAS[1]}</p></div></div></div>'
+        f'<div id="sidebar"><ul><li><h2>Latest comments</h2><ul>{warning * 6}</ul></li>'
+        "</ul></div></body></html>"
+    )
+    md = extract_article(html, URL).markdown
+    assert PARAS[0] in md and PARAS[1] in md and "on line" not in md
+
+
 def test_a_self_closing_html_tag_does_not_empty_the_page() -> None:
     html = _page_with("").replace("<html>", '<html lang="en"/>', 1)
     a = extract_article(html, URL)
