@@ -293,8 +293,9 @@ def _extract_alone(tree: HtmlElement, parts: list[Any], url: str) -> tuple[Any, 
 
 # An article a page writes as a run of sibling boxes of one class (a text module, a
 # picture module, a text module...): trafilatura keeps one box of the run, Readability
-# joins the siblings that share its class. When the run holds more text than was kept
-# (_holds_more), it is extracted alone, its boxes' contents in one box.
+# joins the siblings that share its class. The first run, from the kept blocks' box
+# upwards, that holds more text than was kept (_holds_more) is extracted alone, its
+# boxes' contents in one box (grid rows repeat a class too, and hold little).
 _KIN_LEVELS = 4  # boxes looked at, from the kept blocks' nearest common one upwards
 
 
@@ -319,15 +320,14 @@ def _sibling_boxes(
             break
         mark = box.get("class")
         kin = [c for c in parent if c.tag == box.tag and c.get("class") == mark] if mark else []
-        if len(kin) > 1:
-            if _holds_more(sum(map(_held_text, kin)), size):
-                joined = etree.Element("div")
-                for el in list(parent)[parent.index(kin[0]) : parent.index(kin[-1]) + 1]:
-                    joined.extend(_contents(el) if el in kin else [deepcopy(el)])
-                alone = _extract_alone(tree, [joined], url)
-                if alone and len(alone[1]) > size:
-                    return alone[0], len(alone[1])
-            break  # the level where the page repeats a box: no higher one is the article's
+        if len(kin) > 1 and _holds_more(sum(map(_held_text, kin)), size):
+            joined = etree.Element("div")
+            for el in list(parent)[parent.index(kin[0]) : parent.index(kin[-1]) + 1]:
+                joined.extend(_contents(el) if el in kin else [deepcopy(el)])
+            alone = _extract_alone(tree, [joined], url)
+            if alone and len(alone[1]) > size:
+                return alone[0], len(alone[1])
+            break  # the run the page wrote its article in: no higher one is
         box = parent
     return found, size
 

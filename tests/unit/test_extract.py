@@ -371,7 +371,10 @@ def test_when_extraction_keeps_less_than_the_article_container_holds_it_falls_ba
 
 def _module(i: int, paragraphs: int) -> str:
     text = "".join(f"<p>Module {i}, part {j}. {PARAS[(i + j) % 4]}</p>" for j in range(paragraphs))
-    wrapped = f'<div class="text"><div class="copy">{text}</div></div>'
+    # grid rows inside repeat a class too: one holds a label, the other the text
+    label = f'<div class="row"><p>Part {i}</p></div>'
+    copy = f'<div class="row"><div class="copy">{text}</div></div>'
+    wrapped = f'<div class="text">{label}{copy}</div>'
     return f'<div class="module module--text">{wrapped}</div>'
 
 
