@@ -92,6 +92,7 @@ def extract_article(html: str, url: str) -> Article:
     base = _base_url(tree, url)
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     _rehydrate(body, order, sources)
+    _restore_lists(body, order, sources)
     page_urls = (url, meta.canonical_url or url)
     hosts = _site_hosts(base, meta.canonical_url)
     _drop_pointers(body, order, sources, base, {_page_url(u) for u in page_urls}, hosts)
@@ -664,6 +665,78 @@ def _copy_inline(src: Any, dest: Any) -> None:
         else:
             _copy_inline(child, dest)
         add_text(child.tail)
+
+
+# A list the page writes between two blocks trafilatura kept, which it dropped (its
+# items read to it as a menu: ingredients, pros and cons, steps). Only one written
+# as prose comes back: items of 20 characters on average, under a third of its text
+# in links, no script, control, date or picture in it, no furniture around it (menus,
+# teasers, share bars, slides and tables of contents are lists too). Measured on
+# both development sets (bench/EXTRACTION-LOG.md).
+_LIST_ITEM_CHARS = 20
+_LIST_LINKED = 0.3
+_NOT_IN_LISTS = ("script", "button", "form", "input", "select", "time", "nav",
+                 "img", "picture", "figure", "video", "iframe")  # fmt: skip
+
+
+def _restore_lists(body: Any, order: dict[Any, int], sources: Sources) -> None:
+    """The prose lists of the page between two kept blocks, back in their place."""
+    kept: list[tuple[int, int, Any, Any]] = []  # (start, end, source, block)
+    after = -1
+    for child in body:
+        if not isinstance(child.tag, str):
+            continue
+        el = _block_source(sources, child, order, after)
+        if el is not None:
+            kept.append((order[el], _end(el, order), el, child))
+            after = order[el]
+    if len(kept) < 2:
+        return
+    kept.sort(key=lambda k: k[0])
+    starts = [k[0] for k in kept]
+    container = _common_ancestor([k[2] for k in kept])
+    known = {_flat("".join(b.itertext()))[:_KEY_CHARS] for b in body.iter(*_TEXT_BLOCKS)}
+    last: dict[Any, Any] = {}  # a kept block: the list last put after it
+    for lst in list(container.iter("ul", "ol")):
+        if _in_list(lst, container):
+            continue  # a nested list comes back with its outer one
+        start, end = order[lst], _end(lst, order)
+        at = bisect.bisect_left(starts, start)
+        if at == 0 or at == len(kept) or kept[at - 1][1] >= start or starts[at] <= end:
+            continue  # not between two kept blocks, or inside one
+        items = [li for li in lst if li.tag == "li" and clean_text(li.text_content())]
+        if len(items) < 2 or not _reads_as_prose(lst, items, container):
+            continue
+        keys = [_flat(li.text_content())[:_KEY_CHARS] for li in items]
+        if any(k in known for k in keys):
+            continue  # kept in part, or written twice (small and large screens)
+        restored = etree.Element("list", rend=lst.tag)
+        for li in items:
+            _copy_inline(li, etree.SubElement(restored, "item"))
+        before = kept[at - 1][3]
+        last.get(before, before).addnext(restored)
+        last[before] = restored
+        known.update(keys)
+
+
+def _in_list(el: Any, scope: Any) -> bool:
+    for a in el.iterancestors():
+        if a is scope:
+            return False
+        if a.tag in ("ul", "ol"):
+            return True
+    return False
+
+
+def _reads_as_prose(lst: Any, items: list[Any], scope: Any) -> bool:
+    text = clean_text(lst.text_content())
+    linked = sum(len(clean_text(a.text_content())) for a in lst.iter("a"))
+    return (
+        len(text) >= _LIST_ITEM_CHARS * len(items)
+        and linked <= _LIST_LINKED * len(text)
+        and next(lst.iter(*_NOT_IN_LISTS), None) is None
+        and not _in_furniture(lst, scope)
+    )
 
 
 # A line that only points to another article of the site: a short label ("Read more:",

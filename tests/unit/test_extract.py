@@ -341,6 +341,49 @@ def test_a_servers_error_messages_are_not_the_article() -> None:
     assert PARAS[0] in md and PARAS[1] in md and "on line" not in md
 
 
+def _list_in_modules(items: str) -> str:
+    """A page written as text and picture modules whose last text module holds a list
+    after a line that opens with a break: trafilatura keeps the lines, not the list."""
+    text = (
+        "The water authority counts fewer floods in the valley each year since the "
+        "levee was raised in 2015. This spring the river broke through at two places, "
+        "and the damage is put at 14 million euros, the authority said on Wednesday."
+    )
+    module = 'class="paragraph paragraph--text section--module"'
+    return (
+        "<!DOCTYPE html><html><head><title>Floods reach the lower town</title></head><body>"
+        '<div class="node"><div class="section--module"><h1>Floods reach the lower town</h1></div>'
+        f'<div {module}><div class="editor--content"><p>{" ".join(PARAS)}</p>'
+        f"<p>{text}</p></div></div>"
+        '<div class="paragraph paragraph--image section--module">'
+        '<img src="/flood.jpg" width="984" height="590" alt=""></div>'
+        f'<div {module}><div class="editor--content"><p><br>How to keep your home safe:</p>'
+        f'<ul>{items}</ul><p>More about floods <a href="/floods">here</a>.</p></div></div>'
+        '<div class="button--wrapper"><a href="/" class="button">Back</a></div></div></body></html>'
+    )
+
+
+def test_a_list_written_as_prose_between_kept_blocks_is_put_back_in_its_place() -> None:
+    steps = [
+        "Move valuables and documents to an upper floor before the water reaches the house.",
+        "Switch off the electricity at the mains if water is about to enter the building.",
+        "Do not walk or drive through flood water: thirty centimetres of it can carry a car.",
+    ]
+    md = extract_article(_list_in_modules("".join(f"<li>{s}</li>" for s in steps)), URL).markdown
+    listed = "\n".join(f"- {s}" for s in steps)
+    assert f"How to keep your home safe:\n\n{listed}\n\nMore about floods here." in md
+
+
+def test_a_list_of_links_between_kept_blocks_stays_out() -> None:
+    teasers = "".join(
+        f'<li><a href="/news/{n}">{t}</a></li>'
+        for n, t in enumerate(["Levee repairs start in May", "Schools reopen after the flood",
+                               "The valley's farmers count their losses"])
+    )  # fmt: skip
+    md = extract_article(_list_in_modules(teasers), URL).markdown
+    assert "How to keep your home safe:" in md and "Levee repairs" not in md
+
+
 def test_a_self_closing_html_tag_does_not_empty_the_page() -> None:
     html = _page_with("").replace("<html>", '<html lang="en"/>', 1)
     a = extract_article(html, URL)
