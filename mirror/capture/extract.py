@@ -681,15 +681,11 @@ _NOT_IN_LISTS = ("script", "button", "form", "input", "select", "time", "nav",
 
 def _restore_lists(body: Any, order: dict[Any, int], sources: Sources) -> None:
     """The prose lists of the page between two kept blocks, back in their place."""
-    kept: list[tuple[int, int, Any, Any]] = []  # (start, end, source, block)
-    after = -1
-    for child in body:
-        if not isinstance(child.tag, str):
-            continue
-        el = _block_source(sources, child, order, after)
-        if el is not None:
-            kept.append((order[el], _end(el, order), el, child))
-            after = order[el]
+    kept = [  # (start, end, source, block)
+        (order[el], _end(el, order), el, child)
+        for child, el in _block_sources(body, order, sources)
+        if el is not None
+    ]
     if len(kept) < 2:
         return
     kept.sort(key=lambda k: k[0])
@@ -850,14 +846,9 @@ def _illustrate(
     In a container that is no ``<article>``/``<main>``, from the first kept block on,
     and the last ``<figure>`` before it (the lead picture above the headline).
     """
-    children = [c for c in body if isinstance(c.tag, str)]
-    found: list[Any | None] = []
-    after = -1
-    for child in children:
-        el = _block_source(sources, child, order, after)
-        found.append(el)
-        if el is not None:
-            after = order[el]
+    blocks = _block_sources(body, order, sources)
+    children = [child for child, _el in blocks]
+    found = [el for _child, el in blocks]
     origins = [el for el in found if el is not None]
     if not origins:
         return
@@ -942,6 +933,21 @@ def _source(sources: Sources, text: str, order: dict[Any, int], after: int) -> A
     if not candidates:
         return None
     return next((el for el in candidates if order[el] > after), candidates[0])
+
+
+def _block_sources(body: Any, order: dict[Any, int], sources: Sources) -> list[tuple[Any, Any]]:
+    """Each block of ``body`` with the page element it came from (None where none is
+    found), each looked for after the one found before it."""
+    placed = []
+    after = -1
+    for child in body:
+        if not isinstance(child.tag, str):
+            continue
+        el = _block_source(sources, child, order, after)
+        placed.append((child, el))
+        if el is not None:
+            after = order[el]
+    return placed
 
 
 def _block_source(sources: Sources, block: Any, order: dict[Any, int], after: int) -> Any:
