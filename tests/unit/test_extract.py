@@ -229,6 +229,29 @@ def test_stray_control_characters_do_not_lose_the_article(odd: str) -> None:
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", a.markdown + a.content_html)
 
 
+@pytest.mark.parametrize("blank", ["&#8203;", "\u200b", "&zwnj;\u2060", "&#xFEFF;"])
+def test_text_of_only_zero_width_characters_is_blank_not_paragraphs(blank: str) -> None:
+    # an editor's "&#8203;" between boxes pushed the heading that repeats the title out
+    # of first place, and each one became a paragraph of its own
+    gap = f"\n  {blank}\n  "
+    paras = gap.join(f"<p>{p}</p>" for p in PARAS)
+    html = (
+        "<!DOCTYPE html><html><head><title>Floods reach the lower town</title></head><body>"
+        f"<article>{gap}<h1>Floods reach the lower town</h1>{gap}<div class=photo>{gap}"
+        f'<img src="/img/flood.jpg" alt="Flooded main street">{gap}'
+        f"<div class=media-caption>Main street at dawn.</div>{gap}</div>{gap}"
+        f"{paras}<p>{blank}</p>{gap}{paras}</article></body></html>"
+    )
+    md = extract_article(html, URL).markdown
+    blocks = md.strip().split("\n\n")
+    assert blocks[0] == "*Flooded main street — Main street at dawn.*"
+    assert blocks[1:] == PARAS * 2
+    # within a word the joiners stay: Persian spells with them
+    persian = "می\u200cخواهم"
+    kept = extract_article(html.replace(PARAS[0], f"{PARAS[0]} {persian}", 1), URL)
+    assert persian in kept.markdown
+
+
 @pytest.mark.parametrize(
     "odd",
     [
