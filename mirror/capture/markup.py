@@ -217,6 +217,7 @@ _INVISIBLE_REF = re.compile(
     r"|ZeroWidthSpace|zwn?j|NoBreak)"
 )
 _BLANK = " \t\n\r\f" + _INVISIBLE
+_INVISIBLE_OUT = dict.fromkeys(map(ord, _INVISIBLE))
 
 
 def _blank_invisible(tree: HtmlElement) -> None:
@@ -224,9 +225,14 @@ def _blank_invisible(tree: HtmlElement) -> None:
     (within words those characters stay: Persian and Hindi spell with the joiners)."""
     for el in tree.iter():
         if el.text and not el.text.strip(_BLANK) and not el.text.isspace():
-            el.text = " "
+            el.text = _without_invisible(el.text)
         if el.tail and not el.tail.strip(_BLANK) and not el.tail.isspace():
-            el.tail = " "
+            el.tail = _without_invisible(el.tail)
+
+
+def _without_invisible(blank: str) -> str | None:
+    # the white space stays as it was: a line break can be a break (white-space: pre)
+    return blank.translate(_INVISIBLE_OUT) or None
 
 
 def _unnest(tree: HtmlElement) -> None:
