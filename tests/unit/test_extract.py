@@ -246,6 +246,8 @@ def test_text_of_only_zero_width_characters_is_blank_not_paragraphs(blank: str) 
     blocks = md.strip().split("\n\n")
     assert blocks[0] == "*Flooded main street — Main street at dawn.*"
     assert blocks[1:] == PARAS * 2
+    # and the page reads as it would with white space alone, line breaks and all
+    assert md == extract_article(html.replace(blank, ""), URL).markdown
     # within a word the joiners stay: Persian spells with them
     persian = "می\u200cخواهم"
     kept = extract_article(html.replace(PARAS[0], f"{PARAS[0]} {persian}", 1), URL)
