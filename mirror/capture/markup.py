@@ -18,6 +18,9 @@ without trouble make it drop part of a page, or all of it, without an error:
   pages do nest that deep (a ``<font>`` or ``<div>`` opened in a loop and never
   closed);
 * AMP pages write their pictures as ``<amp-img>``, which only AMP's script shows;
+* a ``<template>`` holds markup a script may stamp out later, and a browser shows none
+  of it; libxml2 reads it as any box, and its text became article text (and the
+  extractor's choice of the article moved);
 * and a text node of nothing but zero-width characters (``&#8203;`` between two
   boxes, an editor's ``<p>&#8203;</p>``) is blank to a reader but text to an
   extractor: it became a paragraph of its own, and it stood between a picture and its
@@ -103,6 +106,7 @@ def parse_page(html: str) -> HtmlElement | None:
     if tree is not None:
         _unnest(tree)
         _amp_pictures(tree)
+        _inert_templates(tree)
         if any(c in text for c in _INVISIBLE) or _INVISIBLE_REF.search(text):
             _blank_invisible(tree)
     return tree
@@ -206,6 +210,16 @@ def _amp_pictures(tree: HtmlElement) -> None:
             el.remove(child)  # tails too: an <img> holds no text
         el.text = None
         el.tag = "img"
+
+
+def _inert_templates(tree: HtmlElement) -> None:
+    """Each ``<template>`` out, what it holds with it; but a declarative shadow root
+    (``shadowrootmode``), which a browser shows in place, is read as its contents."""
+    for el in list(tree.iter("template")):
+        if el.get("shadowrootmode") is not None or el.get("shadowroot") is not None:
+            el.drop_tag()
+        else:
+            el.drop_tree()  # its tail stays
 
 
 # Zero-width space, non-joiner, joiner, word joiner, zero-width no-break space, raw or

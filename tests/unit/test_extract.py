@@ -254,6 +254,28 @@ def test_text_of_only_zero_width_characters_is_blank_not_paragraphs(blank: str) 
     assert persian in kept.markdown
 
 
+def test_a_template_is_no_text_but_a_declarative_shadow_root_is() -> None:
+    # a browser shows nothing of a <template>; a script stamps it out (a recipe site's
+    # "{{#steps}}" list, a menu), or never does
+    stamped = (
+        "<template><ul><li>Profil {{#id}}</li><li>Nachrichten {{/id}}</li></ul>"
+        "<p>{{{text}}} of the next step, written in by the page's script.</p></template>"
+    )
+    shown = (
+        "<div><template shadowrootmode=open><p>A note the page shows in its own box, "
+        "the text of a declarative shadow root.</p></template></div>"
+    )
+    paras = "".join(f"<p>{p}</p>" for p in PARAS)
+    html = (
+        "<!DOCTYPE html><html><head><title>Floods</title></head><body><article>"
+        f"{paras}{stamped}{paras}{shown}{paras}</article></body></html>"
+    )
+    md = extract_article(html, URL).markdown
+    assert "{{" not in md and "next step" not in md
+    assert md.count(PARAS[0]) == 3
+    assert "text of a declarative shadow root" in md
+
+
 @pytest.mark.parametrize(
     "odd",
     [
