@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.markup import BLOCK_TAGS, parse_fragment, parse_page
+from mirror.capture.markup import BLOCK_TAGS, NOSCRIPT_PICTURE, parse_fragment, parse_page
 from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import CachedCheck, image_source, page_image_url
 from mirror.errors import UsageError
@@ -1064,6 +1064,9 @@ def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
     """trafilatura-style XML for one image or figure, or None when it holds no image
     (``described``: the captions images name, by id)."""
     imgs = [el] if el.tag == "img" else list(el.iter("img"))
+    # the picture a reader without script sees first: the others of its figure are
+    # placeholders a script replaces (a blurred thumbnail, an empty frame)
+    imgs.sort(key=lambda img: img.get(NOSCRIPT_PICTURE) is None)
     graphic = None
     for img in imgs:
         if _tiny(img):

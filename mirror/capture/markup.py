@@ -18,6 +18,10 @@ without trouble make it drop part of a page, or all of it, without an error:
   pages do nest that deep (a ``<font>`` or ``<div>`` opened in a loop and never
   closed);
 * AMP pages write their pictures as ``<amp-img>``, which only AMP's script shows;
+* a picture a script loads is written as an ``<img>`` with a placeholder (or nothing)
+  for its source, and a ``<noscript>`` right after it holds the real one, which is
+  what a reader without script sees; each such pair is read as one ``<img>`` with the
+  copy's source (a blurred thumbnail had been the article's picture, on Medium);
 * a ``<template>`` holds markup a script may stamp out later, and a browser shows none
   of it; libxml2 reads it as any box, and its text became article text (and the
   extractor's choice of the article moved);
@@ -46,7 +50,15 @@ from lxml.html import HtmlElement
 
 from mirror.errors import UsageError
 
-__all__ = ["BLOCK_TAGS", "MAX_NESTING", "parse_fragment", "parse_page"]
+__all__ = [
+    "BLOCK_TAGS",
+    "LAZY_SRCSET_ATTRS",
+    "LAZY_SRC_ATTRS",
+    "MAX_NESTING",
+    "NOSCRIPT_PICTURE",
+    "parse_fragment",
+    "parse_page",
+]
 
 MAX_NESTING = 256  # libxml2's limit
 
@@ -106,6 +118,7 @@ def parse_page(html: str) -> HtmlElement | None:
     if tree is not None:
         _unnest(tree)
         _amp_pictures(tree)
+        _noscript_pictures(tree)
         _inert_templates(tree)
         if any(c in text for c in _INVISIBLE) or _INVISIBLE_REF.search(text):
             _blank_invisible(tree)
@@ -210,6 +223,41 @@ def _amp_pictures(tree: HtmlElement) -> None:
             el.remove(child)  # tails too: an <img> holds no text
         el.text = None
         el.tag = "img"
+
+
+# Where the pages' lazy-loading scripts keep a picture's real source
+LAZY_SRC_ATTRS = ("data-src", "data-original", "data-lazy-src", "data-hi-res-src", "data-url")
+LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
+# Marks an <img> that took its source from the <noscript> copy after it
+NOSCRIPT_PICTURE = "data-mirror-noscript"
+_COPY_IF_MISSING = ("alt", "width", "height", "title")
+_SHOWN_SOURCES = ("src", "srcset", "sizes")
+_SOURCES = (*_SHOWN_SOURCES, *LAZY_SRC_ATTRS, *LAZY_SRCSET_ATTRS)
+
+
+def _noscript_pictures(tree: HtmlElement) -> None:
+    """Each ``<img>`` followed by a ``<noscript>`` that holds a picture is that picture,
+    as a browser without script shows it: the ``<noscript>`` goes, the ``<img>`` takes
+    its sources, and its alt text and size when it has none."""
+    for ns in list(tree.iter("noscript")):
+        copy = next(ns.iter("img"), None)
+        img = ns.getprevious()
+        if copy is None or img is None or img.tag != "img" or img.get(NOSCRIPT_PICTURE) is not None:
+            continue
+        if any(copy.get(name) for name in _SOURCES):
+            # what the image shows before its script runs is a placeholder (a blur, a
+            # pixel, nothing); the sources only the script reads stay, and are read
+            # first (they often hold more sizes than the copy)
+            for name in _SHOWN_SOURCES:
+                img.attrib.pop(name, None)
+            for name in _SOURCES:
+                if copy.get(name) and not img.get(name):
+                    img.set(name, copy.get(name) or "")
+        for name in _COPY_IF_MISSING:
+            if copy.get(name) and not img.get(name):
+                img.set(name, copy.get(name) or "")
+        img.set(NOSCRIPT_PICTURE, "")
+        ns.drop_tree()  # its tail stays
 
 
 def _inert_templates(tree: HtmlElement) -> None:

@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import nh3
 
-from mirror.capture.markup import parse_page
+from mirror.capture.markup import LAZY_SRC_ATTRS, LAZY_SRCSET_ATTRS, NOSCRIPT_PICTURE, parse_page
 
 __all__ = [
     "ALLOWED_ATTRIBUTES",
@@ -122,12 +122,8 @@ _FETCHING_ATTRS = frozenset(
     }
 )  # fmt: skip
 
-_LAZY_SRC_ATTRS = ("data-src", "data-original", "data-lazy-src", "data-hi-res-src", "data-url")
-_LAZY_SRCSET_ATTRS = ("data-srcset", "data-lazy-srcset", "srcset")
-
 # Ports of a local IPFS node: RPC API and gateway. A link there would act on the
 # reader's own node.
-_NOSCRIPT_MARK = "data-mirror-noscript"
 _IPFS_PORTS = frozenset({5001, 8080})
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
@@ -312,7 +308,7 @@ def image_source(img: Any, base_url: str, *, page: bool = False) -> str | None:
     ``src``. ``page``: the image is read from the fetched page itself, where
     protocol-relative URLs are resolved as a browser does."""
     one = page_image_url if page else _image_url
-    for name in _LAZY_SRCSET_ATTRS:
+    for name in LAZY_SRCSET_ATTRS:
         url = _best_srcset(img.get(name) or "", base_url, page)
         if url:
             return url
@@ -325,7 +321,7 @@ def image_source(img: Any, base_url: str, *, page: bool = False) -> str | None:
             url = _best_srcset(srcset, base_url, page)
             if url:
                 return url
-    for name in _LAZY_SRC_ATTRS:
+    for name in LAZY_SRC_ATTRS:
         url = one(img.get(name) or "", base_url)
         if url:
             return url
@@ -357,29 +353,18 @@ def _prepare(fragment_html: str, base_url: str, removed: Counter[str]) -> str:
                 and not (tag == "img" and n in ("src", "srcset"))
             ):
                 removed["remote-attr"] += 1
-    # <noscript> often holds the real <img> of a lazy-loaded picture: use it.
+    # the parser made a lazy picture and its <noscript> copy one <img>; a <noscript>
+    # holding a picture alone is shown for what it holds
     for ns in list(doc.iter("noscript")):
-        imgs = list(ns.iter("img"))
-        parent = ns.getparent()
-        if not imgs or parent is None:
+        if next(ns.iter("img"), None) is None or ns.getparent() is None:
             continue
-        prev = ns.getprevious()
-        if prev is not None and prev.tag == "img" and prev.get(_NOSCRIPT_MARK) is None:
-            prev.set(_NOSCRIPT_MARK, "")
-            prev.set("src", imgs[0].get("src") or "")
-            for name in _LAZY_SRC_ATTRS:
-                prev.attrib.pop(name, None)
-            if imgs[0].get("alt") and not prev.get("alt"):
-                prev.set("alt", imgs[0].get("alt") or "")
-            ns.drop_tree()
-        else:
-            ns.drop_tag()
+        ns.drop_tag()
         removed["noscript"] -= 1
     if removed["noscript"] <= 0:
         del removed["noscript"]
     for img in doc.iter("img"):
         url = image_source(img, base_url)
-        for name in (*_LAZY_SRC_ATTRS, *_LAZY_SRCSET_ATTRS, "src", _NOSCRIPT_MARK):
+        for name in (*LAZY_SRC_ATTRS, *LAZY_SRCSET_ATTRS, "src", NOSCRIPT_PICTURE):
             img.attrib.pop(name, None)
         if url:
             img.set("src", url)

@@ -307,6 +307,39 @@ def test_an_amp_pages_pictures_are_its_pictures_for_capture_and_the_sanitizer() 
 
 
 @pytest.mark.parametrize(
+    ("picture", "expected"),
+    [
+        (  # Medium: a blurred thumbnail, an empty frame the script fills, the copy
+            '<figure><div><img src="/max/60/levee.png?q=20" width="1894" height="970"></div>'
+            '<img width="1894" height="970"><noscript><img src="/max/3788/levee.png"'
+            ' srcset="/max/1200/levee.png 1200w, /max/2400/levee.png 2400w"></noscript>'
+            "<figcaption>The levee at noon.</figcaption></figure>",
+            "/max/1200/levee.png",
+        ),
+        (  # WordPress's Jetpack: the placeholder is the srcset, the copy has the source
+            '<p><img src="/levee.jpg?w=605" data-lazy-src="/levee.jpg?w=605&amp;pending=1"'
+            ' srcset="/1x1-f7f7f7ff.png" class="jetpack-lazy-image"><noscript>'
+            '<img src="/levee.jpg?w=605" alt="Sandbags on the dam"></noscript></p>',
+            "/levee.jpg?w=605&amp;pending=1",
+        ),
+        (  # the script's candidates hold more sizes than the copy: they stay first
+            '<p><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" alt="Sandbags"'
+            ' data-srcset="/levee-320.jpg 320w, /levee-768.jpg 768w"><noscript>'
+            '<img src="/levee-320.jpg" alt="Sandbags"></noscript></p>',
+            "/levee-768.jpg",
+        ),
+    ],
+    ids=["blurred thumbnail", "placeholder srcset", "script candidates"],
+)
+def test_a_lazy_picture_is_the_one_its_noscript_copy_shows(picture: str, expected: str) -> None:
+    a = extract_article(article_page(extra=picture), URL)
+    sources = re.findall(r'<img src="([^"]+)"', a.content_html)
+    assert f"https://news.example.org{expected}" in sources
+    assert not any(s.endswith(("q=20", "1x1-f7f7f7ff.png")) or "/320" in s for s in sources)
+    assert len([s for s in sources if "levee" in s]) == 1  # the copy is the same picture
+
+
+@pytest.mark.parametrize(
     "odd",
     [
         "<font>" * 300,  # opened in a loop, never closed: past libxml2's 256 levels
