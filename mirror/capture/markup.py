@@ -244,6 +244,8 @@ def _noscript_pictures(tree: HtmlElement) -> None:
         img = ns.getprevious()
         if copy is None or img is None or img.tag != "img" or img.get(NOSCRIPT_PICTURE) is not None:
             continue
+        if any((copy.get(side) or "").strip() in ("0", "1") for side in ("width", "height")):
+            continue  # a tracking pixel for readers without script, not this picture
         if any(copy.get(name) for name in _SOURCES):
             # what the image shows before its script runs is a placeholder (a blur, a
             # pixel, nothing); the sources only the script reads stay, and are read

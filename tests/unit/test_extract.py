@@ -328,8 +328,13 @@ def test_an_amp_pages_pictures_are_its_pictures_for_capture_and_the_sanitizer() 
             '<img src="/levee-320.jpg" alt="Sandbags"></noscript></p>',
             "/levee-768.jpg",
         ),
+        (  # a tracking pixel for readers without script is no copy of the picture
+            '<p><img src="/levee.jpg" alt="Sandbags"><noscript><img height="1" width="1"'
+            ' src="https://tracker.example.com/tr?id=1&amp;ev=PageView"></noscript></p>',
+            "/levee.jpg",
+        ),
     ],
-    ids=["blurred thumbnail", "placeholder srcset", "script candidates"],
+    ids=["blurred thumbnail", "placeholder srcset", "script candidates", "tracking pixel"],
 )
 def test_a_lazy_picture_is_the_one_its_noscript_copy_shows(picture: str, expected: str) -> None:
     a = extract_article(article_page(extra=picture), URL)
