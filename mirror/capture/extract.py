@@ -35,7 +35,13 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from mirror.capture.markup import BLOCK_TAGS, NOSCRIPT_PICTURE, parse_fragment, parse_page
+from mirror.capture.markup import (
+    BLOCK_TAGS,
+    NOSCRIPT_PICTURE,
+    drop_templates,
+    parse_fragment,
+    parse_page,
+)
 from mirror.capture.metadata import clean_text, marks, read_metadata
 from mirror.capture.sanitize import CachedCheck, image_source, page_image_url
 from mirror.errors import UsageError
@@ -81,6 +87,7 @@ def extract_article(html: str, url: str) -> Article:
     tree = parse_page(_SERVER_ERROR.sub("", html))
     if tree is None:
         raise UsageError(f"no article text found at {url}: the page does not parse")
+    drop_templates(tree)  # a browser shows none of a template: it is no article text
     meta = read_metadata(tree, url)
     found, size = _extract_body(tree, url)  # takes the page's appeal boxes out first
     order, sources = _page_index(tree)

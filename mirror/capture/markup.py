@@ -22,9 +22,6 @@ without trouble make it drop part of a page, or all of it, without an error:
   for its source, and a ``<noscript>`` right after it holds the real one, which is
   what a reader without script sees; each such pair is read as one ``<img>`` with the
   copy's source (a blurred thumbnail had been the article's picture, on Medium);
-* a ``<template>`` holds markup a script may stamp out later, and a browser shows none
-  of it; libxml2 reads it as any box, and its text became article text (and the
-  extractor's choice of the article moved);
 * and a text node of nothing but zero-width characters (``&#8203;`` between two
   boxes, an editor's ``<p>&#8203;</p>``) is blank to a reader but text to an
   extractor: it became a paragraph of its own, and it stood between a picture and its
@@ -38,6 +35,12 @@ images and captions, line breaks, and the elements whose text is no page text
 nested deeper still is refused: what it would keep is a guess. The limit stays
 libxml2's: code that walks a page's tree may recurse (Python's limit is 1,000), and
 nh3's HTML5 parser is quadratic in nesting (100,000 levels: 34 s).
+
+A ``<template>`` holds markup a script may stamp out later, and a browser shows none of
+it; libxml2 reads it as any box. :func:`drop_templates` takes templates out for the
+extractor, which had read their text as article text (and moved its choice of the
+article); the tree keeps them for the sanitizer, which removes them itself and counts
+them in the provenance record of what it removed.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ __all__ = [
     "LAZY_SRC_ATTRS",
     "MAX_NESTING",
     "NOSCRIPT_PICTURE",
+    "drop_templates",
     "parse_fragment",
     "parse_page",
 ]
@@ -119,7 +123,6 @@ def parse_page(html: str) -> HtmlElement | None:
         _unnest(tree)
         _amp_pictures(tree)
         _noscript_pictures(tree)
-        _inert_templates(tree)
         if any(c in text for c in _INVISIBLE) or _INVISIBLE_REF.search(text):
             _blank_invisible(tree)
     return tree
@@ -262,7 +265,7 @@ def _noscript_pictures(tree: HtmlElement) -> None:
         ns.drop_tree()  # its tail stays
 
 
-def _inert_templates(tree: HtmlElement) -> None:
+def drop_templates(tree: HtmlElement) -> None:
     """Each ``<template>`` out, what it holds with it; but a declarative shadow root
     (``shadowrootmode``), which a browser shows in place, is read as its contents."""
     for el in list(tree.iter("template")):

@@ -134,6 +134,14 @@ def test_removed_counts_by_kind() -> None:
     assert s.html == "<p>t</p>"
 
 
+def test_a_template_is_counted_among_what_was_removed() -> None:
+    # the parser reads a <template> as a box; extraction takes it out, the sanitizer
+    # removes it itself and says so in the provenance record
+    s = sanitize_article("<p>t</p><template><p>{{text}}</p></template><p>u</p>", BASE)
+    assert s.removed == {"template": 1}
+    assert "{{text}}" not in s.html
+
+
 def test_empty_and_garbage_input() -> None:
     assert sanitize_article("", BASE).html == ""
     assert sanitize_article("\x00\ud800<<<>>>", BASE).images == ()
