@@ -249,18 +249,18 @@ def _noscript_pictures(tree: HtmlElement) -> None:
             continue
         if any((copy.get(side) or "").strip() in ("0", "1") for side in ("width", "height")):
             continue  # a tracking pixel for readers without script, not this picture
+        taken: tuple[str, ...] = _COPY_IF_MISSING
         if any(copy.get(name) for name in _SOURCES):
             # what the image shows before its script runs is a placeholder (a blur, a
             # pixel, nothing); the sources only the script reads stay, and are read
             # first (they often hold more sizes than the copy)
             for name in _SHOWN_SOURCES:
                 img.attrib.pop(name, None)
-            for name in _SOURCES:
-                if copy.get(name) and not img.get(name):
-                    img.set(name, copy.get(name) or "")
-        for name in _COPY_IF_MISSING:
-            if copy.get(name) and not img.get(name):
-                img.set(name, copy.get(name) or "")
+            taken = (*_SOURCES, *_COPY_IF_MISSING)
+        for name in taken:
+            value = copy.get(name)
+            if value and not img.get(name):
+                img.set(name, value)
         img.set(NOSCRIPT_PICTURE, "")
         ns.drop_tree()  # its tail stays
 
