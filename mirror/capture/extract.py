@@ -100,6 +100,7 @@ def extract_article(html: str, url: str) -> Article:
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     _rehydrate(body, order, sources)
     _restore_lists(body, order, sources)
+    _restore_sublists(body, tree)
     page_urls = (url, meta.canonical_url or url)
     hosts = _site_hosts(base, meta.canonical_url)
     _drop_pointers(body, order, sources, base, {_page_url(u) for u in page_urls}, hosts)
@@ -647,8 +648,9 @@ def _has_inline(el: Any) -> bool:
     return any(isinstance(d.tag, str) and (d.tag == "a" or d.tag in _INLINE) for d in el.iter())
 
 
-def _copy_inline(src: Any, dest: Any) -> None:
-    """``src``'s text into ``dest`` as trafilatura XML: ref, hi, lb; other tags flatten."""
+def _copy_inline(src: Any, dest: Any, skip: frozenset[str] = frozenset()) -> None:
+    """``src``'s text into ``dest`` as trafilatura XML: ref, hi, lb; other tags flatten,
+    and those in ``skip`` are left out."""
 
     def add_text(text: str | None) -> None:
         if not text:
@@ -660,7 +662,7 @@ def _copy_inline(src: Any, dest: Any) -> None:
 
     add_text(src.text)
     for child in src:
-        if not isinstance(child.tag, str) or child.tag in _SKIP_INLINE:
+        if not isinstance(child.tag, str) or child.tag in _SKIP_INLINE or child.tag in skip:
             add_text(child.tail)
             continue
         if child.tag == "br":
@@ -713,13 +715,70 @@ def _restore_lists(body: Any, order: dict[Any, int], sources: Sources) -> None:
         keys = [_flat(li.text_content())[:_KEY_CHARS] for li in items]
         if any(k in known for k in keys):
             continue  # kept in part, or written twice (small and large screens)
-        restored = etree.Element("list", rend=lst.tag)
-        for li in items:
-            _copy_inline(li, etree.SubElement(restored, "item"))
+        restored = _list_copy(lst)
         before = kept[at - 1][3]
         last.get(before, before).addnext(restored)
         last[before] = restored
         known.update(keys)
+
+
+_LIST_TAGS = frozenset({"ul", "ol"})
+_SHARING = re.compile(r"share|social", re.I)  # "Share on": Facebook, X, e-mail
+
+
+def _restore_sublists(body: Any, tree: HtmlElement) -> None:
+    """The list a kept item of the page holds, where trafilatura kept only the item's
+    own words (a list of nothing but links reads to it as a menu)."""
+    bare = [item for item in body.iter("item") if item.find("list") is None]
+    if not bare:
+        return
+    holders: dict[str, list[Any]] = {}  # an item's own words: the page's items with a list
+    for li in tree.iter("li"):
+        if any(c.tag in _LIST_TAGS for c in li) and not _in_furniture(li, tree):
+            words = _flat(_own_words(li))
+            if words:
+                holders.setdefault(words, []).append(li)
+    if not holders:
+        return
+    known = {_flat("".join(b.itertext()))[:_KEY_CHARS] for b in body.iter(*_TEXT_BLOCKS)}
+    for item in bare:
+        found = holders.get(_flat("".join(item.itertext())))
+        if not found:
+            continue
+        li = found.pop(0)
+        for lst in (c for c in li if c.tag in _LIST_TAGS):
+            items = [c for c in lst if c.tag == "li" and clean_text(c.text_content())]
+            keys = [_flat(c.text_content())[:_KEY_CHARS] for c in items]
+            if not items or any(k in known for k in keys):
+                continue  # kept elsewhere already
+            if next(lst.iter(*_NOT_IN_LISTS), None) is not None or _SHARING.search(
+                marks(li) + " " + marks(lst)
+            ):
+                continue
+            item.append(_list_copy(lst))
+            known.update(keys)
+
+
+def _own_words(li: Any) -> str:
+    """The text of a list item without the lists it holds."""
+    parts = [li.text or ""]
+    for c in li:
+        if c.tag not in _LIST_TAGS:
+            parts.append(c.text_content() if isinstance(c.tag, str) else "")
+        parts.append(c.tail or "")
+    return "".join(parts)
+
+
+def _list_copy(lst: Any) -> Any:
+    """A page's ``<ul>`` or ``<ol>`` as trafilatura XML, the lists it nests nested."""
+    copy = etree.Element("list", rend=lst.tag)
+    for li in lst:
+        if li.tag != "li" or not clean_text(li.text_content()):
+            continue
+        item = etree.SubElement(copy, "item")
+        _copy_inline(li, item, skip=_LIST_TAGS)
+        item.extend(_list_copy(sub) for sub in li if sub.tag in _LIST_TAGS)
+    return copy
 
 
 def _in_list(el: Any, scope: Any) -> bool:

@@ -469,6 +469,48 @@ def test_a_list_of_links_between_kept_blocks_stays_out() -> None:
     assert "How to keep your home safe:" in md and "Levee repairs" not in md
 
 
+def _list_with_links_under(label: str, share: str = "") -> str:
+    """A weekly report whose list has an item of a few words holding a list of links
+    only: trafilatura keeps the item's words and drops the list it holds."""
+    bugs = "".join(
+        f'<li><a href="https://bugs.example.org/{n}">Bug {n} – {t}</a></li>'
+        for n, t in ((1677080, "Fullscreen window flickers when the video source changes"),
+                     (1677107, "Count how often two windows are open at once"),
+                     (1678390, "Windows no longer open on top of one another")))  # fmt: skip
+    done = "".join(
+        f"<li>{t}</li>"
+        for t in ("The team fixed three crashes at start-up that users had reported.",
+                  "The new settings page is now translated into twelve languages.",
+                  "Start-up is a fifth faster on older machines, measured on five."))  # fmt: skip
+    return (
+        "<!DOCTYPE html><html><head><title>This week in the browser</title></head><body>"
+        "<article><h1>This week in the browser</h1>"
+        f"<p>{PARAS[0]}</p><h2>Windows</h2><ul>{done}<li>{label}<ul>{bugs}</ul></li></ul>"
+        f"<p>{PARAS[1]}</p>{share}</article></body></html>"
+    )
+
+
+def test_a_list_of_links_a_kept_item_holds_comes_back_under_it() -> None:
+    md = extract_article(_list_with_links_under("In progress:"), URL).markdown
+    assert (
+        "- In progress:\n"
+        "  - Bug 1677080 – Fullscreen window flickers when the video source changes\n"
+        "  - Bug 1677107 – Count how often two windows are open at once\n"
+        "  - Bug 1678390 – Windows no longer open on top of one another"
+    ) in md
+
+
+def test_the_list_a_share_item_holds_stays_out() -> None:
+    share = (
+        '<ul><li class="tools__share">Share this report<ul class="social-links">'
+        '<li><a href="https://facebook.example/share">Facebook</a></li>'
+        '<li><a href="https://x.example/share">X (formerly Twitter)</a></li></ul></li>'
+        "<li>Written by the release team, who meet every Tuesday.</li></ul>"
+    )
+    md = extract_article(_list_with_links_under("In progress:", share), URL).markdown
+    assert "  - Bug 1677080" in md and "Facebook" not in md
+
+
 def test_a_self_closing_html_tag_does_not_empty_the_page() -> None:
     html = _page_with("").replace("<html>", '<html lang="en"/>', 1)
     a = extract_article(html, URL)
