@@ -96,6 +96,7 @@ def extract_article(html: str, url: str) -> Article:
     if body is None:
         raise UsageError(f"no article text found at {url}")
     _unwrap_layout_tables(body)
+    _unwrap_boxes(body)
     base = _base_url(tree, url)
     title = meta.title or _tag_text(tree, "title") or _tag_text(tree, "h1") or url
     _rehydrate(body, order, sources)
@@ -105,7 +106,7 @@ def extract_article(html: str, url: str) -> Article:
     hosts = _site_hosts(base, meta.canonical_url)
     _drop_pointers(body, order, sources, base, {_page_url(u) for u in page_urls}, hosts)
     _illustrate(body, tree, base, order, sources, meta.authors, page_urls)
-    _restore_lead(body, order, sources, title)
+    _restore_lead(body, order, sources, title, tree, base)
     _describe_images(body, title)
     # the title lives in the manifest and the reader page's header: neither the page
     # nor article.md (the body only) repeats it as the body's first heading
@@ -168,8 +169,65 @@ def _unwrap_layout_tables(body: Any) -> None:
                 boxes.append(box)
         if boxes:
             boxes[-1].tail = table.tail
-            at = parent.index(table)
-            parent[at : at + 1] = boxes
+            for box in boxes:  # in place, not by index: a page may hold many such tables
+                table.addprevious(box)
+            parent.remove(table)
+
+
+def _unwrap_boxes(body: Any) -> None:
+    """The boxes (``<div>``) around the body's blocks give way to what they hold:
+    trafilatura's fallback extractors hand back the page's boxes, a layout table's
+    cells are boxes, and the steps after this one place pictures, leads and captions
+    among the body's own blocks."""
+    if not any(child.tag == "div" for child in body):
+        return
+    blocks: list[Any] = []
+    todo = list(reversed(body))  # one pass and one assignment: a page of many boxes
+    while todo:
+        el = todo.pop()
+        if el.tag == "div":
+            todo.extend(reversed(_box_parts(el)))  # a box in a box is looked at next
+        else:
+            blocks.append(el)
+    body[:] = blocks
+
+
+def _box_parts(box: Any) -> list[Any]:
+    """What ``box`` holds as blocks: its blocks, its loose text and inline markup as
+    paragraphs, and then the text after it as one."""
+    parts: list[Any] = []
+    para: Any = None
+
+    def paragraph() -> Any:
+        nonlocal para
+        if para is None:
+            para = etree.Element("p")
+            parts.append(para)
+        return para
+
+    def add_text(text: str | None) -> None:
+        if not text or (para is None and not text.strip()):
+            return
+        p = paragraph()
+        if len(p):
+            p[-1].tail = (p[-1].tail or "") + text
+        else:
+            p.text = (p.text or "") + text
+
+    add_text(box.text)
+    for child in list(box):
+        tail, child.tail = child.tail, None
+        if not isinstance(child.tag, str):
+            pass  # a comment
+        elif child.tag in _MD_BLOCKS or _has_block(child):
+            parts.append(child)
+            para = None
+        elif para is not None or child.tag != "lb":  # no paragraph opens with a break
+            paragraph().append(child)
+        add_text(tail)
+    para = None
+    add_text(box.tail)
+    return parts
 
 
 def _lays_out(table: Any) -> bool:
@@ -503,7 +561,9 @@ _LEAD_LINKED = 0.3  # share of a lead's text that links: more is a list of links
 _HEADLINE_TAGS = frozenset({"h1", "h2", "h3"})
 
 
-def _restore_lead(body: Any, order: dict[Any, int], sources: Sources, title: str) -> None:
+def _restore_lead(
+    body: Any, order: dict[Any, int], sources: Sources, title: str, tree: HtmlElement, base: str
+) -> None:
     """The lead back at the top of ``body``: the text blocks between the page's
     headline and the body's first block that are no site furniture, byline, date,
     caption or the title again."""
@@ -550,9 +610,24 @@ def _restore_lead(body: Any, order: dict[Any, int], sources: Sources, title: str
     # under the headline, above the lead picture, as newspapers set it
     at = next(i for i, c in enumerate(body) if c is anchor or c.tag != "head")
     for i, el in enumerate(leads):
-        para = etree.Element("p")
-        _copy_inline(el, para)
-        body.insert(at + i, para)
+        made = _captioned_picture(el, tree, base)
+        if made is None:
+            made = etree.Element("p")
+            _copy_inline(el, made)
+        body.insert(at + i, made)
+
+
+def _captioned_picture(el: Any, tree: HtmlElement, base: str) -> Any | None:
+    """The one picture a lead box holds, as a figure with its caption, when the box's
+    text is that caption (a lead picture that is no <figure>); else None."""
+    imgs = list(el.iter("img"))
+    if len(imgs) != 1:
+        return None
+    made = _illustration(imgs[0], base, _described(tree, el))
+    caption = made.find("figcaption") if made is not None else None
+    if caption is None or _flat(caption.text or "") != _flat(el.text_content()):
+        return None
+    return made
 
 
 def _headline(before: list[Any], title: str) -> Any | None:
@@ -967,13 +1042,17 @@ def _illustrate(
         placed.append(lead)
     if not placed:
         return
-    captions = {_key("".join(f.itertext())) for _, f in placed if f.tag == "figure"}
+    captions = {_key("".join(f.itertext())) for _, f in placed if f.tag == "figure"} - {""}
+    if _key(body.text or "") in captions:
+        body.text = None  # the caption trafilatura kept as loose text
     positions = []
     for child, el in zip(children, found, strict=True):
         if el is not None:
             positions.append(order[el])
         else:
             positions.append(positions[-1] if positions else -1)
+        if _key(child.tail or "") in captions:
+            child.tail = None
         if captions and _key("".join(child.itertext())) in captions:
             _drop(child)  # the caption trafilatura kept as a paragraph
     # the first child whose position is past the picture's: the first whose running
@@ -1169,9 +1248,11 @@ def _illustration(el: Any, base: str, described: dict[str, Any]) -> Any | None:
 
 
 # A caption a page writes as the element right after its picture, named so by its class
-# ("media-caption", "image-caption", "wp-caption-text"), not as a <figcaption>
-_CAPTION_CLASS = re.compile(r"caption", re.I)
+# ("media-caption", "image-caption", "wp-caption-text", "photo-credit")
+_CAPTION_CLASS = re.compile(r"caption|credit", re.I)
 _WRAPPER_DEPTH = 4  # elements around a picture that hold nothing else
+_ALT_CAPTION_WORDS = 3
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 
 
 def _caption_after(img: Any) -> Any | None:
@@ -1181,10 +1262,7 @@ def _caption_after(img: Any) -> Any | None:
     for _ in range(_WRAPPER_DEPTH):
         nxt = _sibling_element(el)
         if nxt is not None:
-            named = f"{nxt.get('class') or ''} {nxt.get('id') or ''}"
-            if _CAPTION_CLASS.search(named) and next(nxt.iter("img"), None) is None:
-                return nxt
-            return None
+            return nxt if _captions(nxt, img) else None
         parent = el.getparent()
         if parent is None or (parent.text or "").strip() or (el.tail or "").strip():
             return None
@@ -1192,6 +1270,22 @@ def _caption_after(img: Any) -> Any | None:
             return None  # the parent holds more than the picture
         el = parent
     return None
+
+
+def _captions(el: Any, img: Any) -> bool:
+    """``el``, written right after the picture ``img``, is its caption: a <figcaption>,
+    named a caption or credit by its class, or a plain text (no heading, no link: a
+    card's title, a shop's or a download's button) that opens with the picture's alt
+    text of three words or more (a caption the page also wrote into the alt)."""
+    if next(el.iter("img"), None) is not None:
+        return False
+    named = f"{el.get('class') or ''} {el.get('id') or ''}"
+    if el.tag == "figcaption" or _CAPTION_CLASS.search(named):
+        return True
+    alt = _words(img.get("alt") or "")
+    if len(alt) < _ALT_CAPTION_WORDS or next(el.iter("a", *_HEADINGS), None) is not None:
+        return False
+    return _words(el.text_content())[: len(alt)] == alt
 
 
 def _described_by(img: Any) -> str:

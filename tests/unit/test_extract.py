@@ -719,15 +719,31 @@ def test_the_authors_own_picture_is_not_the_articles() -> None:
     assert "/img/flood.jpg" in a.content_html  # the article's own picture stays
 
 
-def test_a_caption_written_right_after_its_figure_is_its_caption() -> None:
-    extra = (
-        '<figure><img src="/img/hole.jpg" alt="Dig a hole in the sand."></figure>'
-        "<figcaption>Dig a hole in the sand. (Lucy Akins)</figcaption>"
-    )
+@pytest.mark.parametrize(
+    ("extra", "line", "figure"),
+    [
+        (  # a <figcaption> written right after its <figure>
+            '<figure><img src="/img/hole.jpg" alt="Dig a hole in the sand."></figure>'
+            "<figcaption>Dig a hole in the sand. (Lucy Akins)</figcaption>",
+            "*Dig a hole in the sand. (Lucy Akins)*",
+            r"<figure><img [^>]*hole\.jpg[^>]*><figcaption>Dig a hole",
+        ),
+        (  # an <img> and a <figcaption> in a <div>, no <figure>
+            '<div class="visual"><img src="/img/gauge.jpg" alt="A white tower">'
+            "<figcaption>The gauge at nine metres (Lucy Akins)</figcaption></div>",
+            "*A white tower — The gauge at nine metres (Lucy Akins)*",
+            r"<figure><img [^>]*gauge\.jpg[^>]*><figcaption>The gauge at",
+        ),
+    ],
+)
+def test_a_figcaption_right_after_its_picture_is_its_caption(
+    extra: str, line: str, figure: str
+) -> None:
+    # the picture's caption, not a paragraph of its own under a picture without one
     a = extract_article(article_page(extra=extra), URL)
-    assert "*Dig a hole in the sand. (Lucy Akins)*" in _lines(a.markdown)
+    assert line in _lines(a.markdown)
     assert a.markdown.count("Lucy Akins") == 1
-    assert re.search(r"<figure><img [^>]*hole\.jpg[^>]*><figcaption>Dig a hole", a.content_html)
+    assert re.search(figure, a.content_html)
 
 
 def test_a_line_that_only_points_to_another_article_is_left_out() -> None:
@@ -914,9 +930,12 @@ def test_a_table_that_lays_out_the_page_gives_way_to_its_paragraphs() -> None:
     page = f"<html><head><title>Floods</title></head><body>{layout}</body></html>"
     a = extract_article(page, URL)
     assert not any(line.startswith("|") for line in a.markdown.splitlines())
+    blocks = a.markdown.strip().split("\n\n")
     for p in PARAS:
-        assert p in a.markdown.split("\n\n")  # each paragraph a paragraph of its own
-    assert "*Flooded main street*" in _lines(a.markdown) and "<table" not in a.content_html
+        assert p in blocks  # each paragraph a paragraph of its own
+    # the picture at its place among them (the cell's box gave way to its blocks)
+    assert blocks.index("*Flooded main street*") == blocks.index(PARAS[2]) - 1
+    assert "<table" not in a.content_html
     # a data table whose cells hold a little each stays a table, lists in cells and all
     rows = "".join(
         f"<tr><th>Gauge {i}</th><td><ul><li>{i}.2 m at dawn</li><li>{i}.5 m at noon</li></ul></td>"
@@ -1019,7 +1038,8 @@ def test_an_image_keeps_the_caption_it_names_with_aria_describedby() -> None:
 
 def test_a_caption_the_page_writes_after_the_wrappers_of_its_picture_is_its_caption() -> None:
     # no <figure>, no aria-describedby: the caption is the element after the boxes that
-    # only hold the picture, and its class says it is one
+    # only hold the picture, and its class says it is a caption or a credit, or it is a
+    # plain text that opens with the picture's alt (the page wrote the caption there too)
     extra = (
         '<div class="media-container"><div class="image-wrapper"><div class="image">'
         '<img src="/img/gauge.jpg"></div></div></div>'
@@ -1028,11 +1048,26 @@ def test_a_caption_the_page_writes_after_the_wrappers_of_its_picture_is_its_capt
         '<p>The dam held through the night.</p></div>'
         '<div class="media-caption">Not the caption of a box that holds text too</div>'
         '<img src="/img/bank.jpg"><div class="note">Not named a caption</div>'
+        '<p><span class="image"><img src="/img/weir.jpg" alt=""><span class="photo-credit">'
+        "(Picture: Ana Ruiz)</span></span></p>"
+        '<div class="media"><a href="/img/pump-large.jpg"><img src="/img/pump.jpg"'
+        ' alt="The pumps ran all night"></a><div>The pumps ran all night (Photo: Lee Mar)'
+        "</div></div>"
+        # a card's title that repeats the alt is no caption, nor is a linked text
+        '<div class="feature"><img src="/img/icon-a.jpg" alt="Levee repair works">'
+        "<h3>Levee repair works</h3></div>"
+        '<div class="shop"><img src="/img/boots.jpg" alt="Rubber boots for floods">'
+        '<p>Rubber boots for floods 30 € <a href="/shop">Buy now</a></p></div>'
     )
     a = extract_article(article_page(extra=extra), URL)
     lines = _lines(a.markdown)
     assert "*The gauge at nine metres - Image: River Office*" in lines
-    assert a.markdown.count("River Office") == 1
+    assert "*(Picture: Ana Ruiz)*" in lines
+    assert "*The pumps ran all night (Photo: Lee Mar)*" in lines
+    for credit in ("River Office", "Ana Ruiz", "Lee Mar"):
+        assert a.markdown.count(credit) == 1
+    assert "### Levee repair works" in a.markdown
+    assert not re.search(r"boots\.jpg[^>]*><figcaption>", a.content_html)
     assert re.search(r"<figure><img [^>]*gauge\.jpg[^>]*><figcaption>The gauge", a.content_html)
     assert "dam.jpg" in a.content_html and "bank.jpg" in a.content_html
     assert not re.search(r"dam\.jpg[^>]*><figcaption>", a.content_html)
@@ -1051,15 +1086,15 @@ def test_an_alt_the_caption_repeats_is_written_once_soft_hyphens_aside() -> None
     assert a.markdown.count("Schematisch") == 1
 
 
-def _page_with_lead(header: str, headline: str = "h1") -> str:
+def _page_with_lead(header: str, headline: str = "h1", box: str = "main") -> str:
     paras = "".join(f"<p>{p}</p>" for p in PARAS * 2)
     return f"""<!DOCTYPE html><html lang="en"><head>
 <title>Floods reach the lower town | Valley Times</title></head><body>
 <nav><a href="/">Home</a> <a href="/world">World</a></nav>
-<main><header class="article-head">
+<{box}><header class="article-head">
 <div class="kicker">World</div><{headline}>Floods reach the lower town</{headline}>{header}
 </header>
-<div class="story-body">{paras}</div></main>
+<div class="story-body">{paras}</div></{box}>
 <footer>Copyright Valley Times</footer></body></html>"""
 
 
@@ -1089,3 +1124,52 @@ def test_a_lead_in_a_box_of_its_own_under_the_headline_opens_the_body(headline: 
     for furniture in ("Mara Quist", "14 March 2024", "Share this story"):
         assert furniture not in a.markdown
     assert f"<p>{LEAD}</p>" in a.content_html
+
+
+def test_a_lead_box_that_holds_a_picture_and_its_caption_is_the_lead_picture() -> None:
+    # a picture above the body with its caption, in a <p> of the header, in a page with
+    # no <article> or <main> box: no lead text but the lead picture, its caption under it
+    caption = (
+        "The lower town seen from the levee at dawn, a day after the river broke through"
+        " (Photo: Ana Ruiz / River Office)"
+    )
+    header = (
+        '<p><span class="image"><a href="/img/town-large.jpg"><img src="/img/town.jpg" alt="">'
+        f'</a></span><span class="image-caption">{caption}</span></p>'
+    )
+    a = extract_article(_page_with_lead(header, box="div"), URL)
+    assert f"*{caption}*" in _lines(a.markdown)
+    assert a.markdown.count("Ana Ruiz") == 1
+    assert re.search(r"<figure><img [^>]*town\.jpg[^>]*><figcaption>The lower town", a.content_html)
+    # a lead of text with a picture in it stays a lead
+    header = f'<div class="teaser-text"><p><img src="/img/icon.jpg" alt="">{LEAD}</p></div>'
+    a = extract_article(_page_with_lead(header, box="div"), URL)
+    assert a.markdown.split("\n\n")[0] == LEAD
+
+
+def test_boxes_around_the_bodys_blocks_give_way_to_what_they_hold() -> None:
+    # trafilatura's fallback extractors hand back the page's boxes: the blocks, loose
+    # text and inline markup become the body's own, in their order
+    body = etree.fromstring(
+        "<body><div><div>Loose <hi>words</hi> here<lb/>and more<p>A paragraph</p>"
+        "<list><item>An item</item></list>tail text</div></div>after<p>Last</p></body>"
+    )
+    extract._unwrap_boxes(body)
+    assert [c.tag for c in body] == ["p", "p", "list", "p", "p", "p"]
+    assert [extract._flat("".join(c.itertext())) for c in body] == [
+        "Loosewordshereandmore", "Aparagraph", "Anitem", "tailtext", "after", "Last"
+    ]
+    assert etree.tostring(body[0], encoding="unicode") == (
+        "<p>Loose <hi>words</hi> here<lb/>and more</p>"
+    )
+
+
+def test_a_caption_kept_as_loose_text_beside_its_picture_is_written_once() -> None:
+    # a credit in a box of inline elements between paragraphs: trafilatura keeps its
+    # text loose between the blocks; under its picture it is the picture's caption
+    extra = (
+        '<span class="image"><img src="/img/dam.jpg" alt=""><span class="photo-credit">'
+        "(Picture: Ana Ruiz)</span></span>"
+    )
+    a = extract_article(article_page(extra=extra), URL)
+    assert a.markdown.count("Ana Ruiz") == 1 and "*(Picture: Ana Ruiz)*" in _lines(a.markdown)
