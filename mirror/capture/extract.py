@@ -457,6 +457,7 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
 
     options = Extractor(
         output_format="html",  # skips trafilatura's own text rendering: we render ourselves
+        fast=_many_blocks(tree),
         recall=recall,
         comments=False,
         formatting=False,
@@ -478,6 +479,22 @@ def _run(tree: HtmlElement, url: str, *, recall: bool) -> tuple[Any, str] | None
     if body is None:
         return None
     return body, str(getattr(doc, "raw_text", "") or "")
+
+
+# justext, one of the extractors trafilatura falls back on, looks for each paragraph's
+# neighbours in time that grows with the square of their number: a page of 25,000
+# blocks took 13 s (trafilatura alone too), one of 100,000 minutes. Past this many,
+# trafilatura runs without its fallbacks (the most on a page of either development set
+# is 9,216, and the pages of many blocks are lists and tables its main pass reads).
+_FALLBACK_BLOCKS = 10_000
+_JUSTEXT_BLOCKS = ("p", "div", "td", "th", "tr", "li", "dd", "dt", "ul", "ol", "dl", "table",
+                   "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "form", "option",
+                   "textarea", "br")  # fmt: skip
+
+
+def _many_blocks(tree: HtmlElement) -> bool:
+    blocks = tree.iter(*_JUSTEXT_BLOCKS)
+    return next(itertools.islice(blocks, _FALLBACK_BLOCKS, None), None) is not None
 
 
 # Where an extracted block came from: the first characters of its text.
@@ -1077,7 +1094,9 @@ def _source(sources: Sources, text: str, order: dict[Any, int], after: int) -> A
     candidates = sources.get(_key(text))
     if not candidates:
         return None
-    return next((el for el in candidates if order[el] > after), candidates[0])
+    # in document order: found by bisection (a page may repeat a paragraph many times)
+    at = bisect.bisect_right(candidates, after, key=order.__getitem__)
+    return candidates[at] if at < len(candidates) else candidates[0]
 
 
 def _block_sources(body: Any, order: dict[Any, int], sources: Sources) -> list[tuple[Any, Any]]:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import trafilatura.core
 from lxml import etree
 
 from mirror.capture import extract
@@ -372,6 +373,48 @@ def test_a_page_nested_deeper_than_can_be_read_is_refused_in_one_line() -> None:
     with pytest.raises(UsageError) as refused:
         extract_article(_page_with("<template>" * (MAX_NESTING + 10)), URL)
     assert "deeper than 256 levels" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_page_of_more_blocks_than_justext_can_compare_is_read_without_the_fallbacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # trafilatura's fallback extractors (readability, justext) take time that grows with
+    # the square of the blocks: past the limit, its main pass alone reads the page
+    calls: list[str] = []
+    real_compare, real_rescue = trafilatura.core.compare_extraction, trafilatura.core.justext_rescue
+
+    def compare(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("compare")
+        return real_compare(*args, **kwargs)
+
+    def rescue(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append("justext")
+        return real_rescue(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura.core, "compare_extraction", compare)
+    monkeypatch.setattr(trafilatura.core, "justext_rescue", rescue)
+    line = "<p>The same short line of a hostile page, written again and again.</p>"
+    small = f"<html><body>{line * 50}</body></html>"
+    large = f"<html><body>{line * (extract._FALLBACK_BLOCKS + 1)}</body></html>"
+    extract_article(small, URL)
+    assert "compare" in calls  # a page of usual size gets the fallbacks
+    calls.clear()
+    a = extract_article(large, URL)
+    assert calls == []
+    assert a.markdown.count("written again and again") == extract._FALLBACK_BLOCKS + 1
+
+
+def test_the_block_a_kept_text_came_from_is_the_first_after_the_last_one_found() -> None:
+    # found by bisection in the page's order: a page may repeat one paragraph many times
+    line = "<p>A line the page repeats, word for word.</p>"
+    page = etree.fromstring(f"<body>{line * 5}</body>")
+    order = {el: i for i, el in enumerate(page.iter())}
+    sources = {extract._key(page[0].text): list(page)}
+    text = page[0].text
+    assert extract._source(sources, text, order, -1) is page[0]
+    assert extract._source(sources, text, order, order[page[2]]) is page[3]
+    assert extract._source(sources, text, order, order[page[4]]) is page[0]  # none after
+    assert extract._source(sources, "no such text in the page at all", order, -1) is None
 
 
 def test_a_lead_whose_heading_is_closed_as_another_level_is_kept_as_the_lead() -> None:
