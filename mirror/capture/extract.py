@@ -635,9 +635,13 @@ def _restore_lead(
 
 
 def _captioned_picture(el: Any, tree: HtmlElement, base: str) -> Any | None:
-    """The one picture a lead box holds, as a figure with its caption, when the box's
-    text is that caption (a lead picture that is no <figure>); else None."""
+    """The one picture a lead box holds, or the one right before it in a box of its
+    own, as a figure with its caption, when the lead box's text is that caption (a lead
+    picture that is no <figure>); else None."""
     imgs = list(el.iter("img"))
+    before = _sibling_element(el, preceding=True)
+    if not imgs and before is not None and not clean_text(before.text_content()):
+        imgs = list(before.iter("img"))
     if len(imgs) != 1:
         return None
     made = _illustration(imgs[0], base, _described(tree, el))

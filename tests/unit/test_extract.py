@@ -1180,10 +1180,18 @@ def test_a_lead_box_that_holds_a_picture_and_its_caption_is_the_lead_picture() -
         '<p><span class="image"><a href="/img/town-large.jpg"><img src="/img/town.jpg" alt="">'
         f'</a></span><span class="image-caption">{caption}</span></p>'
     )
-    a = extract_article(_page_with_lead(header, box="div"), URL)
-    assert f"*{caption}*" in _lines(a.markdown)
-    assert a.markdown.count("Ana Ruiz") == 1
-    assert re.search(r"<figure><img [^>]*town\.jpg[^>]*><figcaption>The lower town", a.content_html)
+    # or in a box of its own right before the caption, which opens with its alt text
+    alt = "The lower town seen from the levee at dawn"
+    beside = (
+        f'<div class="picture"><img src="/img/town.jpg" alt="{alt}"></div>'
+        f"<p><small>{caption}</small></p>"
+    )
+    for written in (header, beside):
+        a = extract_article(_page_with_lead(written, box="div"), URL)
+        assert f"*{caption}*" in _lines(a.markdown)
+        assert a.markdown.count("Ana Ruiz") == 1
+        figure = r"<figure><img [^>]*town\.jpg[^>]*><figcaption>The lower town"
+        assert re.search(figure, a.content_html)
     # a lead of text with a picture in it stays a lead
     header = f'<div class="teaser-text"><p><img src="/img/icon.jpg" alt="">{LEAD}</p></div>'
     a = extract_article(_page_with_lead(header, box="div"), URL)
