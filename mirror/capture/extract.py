@@ -1289,8 +1289,9 @@ def _caption_after(img: Any) -> Any | None:
         parent = el.getparent()
         if parent is None or (parent.text or "").strip() or (el.tail or "").strip():
             return None
-        if [c for c in parent if isinstance(c.tag, str)] != [el]:
-            return None  # the parent holds more than the picture
+        # the parent holds nothing more than the picture (a <picture>'s sources are it)
+        if [c for c in parent if isinstance(c.tag, str) and c.tag != "source"] != [el]:
+            return None
         el = parent
     return None
 

@@ -777,6 +777,13 @@ def test_the_authors_own_picture_is_not_the_articles() -> None:
             "*A white tower — The gauge at nine metres (Lucy Akins)*",
             r"<figure><img [^>]*gauge\.jpg[^>]*><figcaption>The gauge at",
         ),
+        (  # the same after a <picture>: its sources are the picture too
+            '<div class="hero"><picture><source media="(min-width: 720px)"'
+            ' srcset="/img/dam-large.jpg"><img src="/img/dam.jpg" alt="A wall of water">'
+            "</picture><figcaption><p>The dam at dusk (Lucy Akins)</p></figcaption></div>",
+            "*A wall of water — The dam at dusk (Lucy Akins)*",
+            r"<figure><img [^>]*dam[-.][^>]*><figcaption>The dam at dusk",
+        ),
     ],
 )
 def test_a_figcaption_right_after_its_picture_is_its_caption(
