@@ -1284,6 +1284,8 @@ def _caption_after(img: Any) -> Any | None:
     el = img
     for _ in range(_WRAPPER_DEPTH):
         nxt = _sibling_element(el)
+        if nxt is not None and nxt.tag == "br":
+            return _line_after(el, nxt)
         if nxt is not None:
             return nxt if _captions(nxt, img) else None
         parent = el.getparent()
@@ -1294,6 +1296,16 @@ def _caption_after(img: Any) -> Any | None:
             return None
         el = parent
     return None
+
+
+def _line_after(picture: Any, br: Any) -> Any | None:
+    """The caption a page writes as the line under its picture, in italics, to the end
+    of the paragraph (``<img><br><em>Photo: ...</em></p>``), or None."""
+    cap = _sibling_element(br)
+    if cap is None or cap.tag not in ("em", "i") or _sibling_element(cap) is not None:
+        return None
+    loose = (picture.tail, br.tail, cap.tail)
+    return None if any((text or "").strip() for text in loose) else cap
 
 
 def _captions(el: Any, img: Any) -> bool:

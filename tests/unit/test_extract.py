@@ -1108,14 +1108,22 @@ def test_a_caption_the_page_writes_after_the_wrappers_of_its_picture_is_its_capt
         "<h3>Levee repair works</h3></div>"
         '<div class="shop"><img src="/img/boots.jpg" alt="Rubber boots for floods">'
         '<p>Rubber boots for floods 30 € <a href="/shop">Buy now</a></p></div>'
+        # the line under a picture in italics, to the end of its paragraph; not italics
+        # the paragraph's text goes on after
+        '<p><img src="/img/truck.jpg" alt="A red truck"><br><em>The truck came at dawn.'
+        " Photo: Kim Oda</em></p>"
+        '<p><img src="/img/weir.jpg" alt="The weir"><br><em>Down at the weir</em> the'
+        " water had already risen past the second mark by noon.</p>"
     )
     a = extract_article(article_page(extra=extra), URL)
     lines = _lines(a.markdown)
     assert "*The gauge at nine metres - Image: River Office*" in lines
     assert "*(Picture: Ana Ruiz)*" in lines
     assert "*The pumps ran all night (Photo: Lee Mar)*" in lines
-    for credit in ("River Office", "Ana Ruiz", "Lee Mar"):
+    assert "*A red truck — The truck came at dawn. Photo: Kim Oda*" in lines
+    for credit in ("River Office", "Ana Ruiz", "Lee Mar", "Kim Oda"):
         assert a.markdown.count(credit) == 1
+    assert "*The weir*" in lines and "Down at the weir the water had already" in a.markdown
     assert "### Levee repair works" in a.markdown
     assert not re.search(r"boots\.jpg[^>]*><figcaption>", a.content_html)
     assert re.search(r"<figure><img [^>]*gauge\.jpg[^>]*><figcaption>The gauge", a.content_html)
@@ -1231,3 +1239,4 @@ def test_a_caption_kept_as_loose_text_beside_its_picture_is_written_once() -> No
     )
     a = extract_article(article_page(extra=extra), URL)
     assert a.markdown.count("Ana Ruiz") == 1 and "*(Picture: Ana Ruiz)*" in _lines(a.markdown)
+
