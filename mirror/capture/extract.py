@@ -644,7 +644,7 @@ def _captioned_picture(el: Any, tree: HtmlElement, base: str) -> Any | None:
         imgs = list(before.iter("img"))
     if len(imgs) != 1:
         return None
-    made = _illustration(imgs[0], base, _described(tree, el))
+    made = _illustration(imgs[0], base, _described(tree, imgs[0]))
     caption = made.find("figcaption") if made is not None else None
     if caption is None or _flat(caption.text or "") != _flat(el.text_content()):
         return None
